@@ -1,0 +1,74 @@
+// Ownership marks: the kernel is vlannet's only record of what it created. Every link vlannet
+// creates carries an IFLA_IFALIAS mark that names its role and the facts it was created with:
+//
+//   vlannet:endpoint/web1 macvlan@eth0.50     an endpoint link (kind @ parent)
+//   vlannet:vlan/eth0.50 vlan@eth0#50         an 802.1q link (parent # vlan id)
+//   vlannet:dummy/net1 dummy                  the dummy parent of an isolated network
+//   vlannet:netns/web1                        on the loopback of a namespace vlannet created
+//
+// A link counts as vlannet's only when the mark parses AND the link's kind, parent and vlan id are
+// the ones the mark records: a copied alias or a link re-created by someone else under the same
+// name is not adopted (Docker's name-pattern check is how its stale state deletes the wrong links).
+
+import type { LinkSpec, LinkState } from './types.js';
+
+export type OwnerRole = 'endpoint' | 'vlan' | 'dummy';
+
+export interface OwnerMark {
+  role: OwnerRole;
+  /** Endpoint name, vlan link name or network name. */
+  name: string;
+  kind: string;
+  parent: string | null;
+  vlanId: number | null;
+}
+
+const PREFIX = 'vlannet:';
+const MARK = /^vlannet:(endpoint|vlan|dummy)\/(\S+) ([a-z0-9]+)(?:@(\S+?))?(?:#(\d+))?$/;
+
+export function formatMark(m: OwnerMark): string {
+  const parent = m.parent !== null ? `@${m.parent}` : '';
+  const vid = m.vlanId !== null ? `#${m.vlanId}` : '';
+  return `${PREFIX}${m.role}/${m.name} ${m.kind}${parent}${vid}`;
+}
+
+export function parseMark(alias: string | null | undefined): OwnerMark | null {
+  if (!alias) return null;
+  const m = MARK.exec(alias);
+  if (!m) return null;
+  return {
+    role: m[1] as OwnerRole,
+    name: m[2]!,
+    kind: m[3]!,
+    parent: m[4] ?? null,
+    vlanId: m[5] !== undefined ? Number(m[5]) : null,
+  };
+}
+
+/** The mark of a link vlannet is about to create. */
+export function markFor(role: OwnerRole, name: string, link: Pick<LinkSpec, 'kind' | 'parent' | 'vlanId'>): string {
+  return formatMark({ role, name, kind: link.kind, parent: link.parent, vlanId: link.vlanId ?? null });
+}
+
+/** The owner mark of an observed link, or null when the link is not vlannet's. */
+export function ownerOf(link: LinkState): OwnerMark | null {
+  const mark = parseMark(link.alias);
+  if (!mark) return null;
+  if (mark.kind !== link.kind) return null;
+  if (mark.parent !== link.parent) return null;
+  if (mark.vlanId !== (link.vlanId ?? null)) return null;
+  return mark;
+}
+
+export function isOwned(link: LinkState): boolean {
+  return ownerOf(link) !== null;
+}
+
+/** The alias vlannet writes on the loopback of a namespace it creates. */
+export function netnsMark(name: string): string {
+  return `${PREFIX}netns/${name}`;
+}
+
+export function isNetnsMark(alias: string | null | undefined, name: string): boolean {
+  return alias === netnsMark(name);
+}

@@ -1,0 +1,336 @@
+// The domain model shared by every layer: what the operator asked for (Config), what the kernel
+// holds (ObservedState), what must hold (DesiredState) and the typed kernel operations a plan is
+// made of (KernelOp). Plain data only: everything here is JSON-serialisable and has no behaviour,
+// so the pure core (config → desired → plan) never imports the kernel adapter.
+
+/** Address family, as the operator sees it. */
+export type Family = 4 | 6;
+
+export type Driver = 'macvlan' | 'ipvlan';
+export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
+export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const;
+export const IPVLAN_FLAGS = ['bridge', 'private', 'vepa'] as const;
+export type MacvlanMode = (typeof MACVLAN_MODES)[number];
+export type IpvlanMode = (typeof IPVLAN_MODES)[number];
+export type IpvlanFlag = (typeof IPVLAN_FLAGS)[number];
+
+/**
+ * A network namespace as vlannet names it: `null` is vlannet's own namespace (the operator writes
+ * `host`), any other value a named namespace bound at /run/netns/NAME.
+ */
+export type Netns = string | null;
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics: every error and warning a person reads.
+
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  /** "FILE:LINE:COLUMN" of the offending YAML node, or the file alone, or '' when not from a file. */
+  at: string;
+  /** YAML path of the object, e.g. `networks.macnet50.subnets[0].gateway`; '' for kernel objects. */
+  path: string;
+  message: string;
+}
+
+/** Thrown when input (config, observed state) is rejected; carries every problem found at once. */
+export class DiagnosticsError extends Error {
+  constructor(public readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
+    this.name = 'DiagnosticsError';
+  }
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.at ? `${d.at}: ` : '';
+  const path = d.path ? `${d.path}: ` : '';
+  return `${where}${d.severity}: ${path}${d.message}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config: what the operator wrote, with every default resolved (the one normalising function is
+// in src/config). Addresses are not resolved here: that needs the observed state (see DesiredState).
+
+export interface Config {
+  version: 1;
+  /** The file the config came from, for messages. */
+  file: string;
+  vlans: VlanConfig[];
+  networks: NetworkConfig[];
+  endpoints: EndpointConfig[];
+}
+
+/** An 802.1q link vlannet creates and owns: from `vlans:`, or implied by a `NAME.VID` parent. */
+export interface VlanConfig {
+  name: string;
+  parent: string;
+  id: number;
+  /** `vlans` for an explicit entry (always vlannet's); `implied` for a NAME.VID network parent,
+   * created only when no link of that name exists that vlannet does not own. */
+  source: 'vlans' | 'implied';
+  at: string;
+  path: string;
+}
+
+export interface SubnetConfig {
+  /** Canonical CIDR, e.g. `192.168.50.0/24`, `2001:db8:50::/64`. */
+  cidr: string;
+  family: Family;
+  /** Gateway address (no prefix), or null when the network has no gateway (internal, ipvlan l3/l3s, /31, /127). */
+  gateway: string | null;
+  /** Pool for automatic addresses (canonical CIDR), or null for the whole subnet. */
+  ipRange: string | null;
+  at: string;
+  path: string;
+}
+
+export interface NetworkConfig {
+  name: string;
+  driver: Driver;
+  /** Name of the link endpoints attach to: an existing link, a vlan (see `vlan`) or the dummy. */
+  parent: string;
+  /** How the parent comes to exist. `link`: it must already exist and is never changed;
+   * `vlan`: an 802.1q link (VlanConfig with that name); `dummy`: an isolated network's dummy link
+   * that vlannet creates and owns. */
+  parentKind: 'link' | 'vlan' | 'dummy';
+  internal: boolean;
+  mode: MacvlanMode | IpvlanMode;
+  /** ipvlan only. */
+  flag: IpvlanFlag | null;
+  mtu: number | null;
+  subnets: SubnetConfig[];
+  at: string;
+  path: string;
+}
+
+export interface EndpointConfig {
+  name: string;
+  network: string;
+  netns: Netns;
+  ifname: string;
+  /** Static addresses (no prefix) or null for automatic (only where the network has a subnet of that family). */
+  ipv4: string | null;
+  ipv6: string | null;
+  mac: string | null;
+  /** Whether the endpoint's namespace gets its default routes through this endpoint. Defaults to
+   * true, except for internal networks and endpoints in vlannet's own namespace (false). */
+  defaultRoute: boolean;
+  at: string;
+  path: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ObservedState: what the kernel holds, read over rtnetlink. `vlannet show --json` prints it and
+// `vlannet plan --observed FILE` reads it back. Links of every namespace looked at are listed,
+// owned or not, so the planner can see parents and names that are taken.
+
+export const OBSERVED_FORMAT_VERSION = 1;
+
+export interface ObservedState {
+  format_version: typeof OBSERVED_FORMAT_VERSION;
+  /** Named namespaces that were looked at (vlannet's own namespace is always looked at). */
+  namespaces: NamespaceState[];
+  links: LinkState[];
+  addresses: AddressState[];
+  routes: RouteState[];
+}
+
+export interface NamespaceState {
+  name: string;
+  /** True when vlannet created it (its loopback carries the netns owner mark). */
+  owned: boolean;
+}
+
+export interface LinkState {
+  netns: Netns;
+  name: string;
+  /** Kernel ifindex inside its namespace (informational; names are the identity). */
+  index: number;
+  /** IFLA_INFO_KIND: macvlan, ipvlan, vlan, dummy, veth, bridge …; '' for a physical device. */
+  kind: string;
+  /** Name of the lower link in vlannet's own namespace (IFLA_LINK), or null. */
+  parent: string | null;
+  /** macvlan: bridge|private|vepa|passthru|source; ipvlan: l2|l3|l3s. */
+  mode?: string;
+  /** ipvlan: bridge|private|vepa. */
+  flag?: string;
+  /** vlan only. */
+  vlanId?: number;
+  vlanProtocol?: '802.1Q' | '802.1ad';
+  mtu: number;
+  mac: string;
+  up: boolean;
+  /** IFLA_IFALIAS; vlannet's owner marks live here (see model/owner.ts). */
+  alias: string | null;
+  /** net.ipv6.conf.<link>.disable_ipv6, when known. */
+  ipv6Disabled?: boolean;
+}
+
+export interface AddressState {
+  netns: Netns;
+  link: string;
+  family: Family;
+  /** The address alone, canonical form (e.g. `2001:db8::10`). */
+  address: string;
+  prefixLength: number;
+}
+
+export interface RouteState {
+  netns: Netns;
+  family: Family;
+  /** `default` or a canonical CIDR. */
+  dst: string;
+  gateway: string | null;
+  dev: string;
+  /** rtm_protocol; VLANNET_ROUTE_PROTOCOL marks vlannet's own routes. */
+  protocol: number;
+  /** RTA_PRIORITY, when the kernel reports one. */
+  metric?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DesiredState: what must hold in the kernel, fully resolved (addresses allocated, parents known).
+
+export interface DesiredState {
+  /** Named namespaces that must exist (created and marked by vlannet when absent). */
+  namespaces: string[];
+  links: LinkSpec[];
+  addresses: AddressState[];
+  routes: RouteState[];
+  /** ipvlan l3/l3s: routes the upstream routers need (informational, never applied). */
+  upstreamRoutes: UpstreamRoute[];
+}
+
+/** A link vlannet owns: a vlan, an isolated network's dummy, or an endpoint. */
+export interface LinkSpec {
+  netns: Netns;
+  name: string;
+  kind: 'macvlan' | 'ipvlan' | 'vlan' | 'dummy';
+  parent: string | null;
+  mode?: string;
+  flag?: string;
+  vlanId?: number;
+  /** null: leave the kernel's choice (inherited from the parent). */
+  mtu: number | null;
+  /** null: the kernel picks a random one. */
+  mac: string | null;
+  up: boolean;
+  /** Owner mark, written to IFLA_IFALIAS. */
+  alias: string;
+  /** true: disable IPv6 on it (the endpoint has no IPv6 address, as Docker does). */
+  ipv6Disabled?: boolean;
+}
+
+export interface UpstreamRoute {
+  network: string;
+  /** The subnet upstream routers must route to this host. */
+  subnet: string;
+  /** The host's address on the parent link in the subnet's family, or null when it has none. */
+  via: string | null;
+  parent: string;
+}
+
+/** rtm_protocol of every route vlannet adds (unassigned in iproute2's rt_protos). */
+export const VLANNET_ROUTE_PROTOCOL = 201;
+
+// ---------------------------------------------------------------------------------------------
+// Kernel operations: the only things the executor can do. Each carries what it needs to be undone.
+
+export type KernelOp =
+  /** Create a named namespace (bind mount at /run/netns/NAME), set its loopback up and mark it. */
+  | { op: 'netns-add'; netns: string }
+  /** Unmount and remove /run/netns/NAME. */
+  | { op: 'netns-del'; netns: string }
+  /** Create a link directly in its namespace (never create-then-move), set its alias, mac, mtu, then up. */
+  | { op: 'link-add'; link: LinkSpec }
+  /** Change attributes of an existing link in place. `before` holds the old values of the same keys. */
+  | { op: 'link-set'; netns: Netns; name: string; set: LinkChange; before: LinkChange }
+  /** Delete a link; `before` and what went with it let an undo re-create it. */
+  | { op: 'link-del'; netns: Netns; name: string; before: LinkSpec; addresses: AddressState[]; routes: RouteState[] }
+  | { op: 'addr-add'; addr: AddressState }
+  | { op: 'addr-del'; addr: AddressState }
+  | { op: 'route-add'; route: RouteState }
+  | { op: 'route-del'; route: RouteState };
+
+export interface LinkChange {
+  mtu?: number;
+  mode?: string;
+  flag?: string;
+  mac?: string;
+  up?: boolean;
+  alias?: string;
+  ipv6Disabled?: boolean;
+}
+
+/** The inverse of an operation, used to roll back a failed apply. */
+export function inverse(op: KernelOp): KernelOp[] {
+  switch (op.op) {
+    case 'netns-add': return [{ op: 'netns-del', netns: op.netns }];
+    case 'netns-del': return [{ op: 'netns-add', netns: op.netns }];
+    case 'link-add': return [{ op: 'link-del', netns: op.link.netns, name: op.link.name, before: op.link, addresses: [], routes: [] }];
+    case 'link-set': return [{ op: 'link-set', netns: op.netns, name: op.name, set: op.before, before: op.set }];
+    case 'link-del': return [
+      { op: 'link-add', link: op.before },
+      ...op.addresses.map((addr): KernelOp => ({ op: 'addr-add', addr })),
+      ...op.routes.map((route): KernelOp => ({ op: 'route-add', route })),
+    ];
+    case 'addr-add': return [{ op: 'addr-del', addr: op.addr }];
+    case 'addr-del': return [{ op: 'addr-add', addr: op.addr }];
+    case 'route-add': return [{ op: 'route-del', route: op.route }];
+    case 'route-del': return [{ op: 'route-add', route: op.route }];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans.
+
+/** Terraform's words: create, update in place, delete, and delete-then-create. */
+export type ChangeKind = 'create' | 'update' | 'delete' | 'replace';
+
+export interface Action {
+  /** Stable address of the object, e.g. `endpoint.web1`, `endpoint.web1.ipv4`, `vlan.eth0.50`, `netns.web1`. */
+  object: string;
+  change: ChangeKind;
+  /** Why, for people (the executor never branches on it). */
+  reason: string;
+  op: KernelOp;
+  /** For updates: the attributes before and after, for the attribute diff in plan output. */
+  before?: Record<string, unknown>;
+  after?: Record<string, unknown>;
+  /** Ops with the same stage number and no ordering between them may be sent together (pipelined). */
+  stage: number;
+}
+
+export interface Plan {
+  actions: Action[];
+  warnings: Diagnostic[];
+  upstreamRoutes: UpstreamRoute[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel as the executor and the daemon see it. Implemented over rtnetlink in src/kernel and
+// in memory for fast tests in test/support.
+
+export interface Kernel {
+  /**
+   * Read vlannet's own namespace, every named namespace in `netns` and every named namespace that
+   * holds a vlannet-owned object or carries the netns owner mark.
+   */
+  observe(netns: string[]): Promise<ObservedState>;
+  /** Perform one operation. Independent operations may be in flight together. Rejects with KernelError. */
+  apply(op: KernelOp): Promise<void>;
+  close(): void;
+}
+
+/** The kernel refused an operation. */
+export class KernelError extends Error {
+  constructor(
+    /** errno name: EBUSY, EEXIST, ENODEV … */
+    public readonly errno: string,
+    /** What the kernel said, when it said more than the errno (extended ack). */
+    public readonly detail: string,
+    public readonly op: KernelOp,
+  ) {
+    super(`${errno}${detail ? `: ${detail}` : ''}`);
+    this.name = 'KernelError';
+  }
+}
