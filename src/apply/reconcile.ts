@@ -1,0 +1,66 @@
+// Apply = observe → plan → execute → observe again → verify (nmstate's loop). Used by `vlannet
+// apply`, `vlannet destroy` and every run of the daemon. The caller holds the lock.
+
+import { makePlan, planDestroy } from '../plan/plan.js';
+import type { Action, Config, Kernel, ObservedState, Plan } from '../model/types.js';
+import { describeOp, executePlan, type ExecuteOptions } from './execute.js';
+
+export interface Timings {
+  observeMs: number;
+  planMs: number;
+  executeMs: number;
+  verifyMs: number;
+}
+
+export interface ReconcileResult {
+  plan: Plan;
+  executed: Action[];
+  timings: Timings;
+}
+
+/** After executing, the kernel still differs from the config: lists what remains. */
+export class VerifyError extends Error {
+  constructor(public readonly residual: Action[]) {
+    super(`the kernel does not match after apply; still to do:\n${residual.map((a) => `  ${a.object}: ${describeOp(a.op)} (${a.reason})`).join('\n')}`);
+    this.name = 'VerifyError';
+  }
+}
+
+/** Named namespaces a config puts endpoints in: observed even when nothing of vlannet's is there yet. */
+export function namespacesOf(config: Config | null): string[] {
+  if (!config) return [];
+  return [...new Set(config.endpoints.flatMap((e) => (e.netns === null ? [] : [e.netns])))];
+}
+
+/** The plan that takes `observed` to `config` (null: destroy everything vlannet owns). */
+export function planFor(config: Config | null, observed: ObservedState): Plan {
+  return config ? makePlan(config, observed) : planDestroy(observed);
+}
+
+export interface ReconcileOptions extends ExecuteOptions {
+  /** Only observe and plan. */
+  dryRun?: boolean;
+  /** Called with the plan before anything is executed. */
+  onPlan?(plan: Plan): void;
+}
+
+export async function reconcile(kernel: Kernel, config: Config | null, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
+  const namespaces = namespacesOf(config);
+  const t0 = performance.now();
+  const observed = await kernel.observe(namespaces);
+  const t1 = performance.now();
+  const plan = planFor(config, observed);
+  const t2 = performance.now();
+  opts.onPlan?.(plan);
+  const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };
+  if (opts.dryRun || plan.actions.length === 0) return { plan, executed: [], timings };
+
+  const executed = await executePlan(kernel, plan.actions, opts);
+  const t3 = performance.now();
+  const after = planFor(config, await kernel.observe(namespaces));
+  const t4 = performance.now();
+  timings.executeMs = t3 - t2;
+  timings.verifyMs = t4 - t3;
+  if (after.actions.length > 0) throw new VerifyError(after.actions);
+  return { plan, executed, timings };
+}

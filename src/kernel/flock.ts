@@ -1,0 +1,61 @@
+// One vlannet at a time changes the kernel: `apply`, `destroy` and the daemon hold an flock(2) on
+// RUN_DIR/lock. The kernel drops the lock when the holder dies, even by SIGKILL, so there is never
+// a stale lock to clean up by hand. Node has no flock, so libc's is called through koffi.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import koffi from 'koffi';
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+let flockFn: ((fd: number, op: number) => number) | null = null;
+function flock(fd: number, op: number): number {
+  flockFn ??= koffi.load('libc.so.6').func('int flock(int fd, int op)') as (fd: number, op: number) => number;
+  return flockFn(fd, op);
+}
+
+/** Where vlannet keeps its lock and the daemon its status socket. */
+export function runDir(): string {
+  return process.env.VLANNET_RUN_DIR ?? '/run/vlannet';
+}
+
+export class LockBusyError extends Error {
+  constructor(public readonly lockPath: string, public readonly holder: string) {
+    super(`another vlannet is changing the kernel (${holder}, lock ${lockPath}); try again when it is done, or use \`vlannet status\``);
+    this.name = 'LockBusyError';
+  }
+}
+
+export interface Lock {
+  readonly path: string;
+  release(): void;
+}
+
+/** Take the exclusive lock or fail at once with LockBusyError naming the holder. */
+export function acquireLock(role: string, dir = runDir()): Lock {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lockPath = path.join(dir, 'lock');
+  const fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    const errno = koffi.errno();
+    let holder = 'unknown holder';
+    try { holder = fs.readFileSync(lockPath, 'utf8').trim() || holder; } catch { /* keep the default */ }
+    fs.closeSync(fd);
+    if (errno === EWOULDBLOCK) throw new LockBusyError(lockPath, holder);
+    throw new Error(`cannot lock ${lockPath}: errno ${errno}`);
+  }
+  fs.ftruncateSync(fd, 0);
+  fs.writeSync(fd, `pid ${process.pid}: ${role}\n`, 0);
+  let held = true;
+  return {
+    path: lockPath,
+    release() {
+      if (!held) return;
+      held = false;
+      try { fs.ftruncateSync(fd, 0); } catch { /* the lock goes with the fd anyway */ }
+      fs.closeSync(fd);
+    },
+  };
+}
