@@ -22,7 +22,7 @@ export interface RollbackReport {
 export class ApplyError extends Error {
   constructor(
     public readonly action: Action,
-    public readonly cause: unknown,
+    public override readonly cause: unknown,
     public readonly rollback: RollbackReport,
     public readonly otherFailures: { action: Action; cause: unknown }[],
   ) {

@@ -1,0 +1,104 @@
+// The vlannet command line. One table of commands, one top-level catch that maps error classes to
+// exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode),
+// 3 an internal error, which is a bug in vlannet.
+
+import { ApplyError } from '../apply/execute.js';
+import { VerifyError } from '../apply/reconcile.js';
+import { LockBusyError } from '../kernel/flock.js';
+import { DiagnosticsError, KernelError, formatDiagnostic } from '../model/types.js';
+import { applyCommand, destroyCommand, planCommand, showCommand, validateCommand } from './commands.js';
+import { DEFAULT_CONFIG, UsageError } from './args.js';
+import { daemonCommand, statusCommand } from '../daemon/cli.js';
+
+export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  validate: { summary: 'check a config file and print every error with its line:column', usage: 'validate [-f FILE]', run: validateCommand },
+  plan: { summary: 'show what apply would change in the kernel', usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]', run: planCommand },
+  apply: { summary: 'make the kernel match the config, verify it, roll back on failure', usage: 'apply [-f FILE] [--json]', run: applyCommand },
+  show: { summary: "print what vlannet owns in the kernel (the ObservedState with --json)", usage: 'show [--json] [--netns NAME]...', run: showCommand },
+  destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json]', run: destroyCommand },
+  daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--metrics ADDR:PORT]', run: daemonCommand },
+  status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: statusCommand },
+};
+
+function help(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+  return [
+    'vlannet: macvlan, ipvlan and 802.1q networks from a YAML file, kept in the kernel.',
+    '',
+    'usage: vlannet COMMAND [options]',
+    '',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    '',
+    `FILE defaults to ${DEFAULT_CONFIG}. See README.md for the config language.`,
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(help() + '\n');
+    return name ? EXIT.ok : EXIT.error;
+  }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write('vlannet 0.1.0\n');
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`vlannet: unknown command "${name}"\n\n${help()}\n`);
+    return EXIT.error;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    return report(error);
+  }
+}
+
+/** The one place errors become messages and exit codes. */
+export function report(error: unknown): number {
+  const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+  if (error instanceof DiagnosticsError) {
+    for (const d of error.diagnostics) say(formatDiagnostic(d));
+    const n = error.diagnostics.filter((d) => d.severity === 'error').length;
+    say(`${n} error${n === 1 ? '' : 's'}; nothing was changed.`);
+    return EXIT.error;
+  }
+  if (error instanceof ApplyError) {
+    say(`error: ${error.message}`);
+    for (const o of error.otherFailures) say(`error: ${new ApplyError(o.action, o.cause, error.rollback, []).message}`);
+    const r = error.rollback;
+    if (r.failed.length === 0) say(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply.`);
+    else {
+      say(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`);
+      for (const f of r.failed) say(`  ${f.op.op}: ${f.error}`);
+    }
+    return EXIT.error;
+  }
+  if (error instanceof VerifyError || error instanceof LockBusyError || error instanceof UsageError) {
+    say(`error: ${error.message}`);
+    return EXIT.error;
+  }
+  if (error instanceof KernelError) {
+    say(`error: the kernel refused ${error.op.op}: ${error.message}`);
+    return EXIT.error;
+  }
+  if (isErrno(error) && error.code === 'EPERM') {
+    say(`error: ${error.message}\n  hint: vlannet needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)`);
+    return EXIT.error;
+  }
+  say(`internal error (this is a bug in vlannet; please report it with the output below):\n${error instanceof Error ? error.stack : String(error)}`);
+  return EXIT.bug;
+}
+
+function isErrno(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
+}
