@@ -19,7 +19,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-pattern=${1:-}
+# uvu tests its pattern against every file under the directory (source maps and support modules
+# too): keep the caller's pattern, but only for top-level *.test.js files.
+pattern=${1:+"^(?=[^/]*(?:$1))[^/]*\.test\.js\$"}
 timeout_s=${VLANNET_KERNEL_TEST_TIMEOUT:-900}
 mem=${VLANNET_KERNEL_TEST_MEM:-1024M}
 
