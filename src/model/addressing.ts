@@ -1,0 +1,260 @@
+// Automatic addresses without a datastore. The kernel is the memory: an endpoint that already
+// holds an address in its network keeps it, so adding, removing or reordering other endpoints
+// never renumbers a running one. Everything else is deterministic from the file alone: static
+// addresses first, then kept ones, then the lowest free address of the first pool that has one,
+// endpoints taken in name order.
+//
+// Address math goes through ip-address only. Addresses are compared as bigints; each pool keeps a
+// cursor that only moves forward, so allocating N endpoints is linear in N (plus skipped addresses).
+
+import { Address4, Address6 } from 'ip-address';
+import { ownerOf } from './owner.js';
+import type { AddressState, Config, Diagnostic, EndpointConfig, Family, NetworkConfig, ObservedState, SubnetConfig } from './types.js';
+
+type Address = Address4 | Address6;
+
+/** Parse an address or CIDR of either family; throws on invalid input. */
+export function parseAddress(text: string): Address {
+  return text.includes(':') ? new Address6(text) : new Address4(text);
+}
+
+export function familyOf(text: string): Family {
+  return text.includes(':') ? 6 : 4;
+}
+
+/** The canonical text of an address (no prefix): `2001:db8::10`, `192.168.1.5`. */
+export function canonicalAddress(text: string): string {
+  return parseAddress(text).correctForm();
+}
+
+/** Whether `address` (no prefix) lies in `cidr`. Different families are never inside each other. */
+export function addressInSubnet(address: string, cidr: string): boolean {
+  if (familyOf(address) !== familyOf(cidr)) return false;
+  const a = parseAddress(address);
+  const s = parseAddress(cidr);
+  return a.isInSubnet(s as never);
+}
+
+/** IPv6 link-local (fe80::/10): the kernel adds these itself; vlannet never manages them. */
+export function isLinkLocal(address: string): boolean {
+  return familyOf(address) === 6 && new Address6(address).isLinkLocal();
+}
+
+function fromBigInt(family: Family, n: bigint): string {
+  return family === 4 ? Address4.fromBigInt(n).correctForm() : Address6.fromBigInt(n).correctForm();
+}
+
+function prefixOf(cidr: string): number {
+  return parseAddress(cidr).subnetMask;
+}
+
+/** An address an endpoint gets, and where it came from. */
+export interface EndpointAddress {
+  family: Family;
+  address: string;
+  prefixLength: number;
+  subnet: SubnetConfig;
+  source: 'static' | 'observed' | 'automatic';
+}
+
+export interface Addressing {
+  /** Endpoint name → its address per family (absent when it gets none in that family). */
+  byEndpoint: Map<string, Partial<Record<Family, EndpointAddress>>>;
+  diagnostics: Diagnostic[];
+}
+
+/** A subnet's numbers: its bounds, the addresses no endpoint may get, and its pool's cursor. */
+class Pool {
+  readonly first: bigint;
+  readonly last: bigint;
+  readonly reserved = new Set<bigint>();
+  private cursor: bigint;
+  private readonly end: bigint;
+
+  constructor(readonly subnet: SubnetConfig) {
+    const net = parseAddress(subnet.cidr);
+    this.first = net.startAddress().bigInt();
+    this.last = net.endAddress().bigInt();
+    const prefix = net.subnetMask;
+    const pointToPoint = subnet.family === 4 ? prefix >= 31 : prefix >= 127;
+    if (!pointToPoint) this.reserved.add(this.first);
+    if (!pointToPoint && subnet.family === 4) this.reserved.add(this.last);
+    if (subnet.gateway) this.reserved.add(parseAddress(subnet.gateway).bigInt());
+    let start = this.first;
+    let end = this.last;
+    if (subnet.ipRange) {
+      const range = parseAddress(subnet.ipRange);
+      start = range.startAddress().bigInt() > start ? range.startAddress().bigInt() : start;
+      end = range.endAddress().bigInt() < end ? range.endAddress().bigInt() : end;
+    }
+    this.cursor = start;
+    this.end = end;
+  }
+
+  contains(n: bigint): boolean {
+    return n >= this.first && n <= this.last;
+  }
+
+  /** The lowest address at or after the cursor that is neither reserved nor used; null when none is left. */
+  next(used: Set<bigint>): bigint | null {
+    while (this.cursor <= this.end) {
+      const n = this.cursor;
+      this.cursor += 1n;
+      if (!this.reserved.has(n) && !used.has(n)) return n;
+    }
+    return null;
+  }
+}
+
+const FAMILIES: Family[] = [4, 6];
+
+function staticOf(ep: EndpointConfig, family: Family): string | null {
+  return family === 4 ? ep.ipv4 : ep.ipv6;
+}
+
+function familyName(family: Family): string {
+  return family === 4 ? 'IPv4' : 'IPv6';
+}
+
+/** Addresses on owned endpoint links, by endpoint name (the name in the link's owner mark). */
+function observedByEndpoint(observed: ObservedState): Map<string, AddressState[]> {
+  const endpointOf = new Map<string, string>();
+  for (const link of observed.links) {
+    const mark = ownerOf(link);
+    if (mark?.role === 'endpoint') endpointOf.set(`${link.netns ?? ''}\0${link.name}`, mark.name);
+  }
+  const out = new Map<string, AddressState[]>();
+  for (const addr of observed.addresses) {
+    const name = endpointOf.get(`${addr.netns ?? ''}\0${addr.link}`);
+    if (name === undefined) continue;
+    const list = out.get(name) ?? [];
+    list.push(addr);
+    out.set(name, list);
+  }
+  return out;
+}
+
+/**
+ * Give every endpoint its addresses: static, else kept from the kernel, else the lowest free one.
+ * Problems (a static address outside every subnet, two endpoints with one address, an exhausted
+ * pool) come back as error diagnostics; the endpoint then gets no address in that family.
+ */
+export function allocateAddresses(config: Config, observed: ObservedState): Addressing {
+  const diagnostics: Diagnostic[] = [];
+  const byEndpoint = new Map<string, Partial<Record<Family, EndpointAddress>>>();
+  const networks = new Map(config.networks.map((n) => [n.name, n]));
+  const kept = observedByEndpoint(observed);
+  const endpoints = [...config.endpoints].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const give = (ep: EndpointConfig, a: EndpointAddress) => {
+    const entry = byEndpoint.get(ep.name) ?? {};
+    entry[a.family] = a;
+    byEndpoint.set(ep.name, entry);
+  };
+
+  for (const network of config.networks) {
+    const members = endpoints.filter((ep) => ep.network === network.name);
+    for (const family of FAMILIES) {
+      const subnets = network.subnets.filter((s) => s.family === family);
+      allocateFamily(network, family, subnets, members, kept, give, diagnostics);
+    }
+  }
+  for (const ep of endpoints) {
+    if (networks.has(ep.network)) continue;
+    diagnostics.push({ severity: 'error', at: ep.at, path: `${ep.path}.network`, message: `network ${ep.network} is not defined` });
+  }
+  return { byEndpoint, diagnostics };
+}
+
+function allocateFamily(
+  network: NetworkConfig,
+  family: Family,
+  subnets: SubnetConfig[],
+  members: EndpointConfig[],
+  kept: Map<string, AddressState[]>,
+  give: (ep: EndpointConfig, a: EndpointAddress) => void,
+  diagnostics: Diagnostic[],
+): void {
+  const field = family === 4 ? 'ipv4' : 'ipv6';
+  if (subnets.length === 0) {
+    for (const ep of members) {
+      if (staticOf(ep, family) === null) continue;
+      diagnostics.push({
+        severity: 'error', at: ep.at, path: `${ep.path}.${field}`,
+        message: `network ${network.name} has no ${familyName(family)} subnet, so ${field} ${staticOf(ep, family)} cannot be given`,
+      });
+    }
+    return;
+  }
+  const pools = subnets.map((s) => new Pool(s));
+  const used = new Map<bigint, string>();
+  const poolOf = (n: bigint) => pools.find((p) => p.contains(n));
+  const record = (ep: EndpointConfig, n: bigint, pool: Pool, source: EndpointAddress['source']) => {
+    used.set(n, ep.name);
+    give(ep, { family, address: fromBigInt(family, n), prefixLength: prefixOf(pool.subnet.cidr), subnet: pool.subnet, source });
+  };
+  const pending: EndpointConfig[] = [];
+
+  // 1. Static addresses.
+  for (const ep of members) {
+    const text = staticOf(ep, family);
+    if (text === null) continue;
+    let n: bigint;
+    try {
+      n = parseAddress(text).bigInt();
+    } catch {
+      diagnostics.push({ severity: 'error', at: ep.at, path: `${ep.path}.${field}`, message: `${text} is not an ${familyName(family)} address` });
+      continue;
+    }
+    const pool = poolOf(n);
+    const other = used.get(n);
+    if (!pool) {
+      diagnostics.push({
+        severity: 'error', at: ep.at, path: `${ep.path}.${field}`,
+        message: `${text} is in none of network ${network.name}'s subnets (${subnets.map((s) => s.cidr).join(', ')})`,
+      });
+    } else if (pool.reserved.has(n)) {
+      diagnostics.push({
+        severity: 'error', at: ep.at, path: `${ep.path}.${field}`,
+        message: `${text} is the network, broadcast or gateway address of ${pool.subnet.cidr}`,
+      });
+    } else if (other !== undefined) {
+      diagnostics.push({ severity: 'error', at: ep.at, path: `${ep.path}.${field}`, message: `${text} is also given to endpoint ${other}` });
+    } else {
+      record(ep, n, pool, 'static');
+    }
+  }
+
+  // 2. Addresses the endpoints already hold in the kernel.
+  for (const ep of members) {
+    if (staticOf(ep, family) !== null) continue;
+    const candidates = (kept.get(ep.name) ?? []).filter((a) => a.family === family);
+    let found = false;
+    for (const a of candidates) {
+      const n = parseAddress(a.address).bigInt();
+      const pool = poolOf(n);
+      if (!pool || pool.reserved.has(n) || used.has(n)) continue;
+      record(ep, n, pool, 'observed');
+      found = true;
+      break;
+    }
+    if (!found) pending.push(ep);
+  }
+
+  // 3. The lowest free address of the first pool that has one.
+  const taken = new Set(used.keys());
+  let p = 0;
+  for (const ep of pending) {
+    let n: bigint | null = null;
+    while (p < pools.length && (n = pools[p]!.next(taken)) === null) p++;
+    if (n === null) {
+      const s = subnets[0]!;
+      diagnostics.push({
+        severity: 'error', at: s.at, path: s.path,
+        message: `no free ${familyName(family)} address left for endpoint ${ep.name} in network ${network.name} (${subnets.map((x) => x.ipRange ?? x.cidr).join(', ')})`,
+      });
+      continue;
+    }
+    taken.add(n);
+    record(ep, n, pools[p]!, 'automatic');
+  }
+}

@@ -1,0 +1,178 @@
+// Config + observed state → the desired state: every namespace, link, address and route that must
+// hold, with Docker's macvlan/ipvlan semantics. Pure: reads the observed state only to keep
+// addresses, to see which parents exist and which names are taken by links vlannet does not own.
+
+import { allocateAddresses } from './addressing.js';
+import { markFor, ownerOf } from './owner.js';
+import {
+  VLANNET_ROUTE_PROTOCOL,
+  type AddressState, type Config, type DesiredState, type Diagnostic, type EndpointConfig, type Family,
+  type LinkSpec, type LinkState, type NetworkConfig, type ObservedState, type RouteState, type UpstreamRoute,
+} from './types.js';
+
+export interface Resolved {
+  desired: DesiredState;
+  diagnostics: Diagnostic[];
+}
+
+const key = (netns: string | null, name: string) => `${netns ?? ''}\0${name}`;
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function error(at: string, path: string, message: string): Diagnostic {
+  return { severity: 'error', at, path, message };
+}
+
+function describe(link: LinkState): string {
+  const where = link.netns === null ? '' : ` in namespace ${link.netns}`;
+  return `${link.name}${where} (${link.kind || 'device'}${link.alias ? `, alias "${link.alias}"` : ''})`;
+}
+
+export function resolveDesired(config: Config, observed: ObservedState): Resolved {
+  const diagnostics: Diagnostic[] = [];
+  const links = new Map(observed.links.map((l) => [key(l.netns, l.name), l]));
+  const foreign = (netns: string | null, name: string): LinkState | undefined => {
+    const l = links.get(key(netns, name));
+    return l && !ownerOf(l) ? l : undefined;
+  };
+  const desiredLinks: LinkSpec[] = [];
+  const claimed = new Map<string, string>(); // netns+name → the object that wants it
+
+  const claim = (spec: LinkSpec, object: string, at: string, path: string): boolean => {
+    const k = key(spec.netns, spec.name);
+    const other = claimed.get(k);
+    if (other) {
+      diagnostics.push(error(at, path, `${object} wants link name ${spec.name}${spec.netns ? ` in namespace ${spec.netns}` : ''}, which ${other} already uses`));
+      return false;
+    }
+    const f = foreign(spec.netns, spec.name);
+    if (f) {
+      diagnostics.push(error(at, path, `${object} needs the link name ${spec.name}, but ${describe(f)} is not vlannet's; vlannet never takes over a link it did not create: rename or remove it`));
+      return false;
+    }
+    claimed.set(k, object);
+    desiredLinks.push(spec);
+    return true;
+  };
+
+  // Parents vlannet creates.
+  const networksOnVlan = new Map<string, NetworkConfig[]>();
+  for (const n of config.networks) {
+    if (n.parentKind === 'vlan') networksOnVlan.set(n.parent, [...(networksOnVlan.get(n.parent) ?? []), n]);
+  }
+  const createdParents = new Set<string>();
+  for (const v of [...config.vlans].sort(byName)) {
+    if (v.source === 'implied' && foreign(null, v.name)) continue; // an existing link of that name is the parent
+    const mtus = (networksOnVlan.get(v.name) ?? []).map((n) => n.mtu).filter((m): m is number => m !== null);
+    const spec: LinkSpec = {
+      netns: null, name: v.name, kind: 'vlan', parent: v.parent, vlanId: v.id,
+      mtu: mtus.length ? Math.max(...mtus) : null, mac: null, up: true,
+      alias: markFor('vlan', v.name, { kind: 'vlan', parent: v.parent, vlanId: v.id }),
+    };
+    if (!links.has(key(null, v.parent)) && !config.vlans.some((o) => o.name === v.parent)) {
+      diagnostics.push(error(v.at, v.path, `parent link ${v.parent} of vlan ${v.name} does not exist`));
+    }
+    if (claim(spec, `vlan ${v.name}`, v.at, v.path)) createdParents.add(v.name);
+  }
+  for (const n of [...config.networks].sort(byName)) {
+    if (n.parentKind !== 'dummy') continue;
+    const spec: LinkSpec = {
+      netns: null, name: n.parent, kind: 'dummy', parent: null, mtu: n.mtu, mac: null, up: true,
+      alias: markFor('dummy', n.name, { kind: 'dummy', parent: null }),
+    };
+    if (claim(spec, `the dummy parent of network ${n.name}`, n.at, n.path)) createdParents.add(n.parent);
+  }
+  for (const n of config.networks) {
+    if (n.parentKind === 'dummy' || createdParents.has(n.parent) || links.has(key(null, n.parent))) continue;
+    if (n.parentKind === 'vlan' && config.vlans.some((v) => v.name === n.parent)) continue; // reported above
+    diagnostics.push(error(n.at, `${n.path}.parent`,
+      `parent link ${n.parent} does not exist; create it, or name it NAME.VID to have vlannet create an 802.1q link`));
+  }
+  checkParentSharing(config, observed, diagnostics);
+
+  // Endpoints.
+  const addressing = allocateAddresses(config, observed);
+  diagnostics.push(...addressing.diagnostics);
+  const networks = new Map(config.networks.map((n) => [n.name, n]));
+  const addresses: AddressState[] = [];
+  const routes: RouteState[] = [];
+  const defaultRouteOwner = new Map<string, EndpointConfig>();
+  const endpoints = [...config.endpoints].sort(byName);
+  for (const ep of endpoints) {
+    const net = networks.get(ep.network);
+    if (!net) continue;
+    const got = addressing.byEndpoint.get(ep.name) ?? {};
+    const spec: LinkSpec = {
+      netns: ep.netns, name: ep.ifname, kind: net.driver, parent: net.parent,
+      mode: net.mode, ...(net.driver === 'ipvlan' ? { flag: net.flag ?? 'bridge' } : {}),
+      mtu: net.mtu, mac: net.driver === 'macvlan' ? ep.mac?.toLowerCase() ?? null : null, up: true,
+      alias: markFor('endpoint', ep.name, { kind: net.driver, parent: net.parent }),
+      ipv6Disabled: got[6] === undefined,
+    };
+    if (!claim(spec, `endpoint ${ep.name}`, ep.at, `${ep.path}.ifname`)) continue;
+    for (const family of [4, 6] as Family[]) {
+      const a = got[family];
+      if (!a) continue;
+      addresses.push({ netns: ep.netns, link: ep.ifname, family, address: a.address, prefixLength: a.prefixLength });
+      if (!ep.defaultRoute || net.internal) continue;
+      const l3 = net.driver === 'ipvlan' && (net.mode === 'l3' || net.mode === 'l3s');
+      const gateway = l3 ? null : a.subnet.gateway;
+      if (!l3 && gateway === null) continue;
+      const owner = defaultRouteOwner.get(`${ep.netns ?? ''}\0${family}`);
+      if (owner) {
+        diagnostics.push(error(ep.at, `${ep.path}.default_route`,
+          `namespace ${ep.netns ?? 'host'} would get two IPv${family} default routes, through endpoints ${owner.name} and ${ep.name}; set default_route: false on one of them`));
+        continue;
+      }
+      defaultRouteOwner.set(`${ep.netns ?? ''}\0${family}`, ep);
+      routes.push({ netns: ep.netns, family, dst: 'default', gateway, dev: ep.ifname, protocol: VLANNET_ROUTE_PROTOCOL });
+    }
+  }
+
+  const namespaces = [...new Set(config.endpoints.map((e) => e.netns).filter((n): n is string => n !== null))].sort();
+  const desired: DesiredState = { namespaces, links: desiredLinks, addresses, routes, upstreamRoutes: upstreamRoutes(config, observed) };
+  return { desired, diagnostics };
+}
+
+/** ipvlan l3/l3s: the routes upstream routers need to reach the subnets through this host. */
+function upstreamRoutes(config: Config, observed: ObservedState): UpstreamRoute[] {
+  const out: UpstreamRoute[] = [];
+  for (const n of [...config.networks].sort(byName)) {
+    if (n.driver !== 'ipvlan' || n.internal || (n.mode !== 'l3' && n.mode !== 'l3s')) continue;
+    for (const s of n.subnets) {
+      const host = observed.addresses.find((a) => a.netns === null && a.link === n.parent && a.family === s.family && !a.address.startsWith('fe80:'));
+      out.push({ network: n.name, subnet: s.cidr, via: host?.address ?? null, parent: n.parent });
+    }
+  }
+  return out;
+}
+
+/**
+ * One parent, one driver: the kernel refuses a macvlan on a link that carries ipvlans and the
+ * reverse (EBUSY); ipvlan mode and flags belong to the parent, so networks (and foreign ipvlan
+ * links) sharing one must agree.
+ */
+function checkParentSharing(config: Config, observed: ObservedState, diagnostics: Diagnostic[]): void {
+  const byParent = new Map<string, NetworkConfig[]>();
+  for (const n of config.networks) {
+    if (config.endpoints.some((e) => e.network === n.name)) byParent.set(n.parent, [...(byParent.get(n.parent) ?? []), n]);
+  }
+  for (const [parent, nets] of byParent) {
+    const [first, ...rest] = nets;
+    for (const n of rest) {
+      if (n.driver !== first!.driver) {
+        diagnostics.push(error(n.at, `${n.path}.driver`, `networks ${first!.name} (${first!.driver}) and ${n.name} (${n.driver}) share parent ${parent}; the kernel allows only one of macvlan or ipvlan on a parent (EBUSY)`));
+      } else if (n.driver === 'ipvlan' && (n.mode !== first!.mode || (n.flag ?? 'bridge') !== (first!.flag ?? 'bridge'))) {
+        diagnostics.push(error(n.at, `${n.path}.mode`, `ipvlan networks ${first!.name} (${first!.mode} ${first!.flag ?? 'bridge'}) and ${n.name} (${n.mode} ${n.flag ?? 'bridge'}) share parent ${parent}; ipvlan mode and flag belong to the parent, so they must agree`));
+      }
+    }
+    const foreignChildren = observed.links.filter((l) => l.parent === parent && !ownerOf(l) && (l.kind === 'macvlan' || l.kind === 'ipvlan'));
+    for (const l of foreignChildren) {
+      const n = first!;
+      if (l.kind !== n.driver) {
+        diagnostics.push(error(n.at, `${n.path}.driver`, `parent ${parent} carries ${describe(l)}, which vlannet does not own; a ${n.driver} link cannot share a parent with ${l.kind} links (EBUSY)`));
+      } else if (l.kind === 'ipvlan' && (l.mode !== n.mode || (l.flag ?? 'bridge') !== (n.flag ?? 'bridge'))) {
+        diagnostics.push(error(n.at, `${n.path}.mode`, `parent ${parent} carries ${describe(l)} in ipvlan ${l.mode} ${l.flag ?? 'bridge'}, which vlannet does not own; ipvlan ${n.mode} would change its mode too`));
+      }
+    }
+  }
+}

@@ -1,0 +1,251 @@
+// The planner: desired state vs observed state → ordered kernel operations. Pure.
+//
+// Only what vlannet owns is ever changed or deleted: links whose owner mark agrees with their
+// kind, parent and vlan id (owner.ts), addresses on owned endpoint links, routes carrying
+// VLANNET_ROUTE_PROTOCOL, namespaces whose loopback carries the netns mark. An owned link is
+// matched to what is desired by the role and name in its mark (endpoint.web1, vlan.eth0.50,
+// dummy.net1), not by where it is, so an endpoint that moved namespace or ifname is replaced.
+//
+// Order: deletes first, children first; then creates, parents first (see STAGE). Actions that
+// share a stage are independent and may be sent together.
+
+import { resolveDesired } from '../model/desired.js';
+import { isLinkLocal } from '../model/addressing.js';
+import { ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
+import {
+  DiagnosticsError, VLANNET_ROUTE_PROTOCOL,
+  type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp,
+  type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RouteState,
+} from '../model/types.js';
+
+export const STAGE = {
+  routeDel: 1, addrDel: 2, endpointDel: 3, parentDel: 4, netnsDel: 5,
+  netnsAdd: 6, parentAdd: 7, endpointAdd: 8, linkSet: 9, addrAdd: 10, routeAdd: 11,
+} as const;
+
+/** Plan the changes that make the kernel match `config`. Throws DiagnosticsError on any error. */
+export function makePlan(config: Config, observed: ObservedState): Plan {
+  const { desired, diagnostics } = resolveDesired(config, observed);
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) throw new DiagnosticsError(errors);
+  return planAgainst(desired, observed, diagnostics.filter((d) => d.severity === 'warning'));
+}
+
+/** Plan the removal of everything vlannet owns, and nothing else. */
+export function planDestroy(observed: ObservedState): Plan {
+  return planAgainst({ namespaces: [], links: [], addresses: [], routes: [], upstreamRoutes: [] }, observed, []);
+}
+
+const place = (netns: string | null, name: string) => `${netns ?? ''}\0${name}`;
+const identity = (m: OwnerMark) => `${m.role}/${m.name}`;
+const objectOf = (m: OwnerMark) => `${m.role}.${m.name}`;
+const where = (netns: string | null) => (netns === null ? 'host' : netns);
+const isEndpoint = (kind: string) => kind === 'macvlan' || kind === 'ipvlan';
+const routeKey = (r: RouteState) => `${r.netns ?? ''}|${r.family}|${r.dst}|${r.gateway ?? ''}|${r.dev}`;
+const addrKey = (a: AddressState) => `${a.family}|${a.address}/${a.prefixLength}`;
+
+/** What an observed owned link is, as a LinkSpec (for link-del, so an undo can re-create it). */
+export function specOf(l: LinkState): LinkSpec {
+  return {
+    netns: l.netns, name: l.name, kind: l.kind as LinkSpec['kind'], parent: l.parent,
+    ...(l.mode !== undefined ? { mode: l.mode } : {}), ...(l.flag !== undefined ? { flag: l.flag } : {}),
+    ...(l.vlanId !== undefined ? { vlanId: l.vlanId } : {}),
+    mtu: l.mtu, mac: l.kind === 'macvlan' ? l.mac : null, up: l.up, alias: l.alias ?? '',
+    ...(l.ipv6Disabled !== undefined ? { ipv6Disabled: l.ipv6Disabled } : {}),
+  };
+}
+
+function linkRecord(s: LinkSpec): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
+}
+
+/** Why an owned link cannot become the desired one in place, or null when it can. */
+function replaceReason(o: LinkState, d: LinkSpec): string | null {
+  if (o.kind !== d.kind) return `${isEndpoint(o.kind) ? 'driver' : 'kind'} changed from ${o.kind} to ${d.kind} (cannot be changed in place)`;
+  if (o.parent !== d.parent) return `parent changed from ${o.parent} to ${d.parent} (cannot be changed in place)`;
+  if ((o.vlanId ?? null) !== (d.vlanId ?? null)) return `vlan id changed from ${o.vlanId} to ${d.vlanId} (cannot be changed in place)`;
+  if (o.netns !== d.netns) return `namespace changed from ${where(o.netns)} to ${where(d.netns)} (vlannet creates links in their namespace, never moves them)`;
+  if (o.name !== d.name) return `name changed from ${o.name} to ${d.name}`;
+  if (o.kind === 'macvlan' && d.mode !== undefined && o.mode !== d.mode && (o.mode === 'passthru' || d.mode === 'passthru')) {
+    return `mode changed from ${o.mode} to ${d.mode} (passthru cannot be changed in place)`;
+  }
+  return null;
+}
+
+/** The attributes that differ and can be set in place: [set, before]. */
+function linkChanges(o: LinkState, d: LinkSpec): [LinkChange, LinkChange] {
+  const set: LinkChange = {};
+  const before: LinkChange = {};
+  if (d.mtu !== null && d.mtu !== o.mtu) { set.mtu = d.mtu; before.mtu = o.mtu; }
+  if (d.mode !== undefined && d.mode !== o.mode) { set.mode = d.mode; if (o.mode !== undefined) before.mode = o.mode; }
+  if (d.flag !== undefined && d.flag !== o.flag) { set.flag = d.flag; if (o.flag !== undefined) before.flag = o.flag; }
+  if (d.mac !== null && d.mac !== o.mac.toLowerCase()) { set.mac = d.mac; before.mac = o.mac; }
+  if (d.up !== o.up) { set.up = d.up; before.up = o.up; }
+  if (d.alias !== o.alias) { set.alias = d.alias; if (o.alias !== null) before.alias = o.alias; }
+  if (d.ipv6Disabled !== undefined && o.ipv6Disabled !== undefined && d.ipv6Disabled !== o.ipv6Disabled) {
+    set.ipv6Disabled = d.ipv6Disabled; before.ipv6Disabled = o.ipv6Disabled;
+  }
+  return [set, before];
+}
+
+const show = (v: unknown) => (v === undefined ? '(unset)' : String(v));
+
+export function planAgainst(desired: DesiredState, observed: ObservedState, warningsIn: Diagnostic[]): Plan {
+  const actions: Action[] = [];
+  const warnings = [...warningsIn];
+  const add = (object: string, change: ChangeKind, reason: string, op: KernelOp, stage: number, extra: Partial<Action> = {}) =>
+    actions.push({ object, change, reason, op, stage, ...extra });
+
+  // Owned links by identity; desired links by identity.
+  const owned = new Map<string, { link: LinkState; mark: OwnerMark }[]>();
+  for (const link of observed.links) {
+    const mark = ownerOf(link);
+    if (!mark) continue;
+    owned.set(identity(mark), [...(owned.get(identity(mark)) ?? []), { link, mark }]);
+  }
+  const objectAt = new Map<string, string>(); // place → object address (owned and desired links)
+  for (const list of owned.values()) for (const { link, mark } of list) objectAt.set(place(link.netns, link.name), objectOf(mark));
+
+  // Match desired to owned; decide keep / replace / delete.
+  type Fate = { link: LinkState; mark: OwnerMark; reason: string; replacedBy?: LinkSpec };
+  const doomed: Fate[] = []; // owned links to delete (deleted or replaced)
+  const kept: { o: LinkState; d: LinkSpec; object: string }[] = [];
+  const created: { d: LinkSpec; object: string; reason: string; change: ChangeKind }[] = [];
+  const matched = new Set<LinkState>();
+  for (const d of desired.links) {
+    const mark = parseMark(d.alias)!;
+    const object = objectOf(mark);
+    objectAt.set(place(d.netns, d.name), object);
+    const candidates = owned.get(identity(mark)) ?? [];
+    const same = candidates.find((c) => c.link.netns === d.netns && c.link.name === d.name) ?? candidates[0];
+    if (!same) { created.push({ d, object, reason: 'not in the kernel', change: 'create' }); continue; }
+    matched.add(same.link);
+    const why = replaceReason(same.link, d);
+    if (why) doomed.push({ ...same, reason: why, replacedBy: d });
+    else kept.push({ o: same.link, d, object });
+    for (const c of candidates) {
+      if (c !== same) { matched.add(c.link); doomed.push({ ...c, reason: `a second link for ${object} (${c.link.name} in ${where(c.link.netns)})` }); }
+    }
+  }
+  for (const list of owned.values()) {
+    for (const c of list) if (!matched.has(c.link)) doomed.push({ ...c, reason: 'no longer in the configuration' });
+  }
+
+  // A parent vlannet deletes takes its children with it: keep it when it carries links vlannet
+  // does not own; replace owned endpoints that would vanish with it.
+  const doomedParents = new Map<string, Fate>();
+  for (const f of [...doomed]) {
+    if (isEndpoint(f.link.kind) || f.link.netns !== null) continue;
+    const strangers = observed.links.filter((l) => l.parent === f.link.name && !ownerOf(l));
+    if (strangers.length) {
+      doomed.splice(doomed.indexOf(f), 1);
+      warnings.push({ severity: 'warning', at: '', path: '', message:
+        `${objectOf(f.mark)} should be deleted (${f.reason}) but carries links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
+      if (f.replacedBy) kept.push({ o: f.link, d: { ...f.replacedBy, kind: f.link.kind as LinkSpec['kind'], parent: f.link.parent, vlanId: f.link.vlanId, alias: f.link.alias ?? '' }, object: objectOf(f.mark) });
+      continue;
+    }
+    doomedParents.set(f.link.name, f);
+  }
+  for (let i = kept.length - 1; i >= 0; i--) {
+    const k = kept[i]!;
+    const parent = k.o.parent !== null && isEndpoint(k.o.kind) ? doomedParents.get(k.o.parent) : undefined;
+    if (!parent) continue;
+    kept.splice(i, 1);
+    doomed.push({ link: k.o, mark: ownerOf(k.o)!, reason: `its parent ${k.o.parent} is deleted (${parent.reason})`, replacedBy: k.d });
+  }
+  for (const f of doomed) if (f.replacedBy) created.push({ d: f.replacedBy, object: objectOf(f.mark), reason: f.reason, change: 'replace' });
+
+  // Link deletes carry their addresses and vlannet's routes, so an undo can restore them.
+  const gone = new Set(doomed.map((f) => place(f.link.netns, f.link.name)));
+  for (const f of doomed) {
+    const l = f.link;
+    const addresses = observed.addresses.filter((a) => a.netns === l.netns && a.link === l.name && !isLinkLocal(a.address));
+    const routes = observed.routes.filter((r) => r.netns === l.netns && r.dev === l.name && r.protocol === VLANNET_ROUTE_PROTOCOL);
+    const before = specOf(l);
+    add(objectOf(f.mark), f.replacedBy ? 'replace' : 'delete', f.reason,
+      { op: 'link-del', netns: l.netns, name: l.name, before, addresses, routes },
+      isEndpoint(l.kind) ? STAGE.endpointDel : STAGE.parentDel, { before: linkRecord(before) });
+  }
+  for (const c of created) {
+    add(c.object, c.change, c.reason, { op: 'link-add', link: c.d }, isEndpoint(c.d.kind) ? STAGE.endpointAdd : STAGE.parentAdd, { after: linkRecord(c.d) });
+  }
+  for (const k of kept) {
+    const [set, before] = linkChanges(k.o, k.d);
+    const keys = Object.keys(set) as (keyof LinkChange)[];
+    if (!keys.length) continue;
+    const reason = keys.map((key) => `${key} ${show(before[key])} → ${show(set[key])}`).join(', ');
+    add(k.object, 'update', reason, { op: 'link-set', netns: k.o.netns, name: k.o.name, set, before },
+      isEndpoint(k.o.kind) ? STAGE.linkSet : STAGE.parentAdd, { before: { ...before }, after: { ...set } });
+  }
+
+  // Addresses: on owned endpoint links that stay; a new or replaced link gets all of its own.
+  const keptEndpoints = new Set(kept.filter((k) => isEndpoint(k.o.kind)).map((k) => place(k.o.netns, k.o.name)));
+  const wanted = new Map<string, AddressState[]>();
+  for (const a of desired.addresses) wanted.set(place(a.netns, a.link), [...(wanted.get(place(a.netns, a.link)) ?? []), a]);
+  const addrObject = (a: AddressState) => `${objectAt.get(place(a.netns, a.link)) ?? `link.${where(a.netns)}.${a.link}`}.ipv${a.family}`;
+  for (const [at, list] of wanted) {
+    const have = keptEndpoints.has(at) ? observed.addresses.filter((a) => place(a.netns, a.link) === at) : [];
+    const haveKeys = new Set(have.map(addrKey));
+    for (const a of list) {
+      if (!haveKeys.has(addrKey(a))) add(addrObject(a), 'create', 'not in the kernel', { op: 'addr-add', addr: a }, STAGE.addrAdd, { after: { address: `${a.address}/${a.prefixLength}` } });
+    }
+  }
+  for (const at of keptEndpoints) {
+    const wantKeys = new Set((wanted.get(at) ?? []).map(addrKey));
+    for (const a of observed.addresses) {
+      if (place(a.netns, a.link) !== at || isLinkLocal(a.address) || wantKeys.has(addrKey(a))) continue;
+      add(addrObject(a), 'delete', 'not in the configuration', { op: 'addr-del', addr: a }, STAGE.addrDel, { before: { address: `${a.address}/${a.prefixLength}` } });
+    }
+  }
+
+  // Routes: vlannet's own (by protocol) that are not wanted go; wanted ones missing come, unless
+  // a default route vlannet does not own is in the way.
+  const routeObject = (r: RouteState) => `${objectAt.get(place(r.netns, r.dev)) ?? `link.${where(r.netns)}.${r.dev}`}.route${r.family}`;
+  const routeText = (r: RouteState) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
+  const desiredRoutes = new Set(desired.routes.map(routeKey));
+  const present = new Set<string>();
+  for (const r of observed.routes) {
+    if (r.protocol !== VLANNET_ROUTE_PROTOCOL || gone.has(place(r.netns, r.dev))) continue;
+    if (desiredRoutes.has(routeKey(r))) { present.add(routeKey(r)); continue; }
+    add(routeObject(r), 'delete', 'not in the configuration', { op: 'route-del', route: r }, STAGE.routeDel, { before: { route: routeText(r) } });
+  }
+  for (const r of desired.routes) {
+    if (present.has(routeKey(r))) continue;
+    const blocker = observed.routes.find((o) => o.netns === r.netns && o.family === r.family && o.dst === r.dst &&
+      o.protocol !== VLANNET_ROUTE_PROTOCOL && !gone.has(place(o.netns, o.dev)));
+    if (blocker) {
+      warnings.push({ severity: 'warning', at: '', path: '', message:
+        `namespace ${where(r.netns)} already has a ${r.dst} route (${routeText(blocker)}) that vlannet does not own; not adding ${routeText(r)}` });
+      continue;
+    }
+    add(routeObject(r), 'create', 'not in the kernel', { op: 'route-add', route: r }, STAGE.routeAdd, { after: { route: routeText(r) } });
+  }
+
+  // Namespaces.
+  const wantNs = new Set(desired.namespaces);
+  const haveNs = new Set(observed.namespaces.map((n) => n.name));
+  for (const n of desired.namespaces) {
+    if (!haveNs.has(n)) add(`netns.${n}`, 'create', 'not in the kernel', { op: 'netns-add', netns: n }, STAGE.netnsAdd, { after: { netns: n } });
+  }
+  for (const n of observed.namespaces) {
+    if (!n.owned || wantNs.has(n.name)) continue;
+    const strangers = observed.links.filter((l) => l.netns === n.name && l.name !== 'lo' && !ownerOf(l));
+    if (strangers.length) {
+      warnings.push({ severity: 'warning', at: '', path: '', message:
+        `namespace ${n.name} is no longer in the configuration but holds links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
+      continue;
+    }
+    add(`netns.${n.name}`, 'delete', 'no longer in the configuration', { op: 'netns-del', netns: n.name }, STAGE.netnsDel, { before: { netns: n.name } });
+  }
+
+  actions.sort(compareActions);
+  return { actions, warnings, upstreamRoutes: desired.upstreamRoutes };
+}
+
+function compareActions(a: Action, b: Action): number {
+  if (a.stage !== b.stage) return a.stage - b.stage;
+  if (a.object !== b.object) return a.object < b.object ? -1 : 1;
+  const ka = JSON.stringify(a.op);
+  const kb = JSON.stringify(b.op);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

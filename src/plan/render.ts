@@ -1,0 +1,149 @@
+// Plan output for people (renderPlan, in the style of `terraform plan`) and for programs
+// (planToJson).
+//
+// JSON plan format, version "1" (`vlannet plan --json`). Stable: fields are only ever added;
+// a breaking change bumps format_version.
+//
+//   {
+//     "format_version": "1",
+//     "changes": [                      // in execution order
+//       {
+//         "object": "endpoint.web1",    // stable object address: netns.NAME, vlan.NAME,
+//                                       // dummy.NETWORK, endpoint.NAME, endpoint.NAME.ipv4|ipv6,
+//                                       // endpoint.NAME.route4|route6
+//         "change": "create",           // create | update | delete | replace (a replace is two
+//                                       // entries, a link-del then a link-add, both "replace")
+//         "reason": "not in the kernel",// for people; never branch on it
+//         "stage": 8,                   // entries with the same stage are independent
+//         "op": { "op": "link-add", … },// the kernel operation, exactly as the executor runs it
+//                                       // (KernelOp in src/model/types.ts)
+//         "before": { … },              // optional: attributes before (update, delete, replace)
+//         "after": { … }                // optional: attributes after (create, update, replace)
+//       }
+//     ],
+//     "summary": { "add": 3, "change": 1, "replace": 1, "destroy": 0 },  // a replace counts once
+//     "upstream_routes": [              // ipvlan l3/l3s: what upstream routers need; never applied
+//       { "network": "ipvlan120", "subnet": "192.168.120.0/24", "via": "192.168.1.249", "parent": "eth0" }
+//     ],
+//     "warnings": [ { "severity": "warning", "at": "", "path": "", "message": "…" } ]
+//   }
+
+import jsonDiff from 'json-diff';
+import type { Action, KernelOp, Plan } from '../model/types.js';
+
+export const PLAN_FORMAT_VERSION = '1';
+
+export interface PlanSummary {
+  add: number;
+  change: number;
+  replace: number;
+  destroy: number;
+}
+
+export function summarize(plan: Plan): PlanSummary {
+  const s: PlanSummary = { add: 0, change: 0, replace: 0, destroy: 0 };
+  for (const a of plan.actions) {
+    if (a.change === 'create') s.add++;
+    else if (a.change === 'update') s.change++;
+    else if (a.change === 'delete') s.destroy++;
+    else if (a.op.op === 'link-add') s.replace++; // each replace is a link-del + link-add pair
+  }
+  return s;
+}
+
+export function planToJson(plan: Plan): object {
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    changes: plan.actions.map((a) => ({
+      object: a.object, change: a.change, reason: a.reason, stage: a.stage, op: a.op,
+      ...(a.before ? { before: a.before } : {}), ...(a.after ? { after: a.after } : {}),
+    })),
+    summary: summarize(plan),
+    upstream_routes: plan.upstreamRoutes,
+    warnings: plan.warnings,
+  };
+}
+
+const ANSI = { red: 31, green: 32, yellow: 33, cyan: 36, bold: 1 } as const;
+
+const SYMBOL: Record<Action['change'], { text: string; color: keyof typeof ANSI; verb: string }> = {
+  create: { text: '+', color: 'green', verb: 'created' },
+  update: { text: '~', color: 'yellow', verb: 'updated in place' },
+  delete: { text: '-', color: 'red', verb: 'destroyed' },
+  replace: { text: '-/+', color: 'cyan', verb: 'replaced' },
+};
+
+const inNs = (netns: string | null) => (netns === null ? '' : ` in ${netns}`);
+
+/** One line saying what an operation does, in iproute2's words. */
+export function describeOp(op: KernelOp): string {
+  switch (op.op) {
+    case 'netns-add': return `netns add ${op.netns}`;
+    case 'netns-del': return `netns del ${op.netns}`;
+    case 'link-add': {
+      const l = op.link;
+      const attrs = [
+        l.parent ? `link ${l.parent}` : '', `type ${l.kind}`, l.vlanId !== undefined ? `id ${l.vlanId}` : '',
+        l.mode ? `mode ${l.mode}` : '', l.flag ? l.flag : '', l.mtu !== null ? `mtu ${l.mtu}` : '', l.mac ? `address ${l.mac}` : '',
+        l.ipv6Disabled ? 'ipv6 off' : '',
+      ].filter(Boolean);
+      return `link add ${l.name}${inNs(l.netns)} ${attrs.join(' ')}`;
+    }
+    case 'link-set': return `link set ${op.name}${inNs(op.netns)} ${Object.entries(op.set).map(([k, v]) => `${k} ${v}`).join(' ')}`;
+    case 'link-del': return `link del ${op.name}${inNs(op.netns)}`;
+    case 'addr-add': return `addr add ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
+    case 'addr-del': return `addr del ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
+    case 'route-add':
+    case 'route-del': {
+      const r = op.route;
+      return `${op.op === 'route-add' ? 'route add' : 'route del'} ${r.family === 6 ? '-6 ' : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${inNs(r.netns)}`;
+    }
+  }
+}
+
+export function renderPlan(plan: Plan, opts: { color: boolean }): string {
+  const paint = (color: keyof typeof ANSI, text: string) => (opts.color ? `\x1b[${ANSI[color]}m${text}\x1b[0m` : text);
+  const out: string[] = [];
+  const blocks = new Map<string, Action[]>();
+  for (const a of plan.actions) blocks.set(a.object, [...(blocks.get(a.object) ?? []), a]);
+
+  if (blocks.size) out.push('vlannet will perform the following actions:', '');
+  for (const [object, actions] of blocks) {
+    const kinds = new Set(actions.map((a) => a.change));
+    const change: Action['change'] = kinds.has('replace') || (kinds.has('create') && kinds.has('delete')) ? 'replace'
+      : kinds.size === 1 ? actions[0]!.change : 'update';
+    const sym = SYMBOL[change];
+    const reasons = [...new Set(actions.map((a) => a.reason))].join('; ');
+    out.push(paint('bold', `  # ${object} will be ${sym.verb}`) + `: ${reasons}`);
+    out.push(`${paint(sym.color, sym.text.padStart(3))} ${object}`);
+    for (const a of actions) {
+      const line = a.change === 'replace' ? SYMBOL[a.op.op === 'link-del' ? 'delete' : 'create'] : SYMBOL[a.change];
+      out.push(`      ${paint(line.color, line.text)} ${describeOp(a.op)}`);
+      if (a.change === 'update' && a.before && a.after) {
+        const diff = jsonDiff.diffString(a.before, a.after, { color: opts.color, full: false });
+        for (const line of diff.replace(/\n$/, '').split('\n')) out.push(`          ${line}`);
+      }
+    }
+    out.push('');
+  }
+
+  if (plan.upstreamRoutes.length) {
+    out.push('Upstream routes (ipvlan l3/l3s; add these on the upstream routers, vlannet does not):');
+    for (const r of plan.upstreamRoutes) {
+      const via = r.via ?? `<this host's address on ${r.parent}: it has none in this family>`;
+      out.push(`  ${r.subnet} via ${via}   (network ${r.network}, parent ${r.parent})`);
+    }
+    out.push('');
+  }
+  for (const w of plan.warnings) {
+    const where = [w.at, w.path].filter(Boolean).join(' ');
+    out.push(`${paint('yellow', 'Warning:')} ${where ? `${where}: ` : ''}${w.message}`);
+  }
+  if (plan.warnings.length) out.push('');
+
+  const s = summarize(plan);
+  out.push(plan.actions.length
+    ? paint('bold', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`)
+    : 'No changes. The kernel matches the configuration.');
+  return out.join('\n') + '\n';
+}
