@@ -1,0 +1,98 @@
+// Address facts the config needs, all computed by ip-address (no hand-rolled CIDR code).
+
+import { Address4, Address6 } from 'ip-address';
+import type { Family } from '../model/types.js';
+
+export type Ip = Address4 | Address6;
+
+export interface Cidr {
+  family: Family;
+  /** The network, with its prefix (an ip-address object: subnetMask is the prefix length). */
+  net: Ip;
+  prefix: number;
+  /** Canonical text, e.g. `2001:db8:50::/64`. */
+  text: string;
+}
+
+export type Parsed<T> = { ok: T; error: null } | { ok: null; error: string };
+
+function familyOf(text: string): Family {
+  return text.includes(':') ? 6 : 4;
+}
+
+function construct(text: string, family: Family): Ip {
+  return family === 4 ? new Address4(text) : new Address6(text);
+}
+
+/** A subnet as written: `ADDRESS/PREFIX`, host bits clear. The error says which network was meant. */
+export function parseCidr(text: string): Parsed<Cidr> {
+  const family = familyOf(text);
+  if (!text.includes('/')) return { ok: null, error: `${JSON.stringify(text)} is not a CIDR: expected ADDRESS/PREFIX` };
+  if (text.includes('%')) return { ok: null, error: `${JSON.stringify(text)} is not a CIDR: a zone (%) is not allowed` };
+  let ip: Ip;
+  try {
+    ip = construct(text, family);
+  } catch (e) {
+    return { ok: null, error: `${JSON.stringify(text)} is not a valid IPv${family} CIDR (${(e as Error).message})` };
+  }
+  const prefix = ip.subnetMask;
+  const start = ip.startAddress().correctForm();
+  const canonical = `${start}/${prefix}`;
+  if (start !== ip.correctForm()) {
+    return { ok: null, error: `${JSON.stringify(text)} has host bits set: did you mean ${canonical} (the network), or the address ${ip.correctForm()} in it?` };
+  }
+  return { ok: { family, net: construct(canonical, family), prefix, text: canonical }, error: null };
+}
+
+/** A single address (no prefix, no zone) of the given family, canonical. */
+export function parseAddress(text: string, family: Family): Parsed<Ip> {
+  if (familyOf(text) !== family) return { ok: null, error: `${JSON.stringify(text)} is not an IPv${family} address` };
+  if (text.includes('/')) return { ok: null, error: `${JSON.stringify(text)} has a prefix: write the address alone (the prefix comes from the subnet)` };
+  if (text.includes('%')) return { ok: null, error: `${JSON.stringify(text)} has a zone (%): write the address alone` };
+  try {
+    return { ok: construct(text, family), error: null };
+  } catch (e) {
+    return { ok: null, error: `${JSON.stringify(text)} is not a valid IPv${family} address (${(e as Error).message})` };
+  }
+}
+
+export function canonical(ip: Ip): string {
+  return ip.correctForm();
+}
+
+export function sameFamily(a: Ip, b: Ip): boolean {
+  return (a instanceof Address4) === (b instanceof Address4);
+}
+
+/** Whether an address (or a whole network) lies inside a subnet. */
+export function within(inner: Ip, outer: Cidr): boolean {
+  return sameFamily(inner, outer.net) && inner.isInSubnet(outer.net as never);
+}
+
+export function overlap(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && (within(a.net, b) || within(b.net, a));
+}
+
+/** /31, /127 (both addresses usable, RFC 3021 / RFC 6164) and single-address subnets hold nothing back. */
+export function isPointToPoint(c: Cidr): boolean {
+  return c.prefix >= (c.family === 4 ? 31 : 127);
+}
+
+/** The network address, the first in the subnet. */
+export function networkAddress(c: Cidr): string {
+  return c.net.startAddress().correctForm();
+}
+
+/** The IPv4 broadcast address (last in the subnet), or null for IPv6 and point-to-point subnets. */
+export function broadcastAddress(c: Cidr): string | null {
+  return c.family === 4 && !isPointToPoint(c) ? c.net.endAddress().correctForm() : null;
+}
+
+/** The first usable address (network + 1), Docker's default gateway; null when nothing is held back. */
+export function firstUsable(c: Cidr): string | null {
+  return isPointToPoint(c) ? null : c.net.startAddressExclusive().correctForm();
+}
+
+export function isLinkLocal6(ip: Ip): boolean {
+  return ip instanceof Address6 && ip.isLinkLocal();
+}

@@ -1,0 +1,57 @@
+// From a YAML path (['networks', 'macnet50', 'subnets', 0, 'gateway']) to where a person finds it
+// in the file ("FILE:LINE:COL") and how they would write it (`networks.macnet50.subnets[0].gateway`).
+
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
+
+export type YamlPath = ReadonlyArray<string | number>;
+
+export function pathText(path: YamlPath): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out;
+}
+
+export class Locator {
+  constructor(
+    private readonly doc: Document | null,
+    private readonly lines: LineCounter,
+    readonly file: string,
+  ) {}
+
+  /** Position of an offset in the text. */
+  offset(offset: number): string {
+    const { line, col } = this.lines.linePos(offset);
+    return `${this.file}:${line}:${col}`;
+  }
+
+  /**
+   * Where the node at `path` is: its value, or its key when `key` is set (unknown keys) or when the
+   * value is empty. A path that does not exist points at the deepest part of it that does.
+   */
+  at(path: YamlPath, key = false): string {
+    let node: unknown = this.doc?.contents ?? null;
+    let pair: Pair | null = null;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const found = node.items.find((p) => isPair(p) && String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
+        if (!found) return this.place(pair, node as Node, true);
+        pair = found;
+        node = found.value;
+      } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
+        pair = null;
+        node = node.items[seg];
+      } else {
+        return this.place(pair, node as Node | null, true);
+      }
+    }
+    return this.place(pair, node as Node | null, key);
+  }
+
+  private place(pair: Pair | null, node: Node | null, preferKey: boolean): string {
+    const keyNode = pair && (pair.key as Node | null);
+    const empty = !node || !node.range || (isScalar(node) && node.value === null && node.range[0] === node.range[1]);
+    if (keyNode?.range && (preferKey || empty)) return this.offset(keyNode.range[0]);
+    if (node?.range) return this.offset(node.range[0]);
+    return this.doc ? `${this.file}:1:1` : this.file;
+  }
+}

@@ -1,0 +1,122 @@
+// The one function from what the operator wrote (ConfigInput, entries that passed the schema) to
+// the resolved Config every other layer uses: every default filled in, names sorted, addresses
+// canonical. Tolerant by design: it never throws on values the rules reject, so the rules can run
+// on the same result and every problem is reported at once.
+
+import type { Config, EndpointConfig, NetworkConfig, SubnetConfig, VlanConfig } from '../model/types.js';
+import { canonical, firstUsable, parseAddress, parseCidr } from './address.js';
+import type { Locator, YamlPath } from './locate.js';
+import { pathText } from './locate.js';
+import { dummyName, VLAN_PARENT } from './names.js';
+import type { EndpointInput, NetworkInput, SubnetInput, VlanInput } from './schema.js';
+import { VLAN_ID_MAX, VLAN_ID_MIN } from './schema.js';
+
+/** The entries of each section that passed the schema, by name. */
+export interface Input {
+  vlans: Record<string, VlanInput>;
+  networks: Record<string, NetworkInput>;
+  endpoints: Record<string, EndpointInput>;
+}
+
+/** The netns word for vlannet's own namespace. */
+export const HOST_NETNS = 'host';
+export const DEFAULT_IFNAME = 'eth0';
+
+const byName = <T>(record: Record<string, T>) => Object.keys(record).sort().map((name) => [name, record[name]!] as const);
+
+export function normalise(input: Input, loc: Locator): Config {
+  const where = (path: YamlPath, key = true) => ({ at: loc.at(path, key), path: pathText(path) });
+
+  const vlans = new Map<string, VlanConfig>();
+  for (const [name, v] of byName(input.vlans)) {
+    vlans.set(name, { name, parent: v.parent, id: v.id, source: 'vlans', ...where(['vlans', name]) });
+  }
+
+  const networks: NetworkConfig[] = [];
+  for (const [name, n] of byName(input.networks)) {
+    const resolved = resolveParent(name, n, input.vlans);
+    if (resolved.implied && !vlans.has(resolved.parent)) {
+      vlans.set(resolved.parent, { ...resolved.implied, source: 'implied', ...where(['networks', name, 'parent'], false) });
+    }
+    const internal = resolved.kind === 'dummy';
+    const mode = n.mode ?? (n.driver === 'macvlan' ? 'bridge' : 'l2');
+    const routed = n.driver === 'ipvlan' && (mode === 'l3' || mode === 'l3s');
+    networks.push({
+      name,
+      driver: n.driver,
+      parent: resolved.parent,
+      parentKind: resolved.kind,
+      internal,
+      mode: mode as NetworkConfig['mode'],
+      flag: n.driver === 'ipvlan' ? (n.flag ?? 'bridge') : null,
+      mtu: n.mtu ?? null,
+      subnets: (n.subnets ?? []).map((s, i) => subnet(s, !(routed || internal), where(['networks', name, 'subnets', i], false))),
+      ...where(['networks', name]),
+    });
+  }
+
+  const internalNetworks = new Set(networks.filter((n) => n.internal).map((n) => n.name));
+  const endpoints: EndpointConfig[] = byName(input.endpoints).map(([name, e]) => {
+    const netnsWord = e.netns ?? name;
+    const netns = netnsWord === HOST_NETNS ? null : netnsWord;
+    return {
+      name,
+      network: e.network,
+      netns,
+      ifname: e.ifname ?? DEFAULT_IFNAME,
+      ipv4: address(e.ipv4, 4),
+      ipv6: address(e.ipv6, 6),
+      mac: e.mac?.toLowerCase() ?? null,
+      defaultRoute: e.default_route ?? (netns !== null && !internalNetworks.has(e.network)),
+      ...where(['endpoints', name]),
+    };
+  });
+
+  return {
+    version: 1,
+    file: loc.file,
+    vlans: [...vlans.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    networks,
+    endpoints,
+  };
+}
+
+interface ResolvedParent {
+  parent: string;
+  kind: NetworkConfig['parentKind'];
+  implied?: Pick<VlanConfig, 'name' | 'parent' | 'id'>;
+}
+
+/** How a network's parent comes to exist (see NetworkConfig.parentKind). */
+export function resolveParent(network: string, n: NetworkInput, vlans: Record<string, VlanInput>): ResolvedParent {
+  if (n.parent === undefined || n.internal === true) return { parent: dummyName(network), kind: 'dummy' };
+  if (Object.hasOwn(vlans, n.parent)) return { parent: n.parent, kind: 'vlan' };
+  const vid = impliedVlan(n.parent);
+  if (vid) return { parent: n.parent, kind: 'vlan', implied: { name: n.parent, parent: vid.parent, id: vid.id } };
+  return { parent: n.parent, kind: 'link' };
+}
+
+/** NAME.VID with a valid VLAN id: the 802.1q link it implies. */
+export function impliedVlan(name: string): { parent: string; id: number } | null {
+  const m = VLAN_PARENT.exec(name);
+  if (!m) return null;
+  const id = Number(m[2]);
+  return id >= VLAN_ID_MIN && id <= VLAN_ID_MAX ? { parent: m[1]!, id } : null;
+}
+
+function subnet(s: SubnetInput, hasGateway: boolean, place: { at: string; path: string }): SubnetConfig {
+  const parsed = parseCidr(s.subnet);
+  const cidr = parsed.ok?.text ?? s.subnet;
+  const family = parsed.ok?.family ?? (s.subnet.includes(':') ? 6 : 4);
+  let gateway: string | null = null;
+  if (hasGateway && s.gateway !== undefined) gateway = address(s.gateway, family) ?? s.gateway;
+  else if (hasGateway && parsed.ok) gateway = firstUsable(parsed.ok);
+  const range = s.ip_range === undefined ? null : parseCidr(s.ip_range);
+  return { cidr, family, gateway, ipRange: range ? (range.ok?.text ?? s.ip_range!) : null, ...place };
+}
+
+function address(text: string | undefined, family: 4 | 6): string | null {
+  if (text === undefined) return null;
+  const parsed = parseAddress(text, family);
+  return parsed.ok ? canonical(parsed.ok) : text;
+}

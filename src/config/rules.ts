@@ -1,0 +1,396 @@
+// Cross-field rules: small named checks over the normalised config (and, where what was written
+// matters, the input). Each quotes the bad value and the allowed range, built from the constants
+// the check uses. Shape and ranges of single values are the schema's job (schema.ts).
+
+import { formatMark, netnsMark } from '../model/owner.js';
+import type { Config, EndpointConfig, Family, NetworkConfig } from '../model/types.js';
+import { IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES } from '../model/types.js';
+import type { Cidr } from './address.js';
+import { broadcastAddress, canonical, isLinkLocal6, isPointToPoint, networkAddress, overlap, parseAddress, parseCidr, within } from './address.js';
+import type { YamlPath } from './locate.js';
+import { ifnameProblem, markProblem, netnsProblem, objectNameProblem, VLAN_PARENT } from './names.js';
+import type { Input } from './normalise.js';
+import { HOST_NETNS, impliedVlan } from './normalise.js';
+import { VLAN_ID_MAX, VLAN_ID_MIN } from './schema.js';
+
+export interface RuleContext {
+  input: Input;
+  config: Config;
+  /** Every network name written in the file, valid or not: an endpoint of a broken network is not "unknown". */
+  writtenNetworks: ReadonlySet<string>;
+  error(path: YamlPath, message: string, key?: boolean): void;
+  warn(path: YamlPath, message: string, key?: boolean): void;
+}
+
+export type Rule = (ctx: RuleContext) => void;
+
+const LOOPBACK = 'lo';
+const q = (s: string) => JSON.stringify(s);
+const list = (xs: readonly string[]) => xs.join(', ');
+const modesOf = (n: NetworkConfig): readonly string[] => (n.driver === 'macvlan' ? MACVLAN_MODES : IPVLAN_MODES);
+
+/** Group by a key, keeping order. */
+function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const x of xs) groups.set(key(x), [...(groups.get(key(x)) ?? []), x]);
+  return groups;
+}
+
+function networksOf(ctx: RuleContext): Map<string, NetworkConfig> {
+  return new Map(ctx.config.networks.map((n) => [n.name, n]));
+}
+
+/** Endpoints whose network is known and valid, with it. */
+function attached(ctx: RuleContext): Array<{ e: EndpointConfig; n: NetworkConfig }> {
+  const nets = networksOf(ctx);
+  return ctx.config.endpoints.flatMap((e) => (nets.has(e.network) ? [{ e, n: nets.get(e.network)! }] : []));
+}
+
+/** Parents shared by networks: dummies are per network, so only written parents can be shared. */
+function byParent(ctx: RuleContext): Map<string, NetworkConfig[]> {
+  return groupBy(ctx.config.networks, (n) => n.parent);
+}
+
+// --- keys, names -------------------------------------------------------------------------------
+
+export const driverKeys: Rule = (ctx) => {
+  for (const n of ctx.config.networks) {
+    if (n.driver === 'macvlan' && ctx.input.networks[n.name]?.flag !== undefined) {
+      ctx.error(['networks', n.name, 'flag'], `flag is for ipvlan networks only; this network's driver is macvlan`, true);
+    }
+  }
+  for (const { e, n } of attached(ctx)) {
+    if (n.driver === 'ipvlan' && e.mac !== null) {
+      ctx.error(['endpoints', e.name, 'mac'], `mac is for macvlan networks only; ${q(n.name)} is ipvlan (its endpoints share the parent's MAC address)`, true);
+    }
+  }
+};
+
+export const driverModes: Rule = (ctx) => {
+  for (const n of ctx.config.networks) {
+    if (!modesOf(n).includes(n.mode)) {
+      ctx.error(['networks', n.name, 'mode'], `mode ${q(n.mode)} is not a ${n.driver} mode: expected one of ${list(modesOf(n))}`);
+    }
+    if (n.flag !== null && !IPVLAN_FLAGS.includes(n.flag)) {
+      ctx.error(['networks', n.name, 'flag'], `flag ${q(n.flag)} is not an ipvlan flag: expected one of ${list(IPVLAN_FLAGS)}`);
+    }
+  }
+};
+
+export const interfaceNames: Rule = (ctx) => {
+  const check = (path: YamlPath, name: string | undefined, key = false) => {
+    const problem = name === undefined ? null : ifnameProblem(name);
+    if (problem) ctx.error(path, problem, key);
+  };
+  for (const [name, v] of Object.entries(ctx.input.vlans)) {
+    check(['vlans', name], name, true);
+    check(['vlans', name, 'parent'], v.parent);
+  }
+  for (const [name, n] of Object.entries(ctx.input.networks)) {
+    check(['networks', name, 'parent'], n.parent);
+    const base = n.parent === undefined ? undefined : VLAN_PARENT.exec(n.parent)?.[1];
+    if (base !== undefined && ifnameProblem(n.parent!) === null) check(['networks', name, 'parent'], base);
+  }
+  for (const e of ctx.config.endpoints) check(['endpoints', e.name, 'ifname'], e.ifname);
+};
+
+export const objectNames: Rule = (ctx) => {
+  for (const n of ctx.config.networks) {
+    const problem = objectNameProblem('network', n.name) ?? markProblem(formatMark({ role: 'dummy', name: n.name, kind: 'dummy', parent: null, vlanId: null }));
+    if (problem) ctx.error(['networks', n.name], problem, true);
+  }
+  const nets = networksOf(ctx);
+  for (const e of ctx.config.endpoints) {
+    const n = nets.get(e.network);
+    const mark = formatMark({ role: 'endpoint', name: e.name, kind: n?.driver ?? 'macvlan', parent: n?.parent ?? '', vlanId: null });
+    const problem = objectNameProblem('endpoint', e.name) ?? markProblem(mark);
+    if (problem) ctx.error(['endpoints', e.name], problem, true);
+  }
+};
+
+export const netnsNames: Rule = (ctx) => {
+  for (const e of ctx.config.endpoints) {
+    if (e.netns === null) continue;
+    const problem = netnsProblem(e.netns, netnsMark(e.netns));
+    const written = ctx.input.endpoints[e.name]?.netns !== undefined;
+    if (problem) ctx.error(written ? ['endpoints', e.name, 'netns'] : ['endpoints', e.name], written ? problem : `${problem} (the namespace defaults to the endpoint's name; set netns)`, !written);
+  }
+};
+
+// --- parents and vlans -------------------------------------------------------------------------
+
+export const loopbackParent: Rule = (ctx) => {
+  for (const [name, n] of Object.entries(ctx.input.networks)) {
+    if (n.parent === LOOPBACK) ctx.error(['networks', name, 'parent'], `parent ${q(LOOPBACK)} is the loopback: macvlan and ipvlan need an Ethernet-like link`);
+  }
+  for (const [name, v] of Object.entries(ctx.input.vlans)) {
+    if (v.parent === LOOPBACK) ctx.error(['vlans', name, 'parent'], `parent ${q(LOOPBACK)} is the loopback: an 802.1q link needs an Ethernet link`);
+  }
+};
+
+export const internalParent: Rule = (ctx) => {
+  for (const [name, n] of Object.entries(ctx.input.networks)) {
+    if (n.internal === true && n.parent !== undefined) {
+      ctx.error(['networks', name, 'internal'], `internal: true isolates the network on its own dummy link, so it cannot have parent ${q(n.parent)}; remove one of them`);
+    }
+    if (n.internal === false && n.parent === undefined) {
+      ctx.warn(['networks', name, 'internal'], 'a network without parent is always internal (isolated on a dummy link); internal: false is ignored');
+    }
+  }
+};
+
+export const vlanParentIds: Rule = (ctx) => {
+  for (const [name, n] of Object.entries(ctx.input.networks)) {
+    if (n.parent === undefined || n.internal === true || Object.hasOwn(ctx.input.vlans, n.parent)) continue;
+    const m = VLAN_PARENT.exec(n.parent);
+    if (m && impliedVlan(n.parent) === null) {
+      ctx.error(['networks', name, 'parent'], `parent ${q(n.parent)} names VLAN ${m[2]}, outside ${VLAN_ID_MIN}–${VLAN_ID_MAX}`);
+    }
+  }
+};
+
+export const vlanNames: Rule = (ctx) => {
+  for (const [name, v] of Object.entries(ctx.input.vlans)) {
+    const m = VLAN_PARENT.exec(name);
+    if (m && Number(m[2]) !== v.id) {
+      ctx.error(['vlans', name, 'id'], `vlan ${q(name)} is named for VLAN ${Number(m[2])} but has id ${v.id}; name it otherwise or use id ${Number(m[2])}`);
+    }
+  }
+};
+
+export const vlanDuplicates: Rule = (ctx) => {
+  const groups = groupBy(ctx.config.vlans, (v) => `${v.parent}#${v.id}`);
+  for (const group of groups.values()) {
+    for (const v of group.slice(1)) {
+      const first = group[0]!;
+      const path = v.source === 'vlans' ? ['vlans', v.name, 'id'] : impliedBy(ctx, v.name);
+      ctx.error(path, `VLAN ${v.id} on ${q(v.parent)} is already ${q(first.name)} (${first.at}); the kernel allows one link per parent and id`);
+    }
+  }
+};
+
+/** The parent key of the first network whose NAME.VID parent implies this vlan. */
+function impliedBy(ctx: RuleContext, vlan: string): YamlPath {
+  const n = ctx.config.networks.find((n) => n.parent === vlan);
+  return n ? ['networks', n.name, 'parent'] : ['networks'];
+}
+
+export const sharedParents: Rule = (ctx) => {
+  for (const [parent, nets] of byParent(ctx)) {
+    const first = nets[0]!;
+    for (const n of nets.slice(1)) {
+      if (n.driver !== first.driver) {
+        ctx.error(['networks', n.name, 'driver'], `driver ${n.driver} on parent ${q(parent)}, which network ${q(first.name)} uses with ${first.driver}: the kernel takes one driver per parent (EBUSY)`);
+      } else if (n.driver === 'ipvlan' && n.mode !== first.mode) {
+        ctx.error(['networks', n.name, 'mode'], `ipvlan mode ${n.mode} on parent ${q(parent)}, which network ${q(first.name)} uses in mode ${first.mode}: the mode belongs to the parent, one per parent`, ctx.input.networks[n.name]?.mode === undefined);
+      } else if (n.driver === 'ipvlan' && n.flag !== first.flag) {
+        ctx.error(['networks', n.name, 'flag'], `ipvlan flag ${n.flag} on parent ${q(parent)}, which network ${q(first.name)} uses with flag ${first.flag}: the flag belongs to the parent, one per parent`, ctx.input.networks[n.name]?.flag === undefined);
+      }
+    }
+  }
+};
+
+export const passthru: Rule = (ctx) => {
+  const onParent = groupBy(attached(ctx), ({ n }) => n.parent);
+  for (const [parent, eps] of onParent) {
+    const pt = eps.find(({ n }) => n.driver === 'macvlan' && n.mode === 'passthru');
+    if (!pt || eps.length <= 1) continue;
+    const second = eps.find(({ e }) => e !== pt.e) ?? eps[1]!;
+    ctx.error(['endpoints', second.e.name], `parent ${q(parent)} has passthru network ${q(pt.n.name)}, which allows 1 endpoint on it; ${eps.length} are configured (${list(eps.map(({ e }) => e.name))})`, true);
+  }
+};
+
+// --- subnets and addresses ---------------------------------------------------------------------
+
+interface ParsedSubnet {
+  network: NetworkConfig;
+  index: number;
+  cidr: Cidr;
+}
+
+/** Every subnet that parses, with its network; parse errors are reported by `subnets`. */
+function parsedSubnets(ctx: RuleContext): ParsedSubnet[] {
+  return ctx.config.networks.flatMap((network) =>
+    network.subnets.flatMap((s, index) => {
+      const p = parseCidr(s.cidr);
+      return p.ok ? [{ network, index, cidr: p.ok }] : [];
+    }),
+  );
+}
+
+export const subnets: Rule = (ctx) => {
+  for (const n of ctx.config.networks) {
+    const written = ctx.input.networks[n.name]?.subnets ?? [];
+    written.forEach((s, i) => {
+      const path = ['networks', n.name, 'subnets', i];
+      const parsed = parseCidr(s.subnet);
+      if (parsed.error !== null) return ctx.error([...path, 'subnet'], parsed.error);
+      const cidr = parsed.ok;
+      if (s.gateway !== undefined) {
+        const gw = parseAddress(s.gateway, cidr.family);
+        const routed = n.driver === 'ipvlan' && n.mode !== 'l2';
+        const ignored = routed ? `ignored in ${n.mode} mode (the default route points at the interface, no next hop)` : n.internal ? 'ignored: an internal network has no gateway' : null;
+        if (gw.error !== null) ctx.error([...path, 'gateway'], gw.error);
+        else if (ignored) ctx.warn([...path, 'gateway'], `gateway ${q(s.gateway)} is ${ignored}`);
+        else if (!within(gw.ok, cidr) && !isLinkLocal6(gw.ok)) {
+          ctx.error([...path, 'gateway'], `gateway ${q(s.gateway)} is outside subnet ${cidr.text}${cidr.family === 6 ? ' (an IPv6 gateway may also be link-local, fe80::/10)' : ''}`);
+        }
+      }
+      if (s.ip_range !== undefined) {
+        const range = parseCidr(s.ip_range);
+        if (range.error !== null) ctx.error([...path, 'ip_range'], range.error);
+        else if (range.ok.family !== cidr.family || !within(range.ok.net, cidr)) ctx.error([...path, 'ip_range'], `ip_range ${range.ok.text} is outside subnet ${cidr.text}`);
+      }
+    });
+  }
+  const all = parsedSubnets(ctx);
+  for (const [i, a] of all.entries()) {
+    const b = all.slice(0, i).find((b) => b.network === a.network && overlap(a.cidr, b.cidr));
+    if (b) ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of the same network`);
+  }
+};
+
+export const overlappingSubnets: Rule = (ctx) => {
+  const all = parsedSubnets(ctx);
+  for (const [i, a] of all.entries()) {
+    const b = all.slice(0, i).find((b) => b.network !== a.network && b.network.parent === a.network.parent && overlap(a.cidr, b.cidr));
+    if (b) {
+      ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of network ${q(b.network.name)} on the same parent ${q(a.network.parent)}`);
+    }
+  }
+};
+
+const FAMILY_KEY = { 4: 'ipv4', 6: 'ipv6' } as const;
+
+export const staticAddresses: Rule = (ctx) => {
+  const subnetsOf = groupBy(parsedSubnets(ctx), (s) => s.network.name);
+  const taken = new Map<string, string>(); // parent|address → endpoint
+  for (const { e, n } of attached(ctx)) {
+    for (const family of [4, 6] as Family[]) {
+      const key = FAMILY_KEY[family];
+      const written = ctx.input.endpoints[e.name]?.[key];
+      if (written === undefined) continue;
+      const path = ['endpoints', e.name, key];
+      const addr = parseAddress(written, family);
+      if (addr.error !== null) { ctx.error(path, addr.error); continue; }
+      const mine = (subnetsOf.get(n.name) ?? []).filter((s) => s.cidr.family === family);
+      if (mine.length === 0) { ctx.error(path, `network ${q(n.name)} has no IPv${family} subnet, so ${key} ${q(written)} cannot be given`); continue; }
+      const home = mine.find((s) => within(addr.ok, s.cidr));
+      if (!home) { ctx.error(path, `${key} ${q(written)} is outside the IPv${family} subnets of network ${q(n.name)} (${list(mine.map((s) => s.cidr.text))})`); continue; }
+      const text = canonical(addr.ok);
+      const reserved: Array<[string | null, string]> = [
+        [isPointToPoint(home.cidr) ? null : networkAddress(home.cidr), 'the network address'],
+        [broadcastAddress(home.cidr), 'the broadcast address'],
+        [n.subnets[home.index]?.gateway ?? null, 'the gateway'],
+      ];
+      const clash = reserved.find(([a]) => a === text);
+      if (clash) { ctx.error(path, `${key} ${q(written)} is ${clash[1]} of ${home.cidr.text}`); continue; }
+      const other = taken.get(`${n.parent}|${text}`);
+      if (other) ctx.error(path, `${key} ${q(written)} is already endpoint ${q(other)}'s, on the same parent ${q(n.parent)}`);
+      else taken.set(`${n.parent}|${text}`, e.name);
+    }
+  }
+};
+
+// --- endpoints ---------------------------------------------------------------------------------
+
+export const endpointNetworks: Rule = (ctx) => {
+  for (const e of ctx.config.endpoints) {
+    if (!ctx.writtenNetworks.has(e.network)) {
+      const known = [...ctx.writtenNetworks].sort();
+      ctx.error(['endpoints', e.name, 'network'], `network ${q(e.network)} is not defined; networks: ${known.length ? list(known) : 'none'}`);
+    }
+  }
+};
+
+const netnsText = (netns: string | null) => (netns === null ? HOST_NETNS : netns);
+
+export const endpointInterfaces: Rule = (ctx) => {
+  const groups = groupBy(ctx.config.endpoints, (e) => `${netnsText(e.netns)}\0${e.ifname}`);
+  for (const [, eps] of groups) {
+    for (const e of eps.slice(1)) {
+      const written = ctx.input.endpoints[e.name]?.ifname !== undefined;
+      ctx.error(written ? ['endpoints', e.name, 'ifname'] : ['endpoints', e.name], `interface ${q(e.ifname)} in namespace ${q(netnsText(e.netns))} is already endpoint ${q(eps[0]!.name)}'s (${eps[0]!.at})`, !written);
+    }
+  }
+};
+
+/** Links vlannet creates in its own namespace must not share a name with each other or with a parent. */
+export const hostLinkNames: Rule = (ctx) => {
+  const seen = new Map<string, string>();
+  const claim = (name: string, what: string, path: YamlPath, key: boolean) => {
+    const before = seen.get(name);
+    if (before) ctx.error(path, `link name ${q(name)} (${what}) is already ${before} in vlannet's namespace`, key);
+    else seen.set(name, what);
+  };
+  for (const n of ctx.config.networks) if (n.parentKind === 'link') seen.set(n.parent, `the parent of network ${q(n.name)}`);
+  for (const v of ctx.config.vlans) if (!seen.has(v.name) || v.source === 'vlans') seen.set(v.name, `vlan ${q(v.name)}`);
+  for (const n of ctx.config.networks) if (n.parentKind === 'dummy') claim(n.parent, `the dummy link of network ${q(n.name)}`, ['networks', n.name], true);
+  for (const e of ctx.config.endpoints) {
+    if (e.netns !== null) continue;
+    const written = ctx.input.endpoints[e.name]?.ifname !== undefined;
+    claim(e.ifname, `endpoint ${q(e.name)} in netns host`, written ? ['endpoints', e.name, 'ifname'] : ['endpoints', e.name], !written);
+  }
+};
+
+export const defaultRoutes: Rule = (ctx) => {
+  for (const { e, n } of attached(ctx)) {
+    if (ctx.input.endpoints[e.name]?.default_route !== true) continue;
+    const path = ['endpoints', e.name, 'default_route'];
+    if (e.netns === null) ctx.error(path, `default_route: true in netns host would replace the host's default route, which vlannet never touches`);
+    else if (n.internal) ctx.error(path, `default_route: true on internal network ${q(n.name)}, which is isolated and leads nowhere`);
+  }
+  for (const family of [4, 6] as Family[]) {
+    const routed = attached(ctx).filter(({ e, n }) => e.defaultRoute && n.subnets.some((s) => s.family === family));
+    for (const [netns, eps] of groupBy(routed, ({ e }) => netnsText(e.netns))) {
+      for (const { e } of eps.slice(1)) {
+        const written = ctx.input.endpoints[e.name]?.default_route !== undefined;
+        ctx.error(written ? ['endpoints', e.name, 'default_route'] : ['endpoints', e.name], `namespace ${q(netns)} already gets its IPv${family} default route from endpoint ${q(eps[0]!.e.name)}; set default_route: false on one of them`, !written);
+      }
+    }
+  }
+};
+
+/** I/G bit: the least significant bit of the first octet marks a group (multicast) address. */
+const isMulticastMac = (mac: string) => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
+const ZERO_MAC = '00:00:00:00:00:00';
+
+export const macAddresses: Rule = (ctx) => {
+  const taken = new Map<string, string>();
+  for (const { e, n } of attached(ctx)) {
+    if (e.mac === null) continue;
+    const path = ['endpoints', e.name, 'mac'];
+    if (e.mac === ZERO_MAC) ctx.error(path, `mac ${q(e.mac)} is all zeroes: a link needs a unicast address`);
+    else if (isMulticastMac(e.mac)) ctx.error(path, `mac ${q(e.mac)} is a multicast address (the first octet is odd): a link needs a unicast address`);
+    else if (taken.has(`${n.parent}|${e.mac}`)) ctx.error(path, `mac ${q(e.mac)} is already endpoint ${q(taken.get(`${n.parent}|${e.mac}`)!)}'s, on the same parent ${q(n.parent)}`);
+    else taken.set(`${n.parent}|${e.mac}`, e.name);
+  }
+};
+
+/** Every rule, in the order their diagnostics are listed. */
+export const RULES: Record<string, Rule> = {
+  driverKeys,
+  driverModes,
+  interfaceNames,
+  objectNames,
+  netnsNames,
+  loopbackParent,
+  internalParent,
+  vlanParentIds,
+  vlanNames,
+  vlanDuplicates,
+  sharedParents,
+  passthru,
+  subnets,
+  overlappingSubnets,
+  staticAddresses,
+  endpointNetworks,
+  endpointInterfaces,
+  hostLinkNames,
+  defaultRoutes,
+  macAddresses,
+};
+
+export function runRules(ctx: RuleContext): void {
+  for (const rule of Object.values(RULES)) rule(ctx);
+}
