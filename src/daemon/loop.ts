@@ -1,0 +1,414 @@
+// The daemon's reconcile loop, controller-runtime style. Level-based: events (the config file
+// changed, the kernel changed, the resync timer, SIGHUP) only schedule a run; a run re-reads the
+// config file and the kernel and reconciles the whole state. Triggers are debounced (a burst of
+// writes or netlink notifications becomes one run), and one function, `decide`, turns a run's
+// outcome into the next deadlines: retry with exponential backoff after a failure, hold kernel
+// events back while a link flaps, resync on a timer.
+//
+// An invalid or unreadable config never changes anything: the last good config stays enforced
+// (drift is still repaired against it). With no good config yet, nothing is done at all: an
+// empty or truncated file is never read as "own nothing".
+
+import { ApplyError, describeOp } from '../apply/execute.js';
+import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
+import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
+import { readConfigSource, shortHash } from './config-source.js';
+import { gitRevisionOf, type GitRevision } from './git.js';
+import type { Logger } from './log.js';
+import type { Notifier } from './sdnotify.js';
+
+export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry';
+
+export interface Timing {
+  /** A config change runs after this much quiet… */
+  configDebounceMs: number;
+  /** …or this long after the first event of a burst, whichever is first. */
+  configMaxWaitMs: number;
+  kernelDebounceMs: number;
+  kernelMaxWaitMs: number;
+  /** Full resync this long after the last run. */
+  resyncMs: number;
+  /** Retry after a failed run: base × 2^(failures-1), at most max. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** While runs keep failing, kernel events wait at most this long after the last run. */
+  failingKernelHoldMs: number;
+  /** Two drift repairs closer than this count as a flap… */
+  flapWindowMs: number;
+  /** …and from the third on, kernel events are held back base × 2^(n-3), at most max. */
+  flapHoldBaseMs: number;
+  flapHoldMaxMs: number;
+  /** A file caught mid-write is read again after this long. */
+  unsettledRetryMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  configDebounceMs: 100,
+  configMaxWaitMs: 1000,
+  kernelDebounceMs: 3,
+  kernelMaxWaitMs: 30,
+  resyncMs: 300_000,
+  retryBaseMs: 500,
+  retryMaxMs: 60_000,
+  failingKernelHoldMs: 1000,
+  flapWindowMs: 2000,
+  flapHoldBaseMs: 250,
+  flapHoldMaxMs: 30_000,
+  unsettledRetryMs: 250,
+};
+
+export type RunResult = 'converged' | 'applied' | 'repaired' | 'failed' | 'no-config';
+
+export interface RunRecord {
+  triggers: Trigger[];
+  startedAt: string;
+  durationMs: number;
+  result: RunResult;
+  /** Actions executed (0 when converged). */
+  executed: number;
+  /** The config revision enforced by this run. */
+  configHash: string | null;
+  error: string | null;
+  timings: ReconcileResult['timings'] | null;
+}
+
+export interface ConfigState {
+  file: string;
+  realPath: string | null;
+  /** Whether the file as it is now is valid. */
+  valid: boolean;
+  /** Hash of the file as last read. */
+  currentHash: string | null;
+  /** Why the file is not applied (its errors, each with file:line:column). */
+  errors: string[];
+  warnings: string[];
+}
+
+export interface GoodConfig {
+  config: Config;
+  hash: string;
+  loadedAt: string;
+  git: GitRevision | null;
+}
+
+/** Hooks for metrics and the kernel watcher. */
+export interface DaemonObserver {
+  configRead?(valid: boolean, good: GoodConfig | null): void;
+  actionExecuted?(action: Action): void;
+  runFinished?(run: RunRecord, daemon: Daemon): void;
+}
+
+export interface DaemonOptions {
+  file: string;
+  kernel: Kernel;
+  log: Logger;
+  loadConfig(text: string, file: string): { config: Config | null; diagnostics: Diagnostic[] };
+  notifier?: Notifier;
+  timing?: Partial<Timing>;
+  observers?: DaemonObserver[];
+  /** Replaceable for tests of the scheduler alone. */
+  reconcile?: typeof realReconcile;
+  now?(): number;
+}
+
+interface Pending { first: number; due: number }
+
+export class Daemon {
+  readonly timing: Timing;
+  readonly startedAt = new Date().toISOString();
+  config: ConfigState;
+  lastGood: GoodConfig | null = null;
+  /** The config revision the kernel last matched after a successful run. */
+  appliedHash: string | null = null;
+  appliedGit: GitRevision | null = null;
+  lastRun: RunRecord | null = null;
+  lastSuccessAt: string | null = null;
+  runs = 0;
+  driftRepairs = 0;
+  failures = 0;
+  stopping = false;
+
+  private readonly pending = new Map<Trigger, Pending>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private kernelNotBefore = 0;
+  private flapStreak = 0;
+  private lastRepairAt = -Infinity;
+  private lastReadHash: string | null = null;
+  private reloading = false;
+  private readonly now: () => number;
+  private readonly reconcile: typeof realReconcile;
+  private readonly observers: DaemonObserver[];
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.timing = { ...DEFAULT_TIMING, ...opts.timing };
+    this.now = opts.now ?? Date.now;
+    this.reconcile = opts.reconcile ?? realReconcile;
+    this.observers = opts.observers ?? [];
+    this.config = { file: opts.file, realPath: null, valid: false, currentHash: null, errors: [], warnings: [] };
+  }
+
+  get log(): Logger { return this.opts.log; }
+  get busy(): boolean { return this.running !== null; }
+
+  /** The first reconcile; the daemon is ready (READY=1) when it resolves. */
+  async start(): Promise<RunRecord> {
+    this.pending.set('start', { first: this.now(), due: this.now() });
+    await this.runNow();
+    this.notify({ READY: '1' });
+    return this.lastRun!;
+  }
+
+  /** Something happened: run after the trigger's debounce. Safe to call at any rate. */
+  schedule(trigger: Trigger): void {
+    if (this.stopping) return;
+    const t = this.timing;
+    const now = this.now();
+    const [debounce, maxWait] =
+      trigger === 'config' ? [t.configDebounceMs, t.configMaxWaitMs]
+      : trigger === 'kernel' || trigger === 'overflow' ? [t.kernelDebounceMs, t.kernelMaxWaitMs]
+      : [0, 0];
+    const first = this.pending.get(trigger)?.first ?? now;
+    let due = Math.min(now + debounce, first + maxWait);
+    if (trigger === 'kernel' || trigger === 'overflow') due = Math.max(due, this.kernelNotBefore);
+    this.pending.set(trigger, { first, due });
+    this.arm();
+  }
+
+  /** SIGHUP: tell systemd we reload, re-read the config now, READY=1 when the run is done. */
+  reload(): void {
+    this.log.info('reload requested (SIGHUP): re-reading the config');
+    this.reloading = true;
+    this.lastReadHash = null; // parse again, so a still-invalid file's errors are logged again
+    this.notify({ RELOADING: '1', STATUS: 'reloading the config' });
+    this.schedule('reload');
+  }
+
+  /** SIGTERM: start nothing new, let a run in progress finish (or roll back), then resolve. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.notify({ STOPPING: '1', STATUS: this.running ? 'stopping: finishing the apply in progress' : 'stopping' });
+    if (this.running) {
+      this.log.info('stopping: waiting for the reconcile in progress to finish');
+      await this.running;
+    }
+  }
+
+  /** What a run would do now against the last good config (observe and plan only). */
+  async currentPlan(): Promise<Plan | null> {
+    if (!this.lastGood) return null;
+    const { plan } = await this.reconcile(this.opts.kernel, this.lastGood.config, { dryRun: true });
+    return plan;
+  }
+
+  /** One line for systemd's STATUS= and the top of `vlannet status`. */
+  summary(): string {
+    const parts: string[] = [];
+    const run = this.lastRun;
+    if (!this.lastGood) parts.push('no valid config: nothing enforced');
+    else if (run?.result === 'failed') parts.push(`reconcile failed (${this.failures}×): ${firstLine(run.error ?? '')}`);
+    else parts.push(`converged on ${shortHash(this.lastGood.hash)}${this.appliedGit ? ` (git ${this.appliedGit.commit.slice(0, 12)})` : ''}`);
+    if (!this.config.valid && this.lastGood) parts.push(`config invalid (${this.config.errors.length} error${this.config.errors.length === 1 ? '' : 's'}), keeping the last good one`);
+    if (this.lastGood) parts.push(`${this.lastGood.config.endpoints.length} endpoints`);
+    parts.push(`${this.driftRepairs} drift repair${this.driftRepairs === 1 ? '' : 's'}`);
+    return parts.join('; ');
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private arm(): void {
+    if (this.running || this.stopping) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.size === 0) return;
+    const due = Math.min(...[...this.pending.values()].map((p) => p.due));
+    this.timer = setTimeout(() => { this.timer = null; void this.runNow(); }, Math.max(0, due - this.now()));
+    // The resync timer alone must not keep a finished process alive.
+    if ([...this.pending].every(([k]) => k === 'resync')) this.timer.unref();
+  }
+
+  /** Run for every trigger that is due; the rest stay pending for the next run. */
+  private async runNow(): Promise<void> {
+    if (this.running || this.stopping) return;
+    const now = this.now();
+    const due = [...this.pending].filter(([, p]) => p.due <= now).map(([k]) => k);
+    if (due.length === 0) return this.arm();
+    for (const k of due) this.pending.delete(k);
+    const run = this.run(due).finally(() => {
+      this.running = null;
+      this.arm();
+    });
+    this.running = run;
+    await run;
+  }
+
+  private async run(triggers: Trigger[]): Promise<void> {
+    const started = this.now();
+    const startedAt = new Date(started).toISOString();
+    this.readConfig();
+    const good = this.lastGood;
+    let record: RunRecord;
+    if (!good) {
+      record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, configHash: null, error: null, timings: null };
+    } else {
+      try {
+        const result = await this.reconcile(this.opts.kernel, good.config, {
+          onAction: (action) => {
+            this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);
+            for (const o of this.observers) o.actionExecuted?.(action);
+          },
+        });
+        const executed = result.executed.length;
+        const repaired = executed > 0 && this.appliedHash === good.hash;
+        record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, configHash: good.hash, error: null, timings: result.timings };
+        this.appliedHash = good.hash;
+        this.appliedGit = good.git;
+        this.lastSuccessAt = new Date().toISOString();
+      } catch (error) {
+        record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, configHash: good.hash, error: describeError(error), timings: null };
+        if (!(error instanceof ApplyError || error instanceof VerifyError || error instanceof KernelError || error instanceof DiagnosticsError)) {
+          this.log.debug(error instanceof Error && error.stack ? error.stack : String(error));
+        }
+      }
+    }
+    this.runs++;
+    this.lastRun = record;
+    this.decide(record);
+    this.logRun(record);
+    for (const o of this.observers) o.runFinished?.(record, this);
+    if (this.reloading && triggers.includes('reload')) {
+      this.reloading = false;
+      this.notify({ READY: '1', STATUS: this.summary() });
+    } else {
+      this.notify({ STATUS: this.summary() });
+    }
+  }
+
+  /** Re-read the file; keep the last good config unless the file is readable, settled and valid. */
+  private readConfig(): void {
+    const src = readConfigSource(this.opts.file);
+    if (!src.ok) {
+      const changed = this.config.valid || this.config.errors[0] !== src.message;
+      this.config = { ...this.config, valid: false, currentHash: null, errors: [src.message], warnings: [] };
+      this.lastReadHash = null;
+      if (changed) {
+        this.log.error(`${src.file}: ${src.errno}: ${src.message}`);
+        this.logKeeping();
+        for (const o of this.observers) o.configRead?.(false, this.lastGood);
+      }
+      return;
+    }
+    if (!src.settled) {
+      this.log.debug(`${src.realPath} is being written: reading it again in ${this.timing.unsettledRetryMs} ms`);
+      this.pending.set('config', { first: this.now(), due: this.now() + this.timing.unsettledRetryMs });
+      return;
+    }
+    if (src.hash === this.lastReadHash) {
+      // Same bytes as last time: same verdict. Only the git revision may have moved.
+      if (this.config.valid && this.lastGood?.hash === src.hash) this.lastGood.git = gitRevisionOf(src.realPath);
+      return;
+    }
+    this.lastReadHash = src.hash;
+    const { config, diagnostics } = this.opts.loadConfig(src.text, this.opts.file);
+    const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+    const warnings = diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+    for (const w of warnings) this.log.warning(w);
+    if (config && errors.length === 0) {
+      this.config = { file: this.opts.file, realPath: src.realPath, valid: true, currentHash: src.hash, errors: [], warnings };
+      const git = gitRevisionOf(src.realPath);
+      const changed = this.lastGood?.hash !== src.hash;
+      this.lastGood = { config, hash: src.hash, loadedAt: new Date().toISOString(), git };
+      if (changed) {
+        this.log.info(`config ${this.opts.file} revision ${shortHash(src.hash)}${git ? ` (git ${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''})` : ''}: ${config.networks.length} networks, ${config.endpoints.length} endpoints`);
+      }
+      for (const o of this.observers) o.configRead?.(true, this.lastGood);
+      return;
+    }
+    const reported = errors.length > 0 ? errors : [`${this.opts.file}: error: the file was rejected without a message`];
+    this.config = { file: this.opts.file, realPath: src.realPath, valid: false, currentHash: src.hash, errors: reported, warnings };
+    for (const e of reported) this.log.error(e);
+    this.logKeeping();
+    for (const o of this.observers) o.configRead?.(false, this.lastGood);
+  }
+
+  private logKeeping(): void {
+    if (this.lastGood) this.log.warning(`config ${this.opts.file} is not valid: nothing changes because of it; still enforcing revision ${shortHash(this.lastGood.hash)}`);
+    else this.log.warning(`config ${this.opts.file} is not valid and there is no good config yet: changing nothing`);
+  }
+
+  /** The one place that decides what happens next from a run's outcome. */
+  private decide(run: RunRecord): void {
+    const t = this.timing;
+    const end = this.now();
+    this.kernelNotBefore = 0;
+    if (run.result === 'failed') {
+      this.failures++;
+      const backoff = Math.min(t.retryMaxMs, t.retryBaseMs * 2 ** (this.failures - 1));
+      this.pending.set('retry', { first: end, due: end + backoff });
+      // Our own rollback makes kernel events too: they must not turn a failure into a spin.
+      this.kernelNotBefore = end + Math.min(backoff, t.failingKernelHoldMs);
+    } else {
+      this.failures = 0;
+      this.pending.delete('retry');
+    }
+    if (run.result === 'repaired') {
+      this.driftRepairs++;
+      this.flapStreak = end - this.lastRepairAt < t.flapWindowMs ? this.flapStreak + 1 : 1;
+      this.lastRepairAt = end;
+      if (this.flapStreak >= 3) {
+        const hold = Math.min(t.flapHoldMaxMs, t.flapHoldBaseMs * 2 ** (this.flapStreak - 3));
+        this.kernelNotBefore = Math.max(this.kernelNotBefore, end + hold);
+        this.log.warning(`drift repaired ${this.flapStreak} times in a row within ${t.flapWindowMs} ms of each other (something keeps changing what vlannet owns): kernel events wait ${hold} ms`);
+      }
+    } else if (end - this.lastRepairAt >= t.flapWindowMs) {
+      this.flapStreak = 0;
+    }
+    for (const k of ['kernel', 'overflow'] as const) {
+      const p = this.pending.get(k);
+      if (p) p.due = Math.max(p.due, this.kernelNotBefore);
+    }
+    this.pending.set('resync', { first: end, due: end + t.resyncMs });
+  }
+
+  private logRun(run: RunRecord): void {
+    const why = run.triggers.join('+');
+    const ms = run.durationMs.toFixed(0);
+    switch (run.result) {
+      case 'converged': this.log.debug(`reconciled (${why}) in ${ms} ms: no changes`); break;
+      case 'applied': this.log.info(`applied revision ${shortHash(run.configHash ?? '')} (${why}): ${run.executed} action${run.executed === 1 ? '' : 's'} in ${ms} ms`); break;
+      case 'repaired': this.log.info(`repaired drift (${why}): ${run.executed} action${run.executed === 1 ? '' : 's'} in ${ms} ms`); break;
+      case 'no-config': this.log.debug(`no valid config (${why}): nothing done`); break;
+      case 'failed': {
+        const retry = this.pending.get('retry');
+        this.log.error(`reconcile (${why}) failed: ${run.error}`);
+        if (retry) this.log.info(`retrying in ${Math.round(retry.due - this.now())} ms (failure ${this.failures})`);
+        break;
+      }
+    }
+    if (run.triggers.includes('overflow')) this.log.warning('the kernel event queue overflowed (ENOBUFS): did a full resync');
+  }
+
+  private notify(state: Record<string, string>): void {
+    this.opts.notifier?.send(state);
+  }
+}
+
+/** An error as one message for people: object, operation, errno, hint, and what rollback did. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApplyError) {
+    const r = error.rollback;
+    const rollback = r.failed.length === 0
+      ? `rolled back ${r.undone} action${r.undone === 1 ? '' : 's'}; the kernel is as before this run`
+      : `ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed (${r.failed.map((f) => `${f.op.op}: ${f.error}`).join(', ')})`;
+    return `${error.message}\n${rollback}`;
+  }
+  if (error instanceof DiagnosticsError) return error.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n');
+  if (error instanceof KernelError) return `the kernel refused ${error.op.op}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? '';
+}
