@@ -1,0 +1,143 @@
+// Reading RTM_NEWLINK / RTM_NEWADDR / RTM_NEWROUTE messages as a dump returns them. Parents are
+// still kernel indexes here (possibly in another namespace): rtnetlink.ts resolves them to names.
+
+import { Address4, Address6 } from 'ip-address';
+import type { Family } from '../model/types.js';
+import { decodeLinkInfo } from './linkinfo.js';
+import {
+  AF_INET, AF_INET6, DEVCONF_DISABLE_IPV6, IFA, IFF_UP, IFLA, IFLA_INET6_CONF, RTA, readIfaddrmsg,
+  readIfinfomsg, readRtmsg,
+} from './messages.js';
+import { attrS32, attrString, attrU32, parseAttrs } from './nlattr.js';
+
+export interface RawLink {
+  index: number;
+  name: string;
+  kind: string;
+  mode?: string;
+  flag?: string;
+  vlanId?: number;
+  vlanProtocol?: '802.1Q' | '802.1ad';
+  mtu: number;
+  mac: string;
+  up: boolean;
+  alias: string | null;
+  /** IFLA_LINK: the lower link's index, in the namespace named by `linkNetnsid` when present. */
+  link?: number;
+  linkNetnsid?: number;
+  ipv6Disabled?: boolean;
+}
+
+export function decodeLink(body: Buffer): RawLink {
+  const info = readIfinfomsg(body);
+  const attrs = parseAttrs(body, 16);
+  const link: RawLink = {
+    index: info.index,
+    name: attrString(attrs.get(IFLA.IFNAME)) ?? '',
+    kind: '',
+    mtu: attrU32(attrs.get(IFLA.MTU)) ?? 0,
+    mac: formatMac(attrs.get(IFLA.ADDRESS)),
+    up: (info.flags & IFF_UP) !== 0,
+    alias: attrString(attrs.get(IFLA.IFALIAS)) || null,
+  };
+  const linkinfo = attrs.get(IFLA.LINKINFO);
+  if (linkinfo) {
+    const decoded = decodeLinkInfo(linkinfo);
+    link.kind = decoded.kind;
+    if (decoded.kind === 'macvlan' && 'mode' in decoded) link.mode = decoded.mode;
+    if (decoded.kind === 'ipvlan' && 'flag' in decoded) { link.mode = decoded.mode; link.flag = decoded.flag; }
+    if (decoded.kind === 'vlan' && 'id' in decoded) { link.vlanId = decoded.id; link.vlanProtocol = decoded.protocol; }
+  }
+  const lower = attrU32(attrs.get(IFLA.LINK));
+  // IFLA_LINK equal to the link's own index means "no lower link" (loopback, physical devices).
+  if (lower !== undefined && lower !== 0 && lower !== info.index) link.link = lower;
+  const nsid = attrS32(attrs.get(IFLA.LINK_NETNSID));
+  if (nsid !== undefined && nsid >= 0) link.linkNetnsid = nsid;
+  const disabled = ipv6DisabledOf(attrs.get(IFLA.AF_SPEC));
+  if (disabled !== undefined) link.ipv6Disabled = disabled;
+  return link;
+}
+
+/** IFLA_AF_SPEC → AF_INET6 → IFLA_INET6_CONF is the device's ipv6 sysctls, an s32 per DEVCONF_*. */
+function ipv6DisabledOf(afSpec: Buffer | undefined): boolean | undefined {
+  if (!afSpec) return undefined;
+  const inet6 = parseAttrs(afSpec).get(AF_INET6);
+  if (!inet6) return undefined;
+  const conf = parseAttrs(inet6).get(IFLA_INET6_CONF);
+  if (!conf || conf.length < (DEVCONF_DISABLE_IPV6 + 1) * 4) return undefined;
+  return conf.readInt32LE(DEVCONF_DISABLE_IPV6 * 4) !== 0;
+}
+
+function formatMac(b: Buffer | undefined): string {
+  if (!b) return '';
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+export function parseMac(mac: string): Buffer {
+  const bytes = mac.split(':').map((x) => parseInt(x, 16));
+  if (bytes.length !== 6 || bytes.some((x) => Number.isNaN(x) || x < 0 || x > 255)) throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
+  return Buffer.from(bytes);
+}
+
+/** The canonical text of an address in kernel byte order (4 or 16 bytes). */
+export function formatAddress(b: Buffer): string {
+  return b.length === 4 ? Address4.fromUnsignedByteArray([...b]).correctForm() : Address6.fromUnsignedByteArray([...b]).correctForm();
+}
+
+/** The kernel bytes of an address written by a person, with its family. */
+export function addressBytes(text: string): { family: Family; bytes: Buffer } {
+  if (Address4.isValid(text)) return { family: 4, bytes: Buffer.from(new Address4(text).toArray()) };
+  return { family: 6, bytes: Buffer.from(new Address6(text).toUnsignedByteArray()) };
+}
+
+export interface RawAddress {
+  index: number;
+  family: Family;
+  address: string;
+  prefixLength: number;
+  scope: number;
+}
+
+export function decodeAddress(body: Buffer): RawAddress | null {
+  const msg = readIfaddrmsg(body);
+  if (msg.family !== AF_INET && msg.family !== AF_INET6) return null;
+  const attrs = parseAttrs(body, 8);
+  // IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer on point-to-point links.
+  const bytes = attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS);
+  if (!bytes) return null;
+  return { index: msg.index, family: msg.family === AF_INET ? 4 : 6, address: formatAddress(bytes), prefixLength: msg.prefixlen, scope: msg.scope };
+}
+
+export interface RawRoute {
+  family: Family;
+  table: number;
+  protocol: number;
+  type: number;
+  scope: number;
+  dst: string;
+  gateway: string | null;
+  oif?: number;
+  metric?: number;
+}
+
+export function decodeRoute(body: Buffer): RawRoute | null {
+  const msg = readRtmsg(body);
+  if (msg.family !== AF_INET && msg.family !== AF_INET6) return null;
+  const attrs = parseAttrs(body, 12);
+  const dst = attrs.get(RTA.DST);
+  const gateway = attrs.get(RTA.GATEWAY);
+  const route: RawRoute = {
+    family: msg.family === AF_INET ? 4 : 6,
+    table: attrU32(attrs.get(RTA.TABLE)) ?? msg.table,
+    protocol: msg.protocol,
+    type: msg.type,
+    scope: msg.scope,
+    dst: msg.dstLen === 0 || !dst ? 'default' : `${formatAddress(dst)}/${msg.dstLen}`,
+    gateway: gateway ? formatAddress(gateway) : null,
+  };
+  const oif = attrU32(attrs.get(RTA.OIF));
+  if (oif !== undefined) route.oif = oif;
+  const metric = attrU32(attrs.get(RTA.PRIORITY));
+  if (metric !== undefined) route.metric = metric;
+  return route;
+}

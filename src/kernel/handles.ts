@@ -1,0 +1,79 @@
+// The adapter's open namespaces: one rtnetlink handle (and, for named namespaces, one fd for
+// IFLA_NET_NS_FD) per namespace, kept for the life of the adapter because the daemon reads the
+// same namespaces again and again. A namespace deleted and re-created under the same name is a
+// different namespace: the inode of /run/netns/NAME tells them apart.
+
+import fs from 'node:fs';
+import type { Netns } from '../model/types.js';
+import { RtnlHandle } from './handle.js';
+import { NETNS_DIR, openNetnsFd } from './netns.js';
+
+interface Entry {
+  handle: RtnlHandle;
+  fd: number | null;
+  ino: number;
+}
+
+export class Handles {
+  private readonly entries = new Map<Netns, Entry>();
+
+  /** The handle of `netns`; throws code ENOENT when the namespace does not exist (any more). */
+  get(netns: Netns): RtnlHandle {
+    return this.entry(netns).handle;
+  }
+
+  /** An fd on the named namespace, for IFLA_NET_NS_FD. */
+  fd(netns: string): number {
+    return this.entry(netns).fd!;
+  }
+
+  /** Like get(), but null when the namespace is gone. */
+  tryGet(netns: Netns): RtnlHandle | null {
+    try {
+      return this.get(netns);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  forget(netns: Netns): void {
+    const e = this.entries.get(netns);
+    if (!e) return;
+    this.entries.delete(netns);
+    e.handle.close();
+    if (e.fd !== null) fs.closeSync(e.fd);
+  }
+
+  close(): void {
+    for (const netns of [...this.entries.keys()]) this.forget(netns);
+  }
+
+  private entry(netns: Netns): Entry {
+    const cached = this.entries.get(netns);
+    if (netns === null) {
+      if (cached) return cached;
+      const e = { handle: RtnlHandle.open(null), fd: null, ino: 0 };
+      this.entries.set(null, e);
+      return e;
+    }
+    let ino: number;
+    try {
+      ino = fs.statSync(`${NETNS_DIR}/${netns}`).ino;
+    } catch (e) {
+      this.forget(netns);
+      throw e;
+    }
+    if (cached && cached.ino === ino) return cached;
+    this.forget(netns);
+    const fd = openNetnsFd(netns);
+    try {
+      const e = { handle: RtnlHandle.openFd(fd, netns), fd, ino };
+      this.entries.set(netns, e);
+      return e;
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+}

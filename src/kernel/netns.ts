@@ -1,0 +1,246 @@
+// Network namespaces as handles. This is the only file that switches namespaces: a socket or a
+// file opened while the main thread is inside a namespace stays bound to it after the thread has
+// gone back, so every switch here is synchronous — enter, open, return — and nothing else runs in
+// between (libuv's worker threads keep their own namespace). vishvananda/netlink's NewHandleAt,
+// and iproute2's `ip netns add`, done from Node through libc (koffi).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import koffi from 'koffi';
+import { createNetlink, type NetlinkSocket } from 'netlink';
+
+export const NETNS_DIR = '/run/netns';
+
+// <sched.h>, <sys/mount.h>, <sys/socket.h>, <linux/netlink.h> (values checked against the headers).
+const CLONE_NEWNET = 0x40000000;
+const MNT_DETACH = 2;
+const MS_BIND = 0x1000;
+const MS_REC = 0x4000;
+const MS_SHARED = 0x100000;
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
+const SOL_NETLINK = 270;
+const NETLINK_CAP_ACK = 10;
+const NETLINK_EXT_ACK = 11;
+
+interface Libc {
+  setns(fd: number, nstype: number): number;
+  unshare(flags: number): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: null): number;
+  umount2(target: string, flags: number): number;
+  gettid(): number;
+  getsockname(fd: number, addr: Buffer, len: Buffer): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+}
+
+let libcCache: Libc | null = null;
+function libc(): Libc {
+  if (libcCache) return libcCache;
+  const lib = koffi.load('libc.so.6');
+  libcCache = {
+    setns: lib.func('int setns(int fd, int nstype)'),
+    unshare: lib.func('int unshare(int flags)'),
+    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
+    gettid: lib.func('int gettid()'),
+    getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+  } as Libc;
+  return libcCache;
+}
+
+const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
+
+/** errno name for a positive errno number (EEXIST …), or `errno N` when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** A failed system call, with the errno name as `code` (like Node's own fs errors). */
+export class SyscallError extends Error {
+  constructor(public readonly code: string, public readonly syscall: string, what: string) {
+    super(`${syscall} ${what}: ${code}`);
+    this.name = 'SyscallError';
+  }
+}
+
+function check(rc: number, syscall: string, what: string): void {
+  if (rc !== 0) throw new SyscallError(errnoName(koffi.errno()), syscall, what);
+}
+
+let ownFd: number | null = null;
+/** An fd on vlannet's own namespace (the one the process started in), kept open for the process. */
+export function ownNetnsFd(): number {
+  ownFd ??= fs.openSync('/proc/self/ns/net', 'r');
+  return ownFd;
+}
+
+function netnsPath(name: string): string {
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name) || name === '.' || name === '..') {
+    throw new SyscallError('EINVAL', 'netns', `name ${JSON.stringify(name)}`);
+  }
+  return `${NETNS_DIR}/${name}`;
+}
+
+/** Open /run/netns/NAME (an fd usable with setns and IFLA_NET_NS_FD). Throws code ENOENT when absent. */
+export function openNetnsFd(name: string): number {
+  return fs.openSync(netnsPath(name), 'r');
+}
+
+/**
+ * Run `fn` synchronously with the main thread inside `netns` (null: vlannet's own namespace), then
+ * go back, whatever `fn` does. `fn` must not await: only what it opens synchronously is bound there.
+ */
+export function inNetns<T>(netns: string | null, fn: () => T): T {
+  if (netns === null) return fn();
+  const fd = openNetnsFd(netns);
+  try {
+    return inNetnsFd(fd, netns, fn);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function inNetnsFd<T>(fd: number, what: string, fn: () => T): T {
+  const own = ownNetnsFd();
+  check(libc().setns(fd, CLONE_NEWNET), 'setns', what);
+  try {
+    return fn();
+  } finally {
+    // Staying in the wrong namespace would make every later socket lie: treat it as fatal.
+    if (libc().setns(own, CLONE_NEWNET) !== 0) {
+      throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
+    }
+  }
+}
+
+let sharedDirReady = false;
+/**
+ * iproute2 makes /run/netns a shared mount point, so namespace mounts made later propagate to
+ * every mount namespace that already has a copy of it (systemd services, containers).
+ */
+function ensureNetnsDir(): void {
+  if (sharedDirReady) return;
+  fs.mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
+  if (libc().mount(null, NETNS_DIR, 'none', MS_SHARED | MS_REC, null) !== 0) {
+    const first = errnoName(koffi.errno());
+    // EINVAL: not a mount point yet; bind it onto itself, then make it shared (as iproute2 does).
+    if (first !== 'EINVAL') throw new SyscallError(first, 'mount', `--make-rshared ${NETNS_DIR}`);
+    check(libc().mount(NETNS_DIR, NETNS_DIR, 'none', MS_BIND | MS_REC, null), 'mount', `--bind ${NETNS_DIR}`);
+    check(libc().mount(null, NETNS_DIR, 'none', MS_SHARED | MS_REC, null), 'mount', `--make-rshared ${NETNS_DIR}`);
+  }
+  sharedDirReady = true;
+}
+
+/**
+ * Create the named namespace NAME the way `ip netns add` does: a new network namespace for the
+ * main thread, bind-mounted onto /run/netns/NAME, then back to vlannet's own namespace.
+ * Throws SyscallError EEXIST when the name is taken.
+ */
+export function createNamedNetns(name: string): void {
+  const path = netnsPath(name);
+  ensureNetnsDir();
+  fs.closeSync(fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444));
+  const own = ownNetnsFd();
+  try {
+    check(libc().unshare(CLONE_NEWNET), 'unshare', `CLONE_NEWNET for ${name}`);
+    try {
+      check(libc().mount(`/proc/self/task/${libc().gettid()}/ns/net`, path, 'none', MS_BIND, null), 'mount', `--bind ${path}`);
+    } finally {
+      if (libc().setns(own, CLONE_NEWNET) !== 0) {
+        throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
+      }
+    }
+  } catch (e) {
+    try { fs.unlinkSync(path); } catch { /* already gone */ }
+    throw e;
+  }
+}
+
+/** Remove /run/netns/NAME the way `ip netns delete` does (lazy unmount, then unlink). */
+export function deleteNamedNetns(name: string): void {
+  const path = netnsPath(name);
+  if (libc().umount2(path, MNT_DETACH) !== 0) {
+    const code = errnoName(koffi.errno());
+    // EINVAL: not a mount point (a stale file); still remove it below.
+    if (code !== 'EINVAL') throw new SyscallError(code, 'umount2', path);
+  }
+  try {
+    fs.unlinkSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new SyscallError(code, 'unlink', path);
+  }
+}
+
+/** Names under /run/netns, sorted; [] when the directory does not exist. */
+export function listNamedNetns(): string[] {
+  try {
+    return fs.readdirSync(NETNS_DIR).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+export interface RtnetlinkOptions {
+  /** Keep the event loop alive while the socket is open (event listeners). */
+  ref?: boolean;
+  recvBufferSize?: number;
+}
+
+/**
+ * An rtnetlink socket bound to `netns` (null: vlannet's own namespace), with extended acks on so
+ * the kernel's reason for a refusal reaches the user. Throws code ENOENT when the namespace is gone.
+ */
+export function openRtnetlinkIn(netns: string | null, options: RtnetlinkOptions = {}): NetlinkSocket {
+  return netns === null ? openRtnetlink(options) : inNetns(netns, () => openRtnetlink(options));
+}
+
+/** Like openRtnetlinkIn, for a namespace already open as `fd` (from openNetnsFd). */
+export function openRtnetlinkInFd(fd: number, name: string, options: RtnetlinkOptions = {}): NetlinkSocket {
+  return inNetnsFd(fd, name, () => openRtnetlink(options));
+}
+
+function openRtnetlink(options: RtnetlinkOptions): NetlinkSocket {
+  const hint = lowestFreeFd();
+  const socket = createNetlink(NETLINK_ROUTE, { ref: options.ref ?? false } as never);
+  if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
+  enableExtendedAck(socket, hint);
+  return socket;
+}
+
+function lowestFreeFd(): number {
+  const fd = fs.openSync('/dev/null', 'r');
+  fs.closeSync(fd);
+  return fd;
+}
+
+/**
+ * The netlink package does not expose its socket's fd, so it is found: a new socket takes the
+ * lowest free fd, and getsockname proves it is ours (AF_NETLINK, our port). If a worker thread
+ * took that fd first, /proc/self/fd is searched. Extended acks are best-effort: without them
+ * errors still carry the errno name.
+ */
+function enableExtendedAck(socket: NetlinkSocket, hint: number): void {
+  const port = socket.address().port;
+  let fd = isOurSocket(hint, port) ? hint : -1;
+  if (fd < 0) {
+    for (const entry of fs.readdirSync('/proc/self/fd')) {
+      if (isOurSocket(Number(entry), port)) { fd = Number(entry); break; }
+    }
+  }
+  if (fd < 0) return;
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  libc().setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
+  libc().setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
+}
+
+function isOurSocket(fd: number, port: number): boolean {
+  const addr = Buffer.alloc(12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(12);
+  if (libc().getsockname(fd, addr, len) !== 0) return false;
+  return addr.readUInt16LE(0) === AF_NETLINK && addr.readUInt32LE(4) === port;
+}

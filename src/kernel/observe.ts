@@ -1,0 +1,125 @@
+// Reading the kernel into ObservedState: vlannet's own namespace, the named namespaces asked for,
+// and every other named namespace that vlannet marked or that holds a link vlannet owns. Every
+// namespace is read at the same time (one socket each, three dumps in a row on each).
+
+import {
+  OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkState, type NamespaceState,
+  type Netns, type ObservedState, type RouteState,
+} from '../model/types.js';
+import { isNetnsMark, isOwned } from '../model/owner.js';
+import { decodeAddress, decodeLink, decodeRoute, type RawAddress, type RawLink, type RawRoute } from './decode.js';
+import type { RtnlHandle } from './handle.js';
+import type { Handles } from './handles.js';
+import {
+  AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifinfomsg, rtgenmsg,
+} from './messages.js';
+import { AttrWriter, attrS32, parseAttrs } from './nlattr.js';
+import { listNamedNetns, ownNetnsFd } from './netns.js';
+
+interface NamespaceDump {
+  netns: Netns;
+  links: RawLink[];
+  addresses: RawAddress[];
+  routes: RawRoute[];
+  /** The nsid of vlannet's own namespace as this namespace knows it (-1: none), when asked. */
+  ownNsid: number;
+}
+
+export async function observe(handles: Handles, wanted: string[]): Promise<ObservedState> {
+  const names = [...new Set([...listNamedNetns(), ...wanted])].sort();
+  const [own, ...named] = await Promise.all([dumpNamespace(handles, null), ...names.map((n) => dumpNamespace(handles, n))]);
+  const ownNames = new Map(own!.links.map((l) => [l.index, l.name]));
+
+  const state: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
+  const wantedSet = new Set(wanted);
+  for (const dump of [own!, ...named.filter((d): d is NamespaceDump => d !== null)]) {
+    const links = dump.links.map((l) => linkState(dump, l, ownNames));
+    if (dump.netns !== null) {
+      const owned = links.some((l) => l.name === 'lo' && isNetnsMark(l.alias, dump.netns!));
+      if (!wantedSet.has(dump.netns) && !owned && !links.some(isOwned)) continue;
+      state.namespaces.push({ name: dump.netns, owned } satisfies NamespaceState);
+    }
+    const names = new Map(dump.links.map((l) => [l.index, l.name]));
+    state.links.push(...links);
+    state.addresses.push(...addressStates(dump, names));
+    state.routes.push(...routeStates(dump, names));
+  }
+  return state;
+}
+
+/** Links, addresses and routes of one namespace; null when it does not exist. */
+async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceDump | null> {
+  const h = handles.tryGet(netns);
+  if (!h) return null;
+  try {
+    const linkRequest = Buffer.concat([ifinfomsg(), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+    const links = (await h.dump(RTM.GETLINK, linkRequest)).map(decodeLink);
+    const addresses = (await h.dump(RTM.GETADDR, rtgenmsg(AF_UNSPEC))).map(decodeAddress).filter((a): a is RawAddress => a !== null);
+    const routes = (await h.dump(RTM.GETROUTE, rtgenmsg(AF_UNSPEC))).map(decodeRoute).filter((r): r is RawRoute => r !== null);
+    const ownNsid = netns !== null && links.some((l) => l.linkNetnsid !== undefined) ? await nsidOfOwn(h) : -1;
+    return { netns, links, addresses, routes, ownNsid };
+  } catch (e) {
+    // The namespace vanished between listing and reading it.
+    if ((e as { errno?: string }).errno === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** RTM_GETNSID: which nsid the namespace behind `h` gives to vlannet's own namespace (-1: none). */
+async function nsidOfOwn(h: RtnlHandle): Promise<number> {
+  const request = Buffer.concat([rtgenmsg(AF_UNSPEC), new AttrWriter().u32(NETNSA.FD, ownNetnsFd()).toBuffer()]);
+  const [reply] = await h.request(RTM.GETNSID, request);
+  if (!reply) return -1;
+  return attrS32(parseAttrs(reply, 4).get(NETNSA.NSID)) ?? -1;
+}
+
+function linkState(dump: NamespaceDump, l: RawLink, ownNames: Map<number, string>): LinkState {
+  // The lower link's name, only when it lives in vlannet's own namespace (see LinkState.parent).
+  let parent: string | null = null;
+  if (l.link !== undefined) {
+    const inOwn = dump.netns === null ? l.linkNetnsid === undefined : l.linkNetnsid !== undefined && l.linkNetnsid === dump.ownNsid;
+    if (inOwn) parent = ownNames.get(l.link) ?? null;
+  }
+  const s: LinkState = {
+    netns: dump.netns, name: l.name, index: l.index, kind: l.kind, parent,
+    mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias,
+  };
+  if (l.mode !== undefined) s.mode = l.mode;
+  if (l.flag !== undefined) s.flag = l.flag;
+  if (l.vlanId !== undefined) s.vlanId = l.vlanId;
+  if (l.vlanProtocol !== undefined) s.vlanProtocol = l.vlanProtocol;
+  if (l.ipv6Disabled !== undefined) s.ipv6Disabled = l.ipv6Disabled;
+  return s;
+}
+
+/**
+ * Addresses the operator could have configured: not loopback's (scope host) and not the IPv6
+ * link-local addresses the kernel gives every link by itself.
+ */
+function addressStates(dump: NamespaceDump, names: Map<number, string>): AddressState[] {
+  return dump.addresses
+    .filter((a) => a.scope !== RT_SCOPE.HOST && !(a.family === 6 && a.scope === RT_SCOPE.LINK))
+    .flatMap((a) => {
+      const link = names.get(a.index);
+      return link === undefined ? [] : [{ netns: dump.netns, link, family: a.family, address: a.address, prefixLength: a.prefixLength }];
+    });
+}
+
+/**
+ * Unicast routes of the main table with an outgoing device (multipath and blackhole routes are
+ * never vlannet's), without the kernel's fe80::/64; in vlannet's own namespace only vlannet's
+ * routes and default routes.
+ */
+function routeStates(dump: NamespaceDump, names: Map<number, string>): RouteState[] {
+  return dump.routes
+    .filter((r) => r.table === RT_TABLE_MAIN && r.type === RTN_UNICAST && r.oif !== undefined)
+    .filter((r) => !(r.family === 6 && r.dst === 'fe80::/64')) // the kernel's, with each link-local address
+    .filter((r) => dump.netns !== null || r.protocol === VLANNET_ROUTE_PROTOCOL || r.dst === 'default')
+    .flatMap((r) => {
+      const dev = names.get(r.oif!);
+      if (dev === undefined) return [];
+      const s: RouteState = { netns: dump.netns, family: r.family, dst: r.dst, gateway: r.gateway, dev, protocol: r.protocol };
+      if (r.metric !== undefined) s.metric = r.metric;
+      return [s];
+    });
+}

@@ -1,0 +1,219 @@
+// The kernel operations of a plan, each as the rtnetlink requests `ip` would send. Creates are
+// exclusive (NLM_F_CREATE|NLM_F_EXCL) and every request is acknowledged; nothing here waits for
+// anything but its own replies, so the executor can keep many operations in flight.
+
+import fs from 'node:fs';
+import { Address4 } from 'ip-address';
+import { VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
+import { netnsMark } from '../model/owner.js';
+import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
+import { NetlinkError } from './handle.js';
+import type { Handles } from './handles.js';
+import { encodeLinkInfo, type IpvlanFlagName, type IpvlanModeName, type LinkInfo, type MacvlanModeName } from './linkinfo.js';
+import {
+  AF_INET, AF_INET6, IFA, IFA_F_NODAD, IFF_UP, IFLA, NLM_F, RT_SCOPE, RT_TABLE_MAIN, RTA, RTEXT_FILTER_SKIP_STATS, RTM,
+  RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg,
+} from './messages.js';
+import { AttrWriter } from './nlattr.js';
+import { createNamedNetns, deleteNamedNetns, inNetns } from './netns.js';
+
+const CREATE = NLM_F.CREATE | NLM_F.EXCL;
+const LOOPBACK_INDEX = 1; // lo is the first link of every namespace
+
+function where(netns: Netns): string {
+  return netns === null ? "vlannet's namespace" : `namespace ${netns}`;
+}
+
+/** `ip link show NAME`: the link as the kernel reports it, or NetlinkError ENODEV naming it. */
+export async function getLink(handles: Handles, netns: Netns, name: string): Promise<RawLink> {
+  const body = Buffer.concat([ifinfomsg(), new AttrWriter().string(IFLA.IFNAME, name).u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+  try {
+    const [reply] = await handles.get(netns).request(RTM.GETLINK, body);
+    if (!reply) throw new NetlinkError('ENODEV', '');
+    return decodeLink(reply);
+  } catch (e) {
+    if (e instanceof NetlinkError && e.errno === 'ENODEV') throw new NetlinkError('ENODEV', `no link named ${name} in ${where(netns)}`);
+    throw e;
+  }
+}
+
+/** `ip netns add NAME`, then `ip -n NAME link set lo up alias vlannet:netns/NAME`. */
+export async function addNetns(handles: Handles, name: string): Promise<void> {
+  createNamedNetns(name);
+  try {
+    const body = Buffer.concat([
+      ifinfomsg({ index: LOOPBACK_INDEX, flags: IFF_UP, change: IFF_UP }),
+      new AttrWriter().string(IFLA.IFALIAS, netnsMark(name)).toBuffer(),
+    ]);
+    await handles.get(name).request(RTM.NEWLINK, body);
+  } catch (e) {
+    handles.forget(name);
+    deleteNamedNetns(name);
+    throw e;
+  }
+}
+
+/** `ip netns delete NAME`. */
+export function delNetns(handles: Handles, name: string): void {
+  handles.forget(name);
+  deleteNamedNetns(name);
+}
+
+let temporaryNames = 0;
+/** A name no other link has: unique per process and per vlannet process (≤ 15 bytes). */
+function temporaryName(): string {
+  return `vt-${process.pid.toString(36)}-${(++temporaryNames).toString(36)}`;
+}
+
+function linkInfoOf(spec: Pick<LinkSpec, 'kind' | 'mode' | 'flag' | 'vlanId'>): LinkInfo {
+  switch (spec.kind) {
+    case 'macvlan': return { kind: 'macvlan', mode: (spec.mode ?? 'bridge') as MacvlanModeName };
+    case 'ipvlan': return { kind: 'ipvlan', mode: (spec.mode ?? 'l2') as IpvlanModeName, flag: (spec.flag ?? 'bridge') as IpvlanFlagName };
+    case 'vlan': return { kind: 'vlan', id: spec.vlanId ?? 0, protocol: '802.1Q' };
+    case 'dummy': return { kind: 'dummy' };
+  }
+}
+
+/**
+ * `ip link add link PARENT name NAME netns NS type KIND …`, created directly in its namespace.
+ * A kernel before 6.x checks the name in the creating namespace too (EEXIST when vlannet's own
+ * namespace has an eth0 and the endpoint is to be eth0 elsewhere), so a link for another
+ * namespace is created under a temporary name and renamed there, while it is still down; the
+ * same request sets the alias and brings it up. Whatever fails after the create deletes the link.
+ */
+export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
+  const own = handles.get(null);
+  const attrs = new AttrWriter();
+  const created = spec.netns === null ? spec.name : temporaryName();
+  attrs.string(IFLA.IFNAME, created);
+  if (spec.parent !== null) attrs.u32(IFLA.LINK, (await getLink(handles, null, spec.parent)).index);
+  if (spec.netns !== null) attrs.u32(IFLA.NET_NS_FD, handles.fd(spec.netns));
+  if (spec.mtu !== null) attrs.u32(IFLA.MTU, spec.mtu);
+  if (spec.mac !== null) attrs.bytes(IFLA.ADDRESS, parseMac(spec.mac));
+  attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(linkInfoOf(spec)), 0x8000);
+  await own.request(RTM.NEWLINK, Buffer.concat([ifinfomsg(), attrs.toBuffer()]), CREATE);
+
+  const link = await getLink(handles, spec.netns, created);
+  try {
+    if (spec.ipv6Disabled !== undefined) writeDisableIpv6(spec.netns, created, spec.ipv6Disabled);
+    const set = new AttrWriter().string(IFLA.IFALIAS, spec.alias);
+    if (created !== spec.name) set.string(IFLA.IFNAME, spec.name);
+    const up = spec.up ? IFF_UP : 0;
+    await handles.get(spec.netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: link.index, flags: up, change: IFF_UP }), set.toBuffer()]));
+  } catch (e) {
+    await handles.get(spec.netns).request(RTM.DELLINK, ifinfomsg({ index: link.index })).catch(() => undefined);
+    if (e instanceof NetlinkError && e.errno === 'EEXIST' && created !== spec.name && !e.detail) {
+      throw new NetlinkError('EEXIST', `a link named ${spec.name} already exists in ${where(spec.netns)}`);
+    }
+    throw e;
+  }
+}
+
+/** `ip link set NAME mtu … address … alias … type KIND mode …  up|down`, and the ipv6 sysctl. */
+export async function setLink(handles: Handles, netns: Netns, name: string, set: LinkChange): Promise<void> {
+  const link = await getLink(handles, netns, name);
+  if (set.ipv6Disabled !== undefined) writeDisableIpv6(netns, name, set.ipv6Disabled);
+  const attrs = new AttrWriter();
+  if (set.mtu !== undefined) attrs.u32(IFLA.MTU, set.mtu);
+  if (set.mac !== undefined) attrs.bytes(IFLA.ADDRESS, parseMac(set.mac));
+  if (set.alias !== undefined) attrs.string(IFLA.IFALIAS, set.alias);
+  if (set.mode !== undefined || set.flag !== undefined) {
+    if (link.kind !== 'macvlan' && link.kind !== 'ipvlan') {
+      throw new NetlinkError('EOPNOTSUPP', `${name} in ${where(netns)} is a ${link.kind || 'device'} link; only macvlan and ipvlan have a mode`);
+    }
+    // changelink reads only the attributes present: send the mode and flag the link keeps, too.
+    const info = linkInfoOf({ kind: link.kind, mode: set.mode ?? link.mode, flag: set.flag ?? link.flag });
+    attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(info), 0x8000);
+  }
+  const change = set.up !== undefined ? IFF_UP : 0;
+  const flags = set.up ? IFF_UP : 0;
+  const body = attrs.toBuffer();
+  if (!body.length && !change) return;
+  await handles.get(netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: link.index, flags, change }), body]));
+}
+
+/** `ip link del NAME`. */
+export async function delLink(handles: Handles, netns: Netns, name: string): Promise<void> {
+  const link = await getLink(handles, netns, name);
+  await handles.get(netns).request(RTM.DELLINK, ifinfomsg({ index: link.index }));
+}
+
+/**
+ * net.ipv6.conf.NAME.disable_ipv6, opened while inside the link's namespace (a /proc/sys/net file
+ * belongs to the namespace of whoever opens it). Without IPv6 in the kernel, or on a link with an
+ * MTU below 1280, there is no such file: that is IPv6 disabled already.
+ */
+function writeDisableIpv6(netns: Netns, name: string, disabled: boolean): void {
+  const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
+  let fd: number;
+  try {
+    fd = inNetns(netns, () => fs.openSync(path, 'w'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && disabled) return;
+    throw new NetlinkError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot open ${path} in ${where(netns)}`);
+  }
+  try {
+    fs.writeSync(fd, disabled ? '1\n' : '0\n');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function addressMessage(a: AddressState, index: number): Buffer {
+  const { family, bytes } = addressBytes(a.address);
+  const attrs = new AttrWriter().bytes(IFA.LOCAL, bytes).bytes(IFA.ADDRESS, bytes);
+  let flags = 0;
+  if (family === 4 && a.prefixLength < 31) {
+    const broadcast = new Address4(`${a.address}/${a.prefixLength}`).endAddress().toArray();
+    attrs.bytes(IFA.BROADCAST, Buffer.from(broadcast));
+  }
+  // Like the seeds' `ip -6 addr add … nodad`: the address is usable at once, no duplicate detection.
+  if (family === 6) {
+    flags = IFA_F_NODAD;
+    attrs.u32(IFA.FLAGS, IFA_F_NODAD);
+  }
+  return Buffer.concat([ifaddrmsg({ family: family === 4 ? AF_INET : AF_INET6, prefixlen: a.prefixLength, flags, scope: RT_SCOPE.UNIVERSE, index }), attrs.toBuffer()]);
+}
+
+/** `ip addr add ADDRESS/LEN dev LINK` (IPv6: `nodad`). */
+export async function addAddress(handles: Handles, a: AddressState): Promise<void> {
+  const link = await getLink(handles, a.netns, a.link);
+  await handles.get(a.netns).request(RTM.NEWADDR, addressMessage(a, link.index), CREATE);
+}
+
+/** `ip addr del ADDRESS/LEN dev LINK`. */
+export async function delAddress(handles: Handles, a: AddressState): Promise<void> {
+  const link = await getLink(handles, a.netns, a.link);
+  await handles.get(a.netns).request(RTM.DELADDR, addressMessage(a, link.index));
+}
+
+function routeMessage(r: RouteState, oif: number, forDelete: boolean): Buffer {
+  const attrs = new AttrWriter().u32(RTA.TABLE, RT_TABLE_MAIN);
+  let dstLen = 0;
+  if (r.dst !== 'default') {
+    const [address, length] = r.dst.split('/');
+    attrs.bytes(RTA.DST, addressBytes(address!).bytes);
+    dstLen = Number(length);
+  }
+  if (r.gateway !== null) attrs.bytes(RTA.GATEWAY, addressBytes(r.gateway).bytes);
+  attrs.u32(RTA.OIF, oif);
+  if (r.metric !== undefined) attrs.u32(RTA.PRIORITY, r.metric);
+  // `default via GW dev X` is scope universe; `default dev X` (no gateway) is on-link: scope link.
+  const scope = forDelete ? RT_SCOPE.NOWHERE : r.gateway !== null ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK;
+  return Buffer.concat([
+    rtmsg({ family: r.family === 4 ? AF_INET : AF_INET6, dstLen, table: RT_TABLE_MAIN, protocol: r.protocol || VLANNET_ROUTE_PROTOCOL, scope, type: RTN_UNICAST }),
+    attrs.toBuffer(),
+  ]);
+}
+
+/** `ip route add DST [via GW] dev X proto 201` in the main table. */
+export async function addRoute(handles: Handles, r: RouteState): Promise<void> {
+  const link = await getLink(handles, r.netns, r.dev);
+  await handles.get(r.netns).request(RTM.NEWROUTE, routeMessage(r, link.index, false), CREATE);
+}
+
+/** `ip route del DST [via GW] dev X proto P`: the protocol must match, so only that route goes. */
+export async function delRoute(handles: Handles, r: RouteState): Promise<void> {
+  const link = await getLink(handles, r.netns, r.dev);
+  await handles.get(r.netns).request(RTM.DELROUTE, routeMessage(r, link.index, true));
+}

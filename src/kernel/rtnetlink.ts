@@ -1,0 +1,61 @@
+// The Kernel of types.ts over rtnetlink: observe() reads every namespace at once, apply() sends
+// one operation's requests. One adapter holds one socket per namespace for its whole life (the
+// daemon keeps one adapter); close() releases them.
+
+import { KernelError, type Kernel, type KernelOp, type ObservedState } from '../model/types.js';
+import { NetlinkError } from './handle.js';
+import { Handles } from './handles.js';
+import { observe } from './observe.js';
+import {
+  addAddress, addLink, addNetns, addRoute, delAddress, delLink, delNetns, delRoute, setLink,
+} from './operations.js';
+import { SyscallError } from './netns.js';
+
+export class NetlinkKernel implements Kernel {
+  private readonly handles = new Handles();
+
+  observe(netns: string[]): Promise<ObservedState> {
+    return observe(this.handles, netns);
+  }
+
+  async apply(op: KernelOp): Promise<void> {
+    try {
+      await this.perform(op);
+    } catch (e) {
+      throw asKernelError(e, op);
+    }
+  }
+
+  close(): void {
+    this.handles.close();
+  }
+
+  private async perform(op: KernelOp): Promise<void> {
+    const h = this.handles;
+    switch (op.op) {
+      case 'netns-add': return addNetns(h, op.netns);
+      case 'netns-del': return delNetns(h, op.netns);
+      case 'link-add': return addLink(h, op.link);
+      case 'link-set': return setLink(h, op.netns, op.name, op.set);
+      case 'link-del': return delLink(h, op.netns, op.name);
+      case 'addr-add': return addAddress(h, op.addr);
+      case 'addr-del': return delAddress(h, op.addr);
+      case 'route-add': return addRoute(h, op.route);
+      case 'route-del': return delRoute(h, op.route);
+    }
+  }
+}
+
+/** Every failure of an operation as KernelError: the errno name, then what the kernel said. */
+function asKernelError(e: unknown, op: KernelOp): KernelError {
+  if (e instanceof KernelError) return e;
+  if (e instanceof NetlinkError) return new KernelError(e.errno, e.detail, op);
+  if (e instanceof SyscallError) return new KernelError(e.code, e.message, op);
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
+    // A namespace missing when its handle was opened (ENOENT on /run/netns/NAME).
+    const path = (e as NodeJS.ErrnoException).path;
+    return new KernelError(code, path ? `${(e as NodeJS.ErrnoException).syscall ?? 'open'} ${path}` : String((e as Error).message), op);
+  }
+  return new KernelError('EINVAL', String((e as Error).message ?? e), op);
+}
