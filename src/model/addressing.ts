@@ -40,6 +40,11 @@ export function isLinkLocal(address: string): boolean {
   return familyOf(address) === 6 && new Address6(address).isLinkLocal();
 }
 
+/** The network an address with a prefix length lies in, as a canonical CIDR: `10.1.2.0/24`. */
+export function networkOf(address: string, prefixLength: number): string {
+  return `${parseAddress(`${address}/${prefixLength}`).startAddress().correctForm()}/${prefixLength}`;
+}
+
 function fromBigInt(family: Family, n: bigint): string {
   return family === 4 ? Address4.fromBigInt(n).correctForm() : Address6.fromBigInt(n).correctForm();
 }
