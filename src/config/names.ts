@@ -10,7 +10,8 @@ export const NETNS_MAX_BYTES = 255;
 /** IFALIASZ - 1: the longest IFLA_IFALIAS, where the owner marks live. */
 export const ALIAS_MAX_BYTES = 255;
 /** Characters of endpoint and network names: they appear in owner marks and object addresses. */
-export const OBJECT_NAME = /^[A-Za-z0-9_.-]+$/;
+export const OBJECT_NAME_CHARS = '[A-Za-z0-9_.-]+';
+export const OBJECT_NAME = new RegExp(`^${OBJECT_NAME_CHARS}$`);
 const IFNAME_FORBIDDEN = /[/:%\s]/;
 /** NAME.VID: a parent name that implies an 802.1q link. */
 export const VLAN_PARENT = /^(.+)\.(\d+)$/;
@@ -31,7 +32,7 @@ export function ifnameProblem(name: string): string | null {
 
 /** Endpoint and network names: they are written into owner marks. */
 export function objectNameProblem(kind: string, name: string): string | null {
-  if (!OBJECT_NAME.test(name)) return `${kind} name ${JSON.stringify(name)} must match ${OBJECT_NAME.source}`;
+  if (!OBJECT_NAME.test(name)) return `${kind} name ${JSON.stringify(name)} must match ${OBJECT_NAME_CHARS}`;
   return null;
 }
 

@@ -69,7 +69,7 @@ export const driverKeys: Rule = (ctx) => {
 export const driverModes: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
     if (!modesOf(n).includes(n.mode)) {
-      ctx.error(['networks', n.name, 'mode'], `mode ${q(n.mode)} is not a ${n.driver} mode: expected one of ${list(modesOf(n))}`);
+      ctx.error(['networks', n.name, 'mode'], `mode ${q(n.mode)} is not ${n.driver === 'ipvlan' ? 'an' : 'a'} ${n.driver} mode: expected one of ${list(modesOf(n))}`);
     }
     if (n.flag !== null && !IPVLAN_FLAGS.includes(n.flag)) {
       ctx.error(['networks', n.name, 'flag'], `flag ${q(n.flag)} is not an ipvlan flag: expected one of ${list(IPVLAN_FLAGS)}`);
