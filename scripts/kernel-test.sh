@@ -15,7 +15,9 @@
 # the terminal as it runs. Exit code: the suite's; 1 when no result was written; 124 on timeout.
 #
 # Environment: VLANNET_KERNEL_TEST=direct|uml forces a mode; VLANNET_KERNEL_TEST_TIMEOUT (seconds,
-# default 900); VLANNET_KERNEL_TEST_MEM (default 1024M); VLANNET_NO_BUILD=1 skips `tsc`.
+# default 900); VLANNET_KERNEL_TEST_MEM (default 1024M); VLANNET_NO_BUILD=1 skips `tsc`;
+# VLANNET_KERNEL_TEST_COMMAND='…' runs that bash command instead of the suite (to try things out
+# on the full-featured kernel; it runs from the repository, its exit code is the harness's).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -68,8 +70,8 @@ run_direct() {
     case $2/ in /tmp/*) ;; *) mount -t tmpfs tmpfs /tmp;; esac
     ip link set lo up
     set +e -o pipefail
-    node node_modules/uvu/bin.js dist/test/kernel ${1:+"$1"} 2>&1 | tee "$2/output.log"
-    echo $? > "$2/exit-code"' kernel-test "$pattern" "$out"
+    if [ -n "$3" ]; then bash -c "$3"; else node node_modules/uvu/bin.js dist/test/kernel ${1:+"$1"}; fi 2>&1 | tee "$2/output.log"
+    echo $? > "$2/exit-code"' kernel-test "$pattern" "$out" "${VLANNET_KERNEL_TEST_COMMAND:-}"
   status=$?
   set -e
   [ "$status" = 124 ] && { say "TIMEOUT: the suite did not finish in ${timeout_s}s"; exit 124; }
@@ -79,7 +81,7 @@ run_direct() {
 run_uml() {
   command -v linux.uml >/dev/null || { say "User-mode Linux is missing: run scripts/setup.sh --kernel"; exit 1; }
   say "this kernel ($(uname -r)) lacks ipvlan/8021q/dummy: booting User-mode Linux; output in ${out#"$repo"/}"
-  printf 'VLANNET_REPO=%q\nVLANNET_PATTERN=%q\n' "$repo" "$pattern" > "$out/guest.env"
+  printf 'VLANNET_REPO=%q\nVLANNET_PATTERN=%q\nVLANNET_COMMAND=%q\n' "$repo" "$pattern" "${VLANNET_KERNEL_TEST_COMMAND:-}" > "$out/guest.env"
   mkdir -p "$out/uml"
   set +e
   # con0 on fd 1 streams the guest's console (the suite's output) here; stdin is never read.

@@ -14,7 +14,7 @@ poweroff() {
   sleep 10
 }
 
-# guest.env (written by the harness): VLANNET_REPO, VLANNET_PATTERN.
+# guest.env (written by the harness): VLANNET_REPO, VLANNET_PATTERN, VLANNET_COMMAND.
 # shellcheck source=/dev/null
 . "$out/guest.env"
 
@@ -29,9 +29,13 @@ done
 ip link set lo up
 
 cd "$VLANNET_REPO" || { echo 1 > "$out/exit-code"; poweroff; }
-echo "vlannet-uml: kernel $(uname -r), running: node node_modules/uvu/bin.js dist/test/kernel ${VLANNET_PATTERN}"
 set -o pipefail
-# shellcheck disable=SC2086  # the pattern is one word or nothing
-node node_modules/uvu/bin.js dist/test/kernel ${VLANNET_PATTERN:+"$VLANNET_PATTERN"} 2>&1 | tee "$out/output.log"
+if [ -n "${VLANNET_COMMAND:-}" ]; then
+  echo "vlannet-uml: kernel $(uname -r), running: $VLANNET_COMMAND"
+  bash -c "$VLANNET_COMMAND" 2>&1 | tee "$out/output.log"
+else
+  echo "vlannet-uml: kernel $(uname -r), running: node node_modules/uvu/bin.js dist/test/kernel ${VLANNET_PATTERN}"
+  node node_modules/uvu/bin.js dist/test/kernel ${VLANNET_PATTERN:+"$VLANNET_PATTERN"} 2>&1 | tee "$out/output.log"
+fi
 echo "$?" > "$out/exit-code.tmp" && mv "$out/exit-code.tmp" "$out/exit-code"
 poweroff

@@ -42,6 +42,8 @@ mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
 mount -t devtmpfs devtmpfs "$root/dev" || mount -t tmpfs tmpfs "$root/dev"
 mkdir -p "$root/dev/pts" "$root/dev/shm"
+ln -sfn /proc/self/fd "$root/dev/fd"
+for i in 0:stdin 1:stdout 2:stderr; do ln -sfn "/proc/self/fd/${i%%:*}" "$root/dev/${i#*:}"; done
 mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs tmpfs "$root/dev/shm"
 # Fresh /run (so /run/netns and vlannet's lock start empty), /tmp and /var/tmp — except where the

@@ -1,0 +1,87 @@
+// Driving the real program, `node bin/vlannet.js …`, as an operator would, and reading its --json.
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, type RunResult } from './sh.js';
+
+/** The repository: this file is dist/test/kernel/support/vlannet.js. */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const BIN = path.join(REPO, 'bin', 'vlannet.js');
+
+/** Run vlannet with ARGS; never throws on a non-zero exit. NO_COLOR keeps the text plain. */
+export function vlannet(...args: string[]): RunResult {
+  return run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 300_000 });
+}
+
+/** The same, without waiting: for two vlannets at once. Resolves with the result and how long it ran. */
+export function vlannetAsync(...args: string[]): Promise<RunResult & { ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr, ms: performance.now() - started }));
+  });
+}
+
+export interface ExecutedAction {
+  object: string;
+  change: 'create' | 'update' | 'delete' | 'replace';
+  op: { op: string; [k: string]: unknown };
+}
+
+export interface ApplyOutput {
+  format_version: string;
+  executed: ExecutedAction[];
+}
+
+export interface PlanChange {
+  object: string;
+  change: string;
+  reason: string;
+  op: { op: string; [k: string]: unknown };
+}
+
+export interface PlanOutput {
+  format_version: string;
+  changes: PlanChange[];
+}
+
+function describe(args: string[], r: RunResult): string {
+  return `vlannet ${args.join(' ')} exited ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** Run a command that must exit 0 and print JSON; the parsed JSON. */
+function json<T>(args: string[]): T {
+  const r = vlannet(...args);
+  if (r.status !== 0) throw new Error(describe(args, r));
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`not JSON: ${describe(args, r)}`);
+  }
+}
+
+/** `vlannet apply -f FILE --json`, which must succeed. */
+export function apply(file: string): ApplyOutput {
+  return json<ApplyOutput>(['apply', '-f', file, '--json']);
+}
+
+/** `vlannet plan -f FILE --json`, which must succeed. */
+export function plan(file: string): PlanOutput {
+  return json<PlanOutput>(['plan', '-f', file, '--json']);
+}
+
+/** `vlannet destroy --json`, which must succeed. */
+export function destroy(): ApplyOutput {
+  return json<ApplyOutput>(['destroy', '--json']);
+}
+
+/** The object addresses of executed actions or planned changes, sorted, with their change kind. */
+export function objects(actions: { object: string; change: string }[]): string[] {
+  return [...new Set(actions.map((a) => `${a.change} ${a.object}`))].sort();
+}
