@@ -1,9 +1,165 @@
-// Placeholder until the daemon lands (issue 4): the CLI's `daemon` and `status` commands.
-export async function daemonCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('vlannet: the daemon is not built yet\n');
-  return 1;
+// `vlannet daemon` and `vlannet status`. The daemon wires the loop (loop.ts) to its event
+// sources — the config watcher, rtnetlink notifications, signals, the resync timer — and to its
+// outputs: the journal, sd_notify, the status socket and, with --metrics, Prometheus.
+
+import { namespacesOf, planFor } from '../apply/reconcile.js';
+import { openKernel } from '../cli/kernel.js';
+import { FILE_FLAG, JSON_FLAG, parseFlags, UsageError } from '../cli/args.js';
+import { loadConfig } from '../config/load.js';
+import { watchKernel } from '../kernel/events.js';
+import { acquireLock, runDir } from '../kernel/flock.js';
+import { formatDiagnostic, type Plan } from '../model/types.js';
+import { planToJson } from '../plan/render.js';
+import { readConfigSource } from './config-source.js';
+import { watchConfig } from './config-watch.js';
+import { gitRevisionOf } from './git.js';
+import { createLogger } from './log.js';
+import { Daemon, DEFAULT_TIMING, type DaemonObserver } from './loop.js';
+import { serveMetrics } from './metrics.js';
+import { createNotifier } from './sdnotify.js';
+import { queryStatus, renderStatus, serveStatus, STATUS_FORMAT_VERSION, type StatusReport } from './status.js';
+
+export async function daemonCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    ...FILE_FLAG,
+    resync: { type: 'string', default: String(DEFAULT_TIMING.resyncMs / 1000) },
+    metrics: { type: 'string' },
+    debug: { type: 'boolean', default: false },
+  });
+  const resyncSeconds = Number(values.resync);
+  if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0) throw new UsageError(`--resync ${values.resync}: expected a number of seconds greater than 0`);
+  const file = values.file;
+  const log = createLogger({ debug: values.debug });
+
+  const lock = acquireLock('daemon');
+  const notifier = createNotifier();
+  const kernel = await openKernel();
+  const metrics = values.metrics ? await serveMetrics(values.metrics) : null;
+  if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
+
+  let daemon: Daemon | null = null;
+  const events = watchKernel([], (e) => daemon?.schedule(e.kind === 'overflow' ? 'overflow' : 'kernel'));
+  let watchedNs = '';
+  const follow: DaemonObserver = {
+    // Subscribe to the namespaces the enforced config uses; again after a run created any.
+    runFinished(run, d) {
+      const ns = namespacesOf(d.lastGood?.config ?? null);
+      const key = ns.join('\0');
+      if (key !== watchedNs || run.executed > 0) {
+        watchedNs = key;
+        events.setNamespaces(ns);
+      }
+    },
+  };
+  daemon = new Daemon({
+    file, kernel, log, loadConfig, notifier,
+    timing: { resyncMs: resyncSeconds * 1000 },
+    observers: [follow, ...(metrics ? [metrics.observer] : [])],
+  });
+
+  let stopRequested: (signal: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => { stopRequested = resolve; });
+  const onStop = (signal: NodeJS.Signals) => stopRequested(signal);
+  const onHup = () => daemon?.reload();
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+
+  const status = await serveStatus(runDir(), daemon);
+  const config = watchConfig(file, (why) => { log.debug(`config event: ${why}`); daemon?.schedule('config'); }, (e) => log.warning(`config watcher: ${e.message}`));
+  log.info(`vlannet daemon ${process.pid} starting: config ${file}, resync every ${resyncSeconds} s, status on ${status.path}`);
+
+  const shutdown = async (code: number): Promise<number> => {
+    await daemon!.stop();
+    if (watchdog) clearInterval(watchdog);
+    await config.close();
+    events.close();
+    await status.close();
+    await metrics?.close();
+    kernel.close();
+    lock.release();
+    notifier.close();
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHup);
+    return code;
+  };
+
+  let watchdog: NodeJS.Timeout | null = null;
+  const first = await Promise.race([daemon.start(), stopped.then(() => null)]);
+  if (first === null || daemon.stopping) {
+    log.info('stopped during the first reconcile; the networks stay in place');
+    return shutdown(0);
+  }
+  if (first.result === 'no-config') {
+    log.error(`no valid config in ${file}: refusing to start (nothing was changed)`);
+    return shutdown(1);
+  }
+  if (notifier.watchdogMs) {
+    watchdog = setInterval(() => notifier.send({ WATCHDOG: '1' }), notifier.watchdogMs);
+    notifier.send({ WATCHDOG: '1' });
+  }
+  log.info(`ready: ${daemon.summary()}`);
+  const signal = await stopped;
+  log.info(`${signal}: stopping; the networks stay in place (\`vlannet destroy\` removes them)`);
+  const code = await shutdown(0);
+  log.info('stopped');
+  return code;
 }
-export async function statusCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('vlannet: status is not built yet\n');
-  return 1;
+
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG });
+  const running = await queryStatus(runDir());
+  if (running) {
+    if (!values.json && running.config.file !== values.file && argv.some((a) => a === '-f' || a.startsWith('--file'))) {
+      process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${values.file}\n`);
+    }
+    process.stdout.write((values.json ? JSON.stringify(running, null, 2) : renderStatus(running, null)) + '\n');
+    return 0;
+  }
+  const { report, plan } = await recompute(values.file);
+  process.stdout.write((values.json ? JSON.stringify(report, null, 2) : renderStatus(report, plan)) + '\n');
+  return 0;
+}
+
+/** The report without a daemon: the file as it is and the plan against the kernel now. */
+async function recompute(file: string): Promise<{ report: StatusReport; plan: Plan | null }> {
+  const src = readConfigSource(file);
+  const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+  const git = src.ok ? gitRevisionOf(src.realPath) : null;
+  let plan: Plan | null = null;
+  let planError: string | null = null;
+  if (loaded.config) {
+    const kernel = await openKernel();
+    try {
+      plan = planFor(loaded.config, await kernel.observe(namespacesOf(loaded.config)));
+    } catch (e) {
+      planError = e instanceof Error ? e.message : String(e);
+    } finally {
+      kernel.close();
+    }
+  } else {
+    planError = 'the config is not valid';
+  }
+  const converged = plan !== null && plan.actions.length === 0;
+  const report: StatusReport = {
+    format_version: STATUS_FORMAT_VERSION,
+    daemon: { running: false, pid: null, since: null, busy: false },
+    summary: !loaded.config ? 'daemon not running; config not valid' : converged ? 'daemon not running; the kernel matches the config' : `daemon not running; ${plan ? `${plan.actions.length} changes pending` : 'plan not computed'}`,
+    config: {
+      file, realPath: src.ok ? src.realPath : null, valid: loaded.config !== null, currentHash: src.ok ? src.hash : null, errors, warnings,
+      lastGood: loaded.config && src.ok ? { hash: src.hash, loadedAt: new Date().toISOString(), git } : null,
+    },
+    applied: null,
+    lastReconcile: null,
+    lastSuccessAt: null,
+    reconciles: 0,
+    driftRepairs: 0,
+    failures: 0,
+    plan: plan ? planToJson(plan) : null,
+    planError,
+  };
+  return { report, plan };
 }
