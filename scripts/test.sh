@@ -25,7 +25,7 @@ run_suite() {
 }
 for s in "${suites[@]}"; do
   case "$s" in
-    unit) run_suite unit node node_modules/uvu/bin.js dist/test/unit --no-color ;;
+    unit) run_suite unit node node_modules/uvu/bin.js dist/test/unit '\.test\.js$' --no-color ;;
     kernel) run_suite kernel bash scripts/kernel-test.sh ;;
     systemd) run_suite systemd bash test/systemd/run.sh ;;
     *) echo "unknown suite $s (unit, kernel, systemd)" >&2; exit 1 ;;
