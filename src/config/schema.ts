@@ -68,7 +68,7 @@ export const NetworkInput = z
     mode: z
       .enum(ALL_MODES, { error: (i) => `expected a mode (${ALL_MODES.join(', ')}), got ${show(i.input)}` })
       .optional()
-      .describe(`macvlan: ${MACVLAN_MODES.join('|')} (default bridge); ipvlan: ${IPVLAN_MODES.join('|')} (default l2).`),
+      .describe(`macvlan: ${MACVLAN_MODES.join('|')}; ipvlan: ${IPVLAN_MODES.join('|')}. Default: bridge for macvlan, l2 for ipvlan.`),
     flag: z
       .enum(IPVLAN_FLAGS, { error: (i) => `expected a flag (${IPVLAN_FLAGS.join(', ')}), got ${show(i.input)}` })
       .optional()

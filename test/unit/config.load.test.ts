@@ -1,0 +1,68 @@
+// Reading files: empty, half-written and unreadable files are errors, never "own nothing".
+
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig, readConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vlannet-config-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const FULL = 'version: 1\nnetworks:\n  n1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 10.0.0.0/24\nendpoints:\n  e1:\n    network: n1\n';
+
+test('empty, whitespace-only and comment-only files are errors', () => {
+  for (const text of ['', '   \n\n\t\n', '# nothing yet\n']) {
+    const { config, diagnostics } = loadConfig(text, 'e.yaml');
+    assert.is(config, null, JSON.stringify(text));
+    assert.is(diagnostics.length, 1);
+    assert.is(diagnostics[0]!.at, 'e.yaml:1:1');
+    assert.match(diagnostics[0]!.message, 'the file is empty');
+  }
+});
+
+test('a file truncated before or inside `version: 1` is an error, as is one cut mid-key', () => {
+  // version comes first in a file vlannet writes, so a prefix without it never loads as "own nothing"
+  for (let cut = 0; cut < 'version: 1'.length; cut++) {
+    assert.is(loadConfig(FULL.slice(0, cut), 't.yaml').config, null, `prefix of ${cut} bytes`);
+  }
+  const cutInVersion = loadConfig('versi', 't.yaml');
+  assert.match(cutInVersion.diagnostics[0]!.message, 'expected a map with version');
+  for (const text of ['version: 1\nnetworks:\n  n1:\n    dri', 'version: 1\nnetworks:\n  n1:\n', 'version: 1\nendpoints:\n  e1: { netw']) {
+    assert.is(loadConfig(text, 't.yaml').config, null, JSON.stringify(text));
+  }
+});
+
+test('a top level that is not a map', () => {
+  const { config, diagnostics } = loadConfig('- version: 1\n', 'l.yaml');
+  assert.is(config, null);
+  assert.equal(diagnostics.map((d) => [d.at, d.message]), [['l.yaml:1:1', 'expected a map with version, vlans, networks and endpoints at the top, got a list']]);
+});
+
+test('readConfig: a missing file is a diagnostic naming the path and errno', () => {
+  const path = join(dir, 'missing.yaml');
+  const { config, diagnostics } = readConfig(path);
+  assert.is(config, null);
+  assert.equal(diagnostics, [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ENOENT` }]);
+});
+
+test('readConfig: a directory is EISDIR, an unreadable file EACCES (unless root)', () => {
+  assert.match(readConfig(dir).diagnostics[0]!.message, 'EISDIR');
+  const path = join(dir, 'secret.yaml');
+  writeFileSync(path, FULL);
+  chmodSync(path, 0o000);
+  const r = readConfig(path);
+  if (process.getuid?.() === 0) assert.ok(r.config, 'root reads anyway');
+  else assert.match(r.diagnostics[0]!.message, 'EACCES');
+});
+
+test('readConfig: positions name the file', () => {
+  const path = join(dir, 'bad.yaml');
+  writeFileSync(path, 'version: 1\nendpoints:\n  e1: { network: nope }\n');
+  const { config, diagnostics } = readConfig(path);
+  assert.is(config, null);
+  assert.equal(diagnostics.map((d) => d.at), [`${path}:3:18`]);
+});
+
+test.run();
