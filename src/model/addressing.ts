@@ -49,10 +49,6 @@ function fromBigInt(family: Family, n: bigint): string {
   return family === 4 ? Address4.fromBigInt(n).correctForm() : Address6.fromBigInt(n).correctForm();
 }
 
-function prefixOf(cidr: string): number {
-  return parseAddress(cidr).subnetMask;
-}
-
 /** An address an endpoint gets, and where it came from. */
 export interface EndpointAddress {
   family: Family;
@@ -73,6 +69,7 @@ class Pool {
   readonly first: bigint;
   readonly last: bigint;
   readonly reserved = new Set<bigint>();
+  readonly prefixLength: number;
   private cursor: bigint;
   private readonly end: bigint;
 
@@ -81,6 +78,7 @@ class Pool {
     this.first = net.startAddress().bigInt();
     this.last = net.endAddress().bigInt();
     const prefix = net.subnetMask;
+    this.prefixLength = prefix;
     const pointToPoint = subnet.family === 4 ? prefix >= 31 : prefix >= 127;
     if (!pointToPoint) this.reserved.add(this.first);
     if (!pointToPoint && subnet.family === 4) this.reserved.add(this.last);
@@ -195,7 +193,7 @@ function allocateFamily(
   const poolOf = (n: bigint) => pools.find((p) => p.contains(n));
   const record = (ep: EndpointConfig, n: bigint, pool: Pool, source: EndpointAddress['source']) => {
     used.set(n, ep.name);
-    give(ep, { family, address: fromBigInt(family, n), prefixLength: prefixOf(pool.subnet.cidr), subnet: pool.subnet, source });
+    give(ep, { family, address: fromBigInt(family, n), prefixLength: pool.prefixLength, subnet: pool.subnet, source });
   };
   const pending: EndpointConfig[] = [];
 

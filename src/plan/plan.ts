@@ -183,18 +183,26 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const wanted = new Map<string, AddressState[]>();
   for (const a of desired.addresses) wanted.set(place(a.netns, a.link), [...(wanted.get(place(a.netns, a.link)) ?? []), a]);
   const addrObject = (a: AddressState) => `${objectAt.get(place(a.netns, a.link)) ?? `link.${where(a.netns)}.${a.link}`}.ipv${a.family}`;
+  const cidr = (a: AddressState) => `${a.address}/${a.prefixLength}`;
   for (const [at, list] of wanted) {
-    const have = keptEndpoints.has(at) ? observed.addresses.filter((a) => place(a.netns, a.link) === at) : [];
+    const have = keptEndpoints.has(at) ? observed.addresses.filter((a) => place(a.netns, a.link) === at && !isLinkLocal(a.address)) : [];
     const haveKeys = new Set(have.map(addrKey));
+    const wantKeys = new Set(list.map(addrKey));
     for (const a of list) {
-      if (!haveKeys.has(addrKey(a))) add(addrObject(a), 'create', 'not in the kernel', { op: 'addr-add', addr: a }, STAGE.addrAdd, { after: { address: `${a.address}/${a.prefixLength}` } });
+      if (haveKeys.has(addrKey(a))) continue;
+      const old = have.find((h) => h.family === a.family && !wantKeys.has(addrKey(h)));
+      add(addrObject(a), 'create', old ? `address changed from ${cidr(old)} to ${cidr(a)}` : 'not in the kernel',
+        { op: 'addr-add', addr: a }, STAGE.addrAdd, { after: { address: cidr(a) } });
     }
   }
   for (const at of keptEndpoints) {
-    const wantKeys = new Set((wanted.get(at) ?? []).map(addrKey));
+    const list = wanted.get(at) ?? [];
+    const wantKeys = new Set(list.map(addrKey));
     for (const a of observed.addresses) {
       if (place(a.netns, a.link) !== at || isLinkLocal(a.address) || wantKeys.has(addrKey(a))) continue;
-      add(addrObject(a), 'delete', 'not in the configuration', { op: 'addr-del', addr: a }, STAGE.addrDel, { before: { address: `${a.address}/${a.prefixLength}` } });
+      const next = list.find((w) => w.family === a.family);
+      add(addrObject(a), 'delete', next ? `address changed from ${cidr(a)} to ${cidr(next)}` : 'not in the configuration',
+        { op: 'addr-del', addr: a }, STAGE.addrDel, { before: { address: cidr(a) } });
     }
   }
 
