@@ -24,8 +24,28 @@ function construct(text: string, family: Family): Ip {
   return family === 4 ? new Address4(text) : new Address6(text);
 }
 
+/**
+ * ip-address parses in tens of microseconds and a config with thousands of subnets asks about each
+ * one several times (normalising, then the rules), so results are remembered per text. Results are
+ * never mutated; the memo is emptied when it grows past a bound, for a daemon reading many configs.
+ */
+function memo<T>(fn: (text: string) => T): (text: string) => T {
+  const seen = new Map<string, T>();
+  return (text) => {
+    let r = seen.get(text);
+    if (r === undefined) {
+      if (seen.size >= 50_000) seen.clear();
+      r = fn(text);
+      seen.set(text, r);
+    }
+    return r;
+  };
+}
+
 /** A subnet as written: `ADDRESS/PREFIX`, host bits clear. The error says which network was meant. */
-export function parseCidr(text: string): Parsed<Cidr> {
+export const parseCidr = memo(parseCidrUncached);
+
+function parseCidrUncached(text: string): Parsed<Cidr> {
   const family = familyOf(text);
   if (!text.includes('/')) return { ok: null, error: `${JSON.stringify(text)} is not a CIDR: expected ADDRESS/PREFIX` };
   if (text.includes('%')) return { ok: null, error: `${JSON.stringify(text)} is not a CIDR: a zone (%) is not allowed` };
@@ -44,8 +64,15 @@ export function parseCidr(text: string): Parsed<Cidr> {
   return { ok: { family, net: construct(canonical, family), prefix, text: canonical }, error: null };
 }
 
-/** A single address (no prefix, no zone) of the given family, canonical. */
+const parseAddress4 = memo((text) => parseAddressUncached(text, 4));
+const parseAddress6 = memo((text) => parseAddressUncached(text, 6));
+
+/** A single address (no prefix, no zone) of the given family. */
 export function parseAddress(text: string, family: Family): Parsed<Ip> {
+  return family === 4 ? parseAddress4(text) : parseAddress6(text);
+}
+
+function parseAddressUncached(text: string, family: Family): Parsed<Ip> {
   if (familyOf(text) !== family) return { ok: null, error: `${JSON.stringify(text)} is not an IPv${family} address` };
   if (text.includes('/')) return { ok: null, error: `${JSON.stringify(text)} has a prefix: write the address alone (the prefix comes from the subnet)` };
   if (text.includes('%')) return { ok: null, error: `${JSON.stringify(text)} has a zone (%): write the address alone` };

@@ -12,6 +12,9 @@ export function pathText(path: YamlPath): string {
 }
 
 export class Locator {
+  /** Pairs of each map by key text, built on first use: lookups stay O(1) in files with thousands of entries. */
+  private readonly index = new WeakMap<object, Map<string, Pair>>();
+
   constructor(
     private readonly doc: Document | null,
     private readonly lines: LineCounter,
@@ -33,7 +36,7 @@ export class Locator {
     let pair: Pair | null = null;
     for (const seg of path) {
       if (isMap(node)) {
-        const found = node.items.find((p) => isPair(p) && String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
+        const found = this.pairs(node.items).get(String(seg));
         if (!found) return this.place(pair, node as Node, true);
         pair = found;
         node = found.value;
@@ -45,6 +48,16 @@ export class Locator {
       }
     }
     return this.place(pair, node as Node | null, key);
+  }
+
+  private pairs(items: readonly unknown[]): Map<string, Pair> {
+    let pairs = this.index.get(items);
+    if (!pairs) {
+      pairs = new Map();
+      for (const p of items) if (isPair(p)) pairs.set(String(isScalar(p.key) ? p.key.value : p.key), p);
+      this.index.set(items, pairs);
+    }
+    return pairs;
   }
 
   private place(pair: Pair | null, node: Node | null, preferKey: boolean): string {

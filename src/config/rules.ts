@@ -32,7 +32,12 @@ const modesOf = (n: NetworkConfig): readonly string[] => (n.driver === 'macvlan'
 /** Group by a key, keeping order. */
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
-  for (const x of xs) groups.set(key(x), [...(groups.get(key(x)) ?? []), x]);
+  for (const x of xs) {
+    const k = key(x);
+    const group = groups.get(k);
+    if (group) group.push(x);
+    else groups.set(k, [x]);
+  }
   return groups;
 }
 
@@ -208,14 +213,20 @@ interface ParsedSubnet {
   cidr: Cidr;
 }
 
+const parsedCache = new WeakMap<Config, ParsedSubnet[]>();
+
 /** Every subnet that parses, with its network; parse errors are reported by `subnets`. */
 function parsedSubnets(ctx: RuleContext): ParsedSubnet[] {
-  return ctx.config.networks.flatMap((network) =>
+  const cached = parsedCache.get(ctx.config);
+  if (cached) return cached;
+  const parsed = ctx.config.networks.flatMap((network) =>
     network.subnets.flatMap((s, index) => {
       const p = parseCidr(s.cidr);
       return p.ok ? [{ network, index, cidr: p.ok }] : [];
     }),
   );
+  parsedCache.set(ctx.config, parsed);
+  return parsed;
 }
 
 export const subnets: Rule = (ctx) => {
@@ -243,19 +254,21 @@ export const subnets: Rule = (ctx) => {
       }
     });
   }
-  const all = parsedSubnets(ctx);
-  for (const [i, a] of all.entries()) {
-    const b = all.slice(0, i).find((b) => b.network === a.network && overlap(a.cidr, b.cidr));
-    if (b) ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of the same network`);
+  for (const mine of groupBy(parsedSubnets(ctx), (s) => s.network.name).values()) {
+    for (const [i, a] of mine.entries()) {
+      const b = mine.slice(0, i).find((b) => overlap(a.cidr, b.cidr));
+      if (b) ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of the same network`);
+    }
   }
 };
 
 export const overlappingSubnets: Rule = (ctx) => {
-  const all = parsedSubnets(ctx);
-  for (const [i, a] of all.entries()) {
-    const b = all.slice(0, i).find((b) => b.network !== a.network && b.network.parent === a.network.parent && overlap(a.cidr, b.cidr));
-    if (b) {
-      ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of network ${q(b.network.name)} on the same parent ${q(a.network.parent)}`);
+  for (const shared of groupBy(parsedSubnets(ctx), (s) => s.network.parent).values()) {
+    for (const [i, a] of shared.entries()) {
+      const b = shared.slice(0, i).find((b) => b.network !== a.network && overlap(a.cidr, b.cidr));
+      if (b) {
+        ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of network ${q(b.network.name)} on the same parent ${q(a.network.parent)}`);
+      }
     }
   }
 };
@@ -324,6 +337,7 @@ export const hostLinkNames: Rule = (ctx) => {
     else seen.set(name, what);
   };
   for (const n of ctx.config.networks) if (n.parentKind === 'link') seen.set(n.parent, `the parent of network ${q(n.name)}`);
+  for (const v of ctx.config.vlans) if (!seen.has(v.parent)) seen.set(v.parent, `the parent of vlan ${q(v.name)}`);
   for (const v of ctx.config.vlans) if (!seen.has(v.name) || v.source === 'vlans') seen.set(v.name, `vlan ${q(v.name)}`);
   for (const n of ctx.config.networks) if (n.parentKind === 'dummy') claim(n.parent, `the dummy link of network ${q(n.name)}`, ['networks', n.name], true);
   for (const e of ctx.config.endpoints) {
