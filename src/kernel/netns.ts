@@ -202,7 +202,8 @@ export function openRtnetlinkInFd(fd: number, name: string, options: RtnetlinkOp
   return inNetnsFd(fd, name, () => openRtnetlink(options));
 }
 
-function openRtnetlink(options: RtnetlinkOptions): NetlinkSocket {
+/** An rtnetlink socket in vlannet's own namespace. */
+export function openRtnetlink(options: RtnetlinkOptions = {}): NetlinkSocket {
   const hint = lowestFreeFd();
   const socket = createNetlink(NETLINK_ROUTE, { ref: options.ref ?? false } as never);
   if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
