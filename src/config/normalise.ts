@@ -29,14 +29,14 @@ export function normalise(input: Input, loc: Locator): Config {
 
   const vlans = new Map<string, VlanConfig>();
   for (const [name, v] of byName(input.vlans)) {
-    vlans.set(name, { name, parent: v.parent, id: v.id, source: 'vlans', ...where(['vlans', name]) });
+    vlans.set(name, { name, parent: v.parent, id: v.id, source: 'vlans', mtu: v.mtu ?? null, ...where(['vlans', name]) });
   }
 
   const networks: NetworkConfig[] = [];
   for (const [name, n] of byName(input.networks)) {
     const resolved = resolveParent(name, n, input.vlans);
     if (resolved.implied && !vlans.has(resolved.parent)) {
-      vlans.set(resolved.parent, { ...resolved.implied, source: 'implied', ...where(['networks', name, 'parent'], false) });
+      vlans.set(resolved.parent, { ...resolved.implied, source: 'implied', mtu: null, ...where(['networks', name, 'parent'], false) });
     }
     const internal = resolved.kind === 'dummy';
     const mode = n.mode ?? (n.driver === 'macvlan' ? 'bridge' : 'l2');

@@ -195,6 +195,17 @@ export const sharedParents: Rule = (ctx) => {
   }
 };
 
+/** The kernel refuses a macvlan/ipvlan link with a larger MTU than its parent (EINVAL). */
+export const vlanMtus: Rule = (ctx) => {
+  const vlans = new Map(ctx.config.vlans.map((v) => [v.name, v]));
+  for (const n of ctx.config.networks) {
+    const v = vlans.get(n.parent);
+    if (n.mtu !== null && v?.mtu != null && n.mtu > v.mtu) {
+      ctx.error(['networks', n.name, 'mtu'], `MTU ${n.mtu} is larger than the MTU ${v.mtu} of its parent vlan ${q(v.name)} (${v.at}); the kernel refuses (EINVAL)`);
+    }
+  }
+};
+
 export const passthru: Rule = (ctx) => {
   const onParent = groupBy(attached(ctx), ({ n }) => n.parent);
   for (const [parent, eps] of onParent) {
@@ -394,6 +405,7 @@ export const RULES: Record<string, Rule> = {
   vlanNames,
   vlanDuplicates,
   sharedParents,
+  vlanMtus,
   passthru,
   subnets,
   overlappingSubnets,

@@ -67,6 +67,8 @@ export interface VlanConfig {
   /** `vlans` for an explicit entry (always vlannet's); `implied` for a NAME.VID network parent,
    * created only when no link of that name exists that vlannet does not own. */
   source: 'vlans' | 'implied';
+  /** MTU written on a `vlans:` entry; null or absent: not set (the kernel's, or what the networks on it need). */
+  mtu?: number | null;
   at: string;
   path: string;
 }

@@ -72,7 +72,7 @@ test('implied vlans: NAME.VID parents, deduplicated, sorted, alongside vlans: en
 
 test('a vlans: entry named NAME.VID is the vlan, not an implied one', () => {
   const c = load(y('version: 1', 'vlans:', '  eth0.60: { parent: eth0, id: 60, mtu: 1400 }', 'networks:', '  n: { driver: macvlan, parent: eth0.60 }'));
-  assert.equal(c.vlans.map((v) => [v.name, v.source]), [['eth0.60', 'vlans']]);
+  assert.equal(c.vlans.map((v) => [v.name, v.source, v.mtu]), [['eth0.60', 'vlans', 1400]]);
 });
 
 test('dummy parents: vn-NETWORK, or vn- + 12 hex of sha256 when that is too long; internal networks', () => {

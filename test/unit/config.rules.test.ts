@@ -242,6 +242,10 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
       { at: 't.yaml:5:45', path: 'networks.n1.mtu', contains: 'MTU 65536 is outside 68–65535' },
     ],
   },
+  'network MTU larger than its vlan\'s': {
+    yaml: y(V, 'vlans:', '  v1: { parent: eth0, id: 5, mtu: 1400 }', 'networks:', '  n1: { driver: macvlan, parent: v1, mtu: 1500 }'),
+    expect: [{ at: 't.yaml:5:43', path: 'networks.n1.mtu', contains: 'MTU 1500 is larger than the MTU 1400 of its parent vlan "v1" (t.yaml:3:3); the kernel refuses (EINVAL)' }],
+  },
   'multicast, all-zero, malformed and duplicate MACs': {
     yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, mac: "01:00:5e:00:00:01" }', '  e2: { network: n1, mac: "00:00:00:00:00:00" }', '  e3: { network: n1, mac: "02:00:00:00:00:0A" }', '  e4: { network: n1, mac: "02:00:00:00:00:0a" }', '  e5: { network: n1, mac: "02:00:00:00:00" }'),
     expect: [
