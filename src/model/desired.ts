@@ -65,7 +65,7 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     const mtus = (networksOnVlan.get(v.name) ?? []).map((n) => n.mtu).filter((m): m is number => m !== null);
     const spec: LinkSpec = {
       netns: null, name: v.name, kind: 'vlan', parent: v.parent, vlanId: v.id,
-      mtu: mtus.length ? Math.max(...mtus) : null, mac: null, up: true,
+      mtu: v.mtu ?? (mtus.length ? Math.max(...mtus) : null), mac: null, up: true,
       alias: markFor('vlan', v.name, { kind: 'vlan', parent: v.parent, vlanId: v.id }),
     };
     if (!links.has(key(null, v.parent)) && !config.vlans.some((o) => o.name === v.parent)) {
