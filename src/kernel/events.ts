@@ -3,10 +3,10 @@
 // /run/netns. Events only say "something changed here"; the daemon re-reads everything.
 
 import fs from 'node:fs';
-import type { NetlinkMessage, NetlinkSocket } from 'netlink';
+import type { RawNetlinkSocket } from 'netlink';
 import type { Netns } from '../model/types.js';
 import { RTM } from './messages.js';
-import { NETNS_DIR, openNetnsFd, openRtnetlinkInFd, openRtnetlink } from './netns.js';
+import { droppedMessages, NETNS_DIR, openNetnsFd, openRtnetlink, openRtnetlinkInFd, type Rtnetlink } from './netns.js';
 
 export type KernelEventKind = 'link' | 'addr' | 'route' | 'overflow' | 'netns';
 export interface KernelEvent {
@@ -41,7 +41,7 @@ function kindOf(type: number): KernelEventKind | null {
 }
 
 interface Subscription {
-  socket: NetlinkSocket;
+  socket: RawNetlinkSocket;
   /** Inode of /run/netns/NAME when subscribed: a namespace re-created under the name is another one. */
   ino: number;
 }
@@ -50,21 +50,34 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
   const subscriptions = new Map<Netns, Subscription>();
   let closed = false;
 
-  const listen = (ns: Netns, socket: NetlinkSocket): void => {
-    socket.on('message', (msgs: NetlinkMessage[]) => {
-      // One event per kind per batch: the daemon only needs to know that something changed.
-      const kinds = new Set(msgs.map((m) => kindOf(m.type)).filter((k): k is KernelEventKind => k !== null));
+  const listen = (ns: Netns, { socket, fd }: Rtnetlink): void => {
+    // The socket never reports a full receive queue as an error (see openRtnetlink): the kernel
+    // counts what it dropped, and a count that went up is an 'overflow'.
+    let drops = droppedMessages(fd);
+    socket.on('message', (buf: Buffer) => {
+      // One event per kind per datagram: the daemon only needs to know that something changed.
+      const kinds = new Set<KernelEventKind>();
+      for (let at = 0; at + 16 <= buf.length;) {
+        const len = buf.readUInt32LE(at);
+        if (len < 16) break;
+        const kind = kindOf(buf.readUInt16LE(at + 4));
+        if (kind) kinds.add(kind);
+        at += (len + 3) & ~3;
+      }
+      const now = droppedMessages(fd);
+      if (now !== drops) {
+        drops = now;
+        kinds.add('overflow');
+      }
       for (const kind of kinds) onEvent({ netns: ns, kind });
     });
-    // ENOBUFS: the kernel dropped notifications because the receive queue was full. Any other
-    // receive error loses notifications just the same: both mean "re-read everything".
     socket.on('error', () => onEvent({ netns: ns, kind: 'overflow' }));
     for (const group of GROUPS) socket.addMembership(group);
   };
 
   const own = openRtnetlink({ ref: true, recvBufferSize: RECEIVE_BUFFER });
   listen(null, own);
-  subscriptions.set(null, { socket: own, ino: 0 });
+  subscriptions.set(null, { socket: own.socket, ino: 0 });
 
   const unsubscribe = (ns: Netns): void => {
     const s = subscriptions.get(ns);
@@ -86,9 +99,9 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
       const current = subscriptions.get(ns);
       if (current && current.ino === ino) return;
       unsubscribe(ns);
-      const socket = openRtnetlinkInFd(fd, ns, { ref: true, recvBufferSize: RECEIVE_BUFFER });
-      listen(ns, socket);
-      subscriptions.set(ns, { socket, ino });
+      const rtnl = openRtnetlinkInFd(fd, ns, { ref: true, recvBufferSize: RECEIVE_BUFFER });
+      listen(ns, rtnl);
+      subscriptions.set(ns, { socket: rtnl.socket, ino });
     } finally {
       fs.closeSync(fd);
     }

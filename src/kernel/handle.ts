@@ -1,12 +1,21 @@
-// One rtnetlink socket bound to one namespace, with requests and dumps on it. Requests are
-// pipelined (many in flight, matched by sequence number). A dump is exclusive: the kernel runs
-// one dump per socket, and the netlink package cuts a multipart reply short when another reply
-// arrives in the middle of it, so a dump waits for the requests before it and requests wait for it.
+// One rtnetlink socket bound to one namespace, with requests and dumps on it. Messages are framed
+// and matched to their request by sequence number here, on the netlink package's raw socket: at a
+// thousand namespaces the package's parsed layer cost several times what the kernel does.
+// Requests are pipelined, up to WINDOW in flight per socket so their replies always fit in the
+// receive queue. Dumps on one socket go one after another: the kernel runs one dump per socket at
+// a time. A reply the kernel had to drop all the same is noticed (SO_MEMINFO drops) and fails the
+// requests then in flight with ENOBUFS instead of leaving them waiting forever.
 
-import type { NetlinkMessage, NetlinkSocket } from 'netlink';
-import { errnoName, openRtnetlinkIn, openRtnetlinkInFd } from './netns.js';
+import type { RawNetlinkSocket } from 'netlink';
+import { droppedMessages, errnoName, openRtnetlinkIn, openRtnetlinkInFd, type Rtnetlink } from './netns.js';
 import { NLM_F, NLMSG_ERROR, NLMSGERR_ATTR_MSG } from './messages.js';
 import { attrString, parseAttrs } from './nlattr.js';
+
+const NLMSG_DONE = 3;
+const HEADER = 16;
+/** Requests in flight per socket: a reply is at most a few KiB, the receive queue 1 MiB. */
+const WINDOW = 64;
+const WATCHDOG_MS = 1000;
 
 /** The kernel refused a request: errno name and the extended ack message, if any. */
 export class NetlinkError extends Error {
@@ -16,14 +25,32 @@ export class NetlinkError extends Error {
   }
 }
 
-export class RtnlHandle {
-  private dumpDone: Promise<void> = Promise.resolve();
-  private readonly active = new Set<Promise<unknown>>();
-  private closed = false;
+interface Pending {
+  dump: boolean;
+  parts: Buffer[];
+  resolve(parts: Buffer[]): void;
+  reject(e: Error): void;
+}
 
-  private constructor(readonly netns: string | null, private readonly socket: NetlinkSocket) {
-    // Replies nobody waits for (the ACK after a GET's answer) arrive as 'message': ignore them.
-    socket.on('error', () => { /* surfaced through the pending requests */ });
+export class RtnlHandle {
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiting: (() => void)[] = [];
+  private dumpTail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly socket: RawNetlinkSocket;
+  private readonly fd: number;
+  private drops = 0;
+  private watchdog: NodeJS.Timeout | null = null;
+  /** The nsid this namespace gives vlannet's own namespace, once known (stable while both live). */
+  ownNsid: number | null = null;
+
+  private constructor(readonly netns: string | null, rtnl: Rtnetlink) {
+    this.socket = rtnl.socket;
+    this.fd = rtnl.fd;
+    this.drops = droppedMessages(this.fd);
+    this.socket.on('message', (buf: Buffer) => this.receive(buf));
+    this.socket.on('error', (err: { code?: string }) => this.failAll(new NetlinkError(err.code ?? 'EIO', 'netlink socket error')));
   }
 
   /** Open a handle in `netns`; throws code ENOENT when the namespace does not exist. */
@@ -36,65 +63,111 @@ export class RtnlHandle {
     return new RtnlHandle(netns, openRtnetlinkInFd(fd, netns));
   }
 
-  /** Send one request with NLM_F_REQUEST|NLM_F_ACK (+ `flags`); resolve with the replies (none for a bare ACK). */
+  /** Send one request with NLM_F_REQUEST|NLM_F_ACK (+ `flags`); resolve at the ACK with the replies before it. */
   request(type: number, body: Buffer, flags = 0): Promise<Buffer[]> {
-    const run = this.dumpDone.then(() => this.send(type, body, flags));
-    this.track(run);
-    return run;
+    return this.send(type, body, NLM_F.REQUEST | NLM_F.ACK | flags, false);
   }
 
   /** Dump (NLM_F_DUMP) and resolve with every message body. */
   dump(type: number, body: Buffer): Promise<Buffer[]> {
-    const before = [this.dumpDone, ...this.active];
-    const run = Promise.allSettled(before).then(() => this.send(type, body, NLM_F.DUMP));
-    this.dumpDone = run.then(() => undefined, () => undefined);
+    const run = this.dumpTail.then(() => this.send(type, body, NLM_F.REQUEST | NLM_F.DUMP, true));
+    this.dumpTail = run.catch(() => undefined);
     return run;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.failAll(new NetlinkError('EBADF', 'netlink handle is closed'));
+    for (const wake of this.waiting.splice(0)) wake();
+    this.stopWatch();
     this.socket.close();
   }
 
-  private track(p: Promise<unknown>): void {
-    this.active.add(p);
-    const done = (): void => { this.active.delete(p); };
-    p.then(done, done);
-  }
-
-  private async send(type: number, body: Buffer, flags: number): Promise<Buffer[]> {
+  private async send(type: number, body: Buffer, flags: number, dump: boolean): Promise<Buffer[]> {
+    while (this.pending.size >= WINDOW && !this.closed) await new Promise<void>((wake) => this.waiting.push(wake));
     if (this.closed) throw new NetlinkError('EBADF', 'netlink handle is closed');
-    let msgs: NetlinkMessage[];
-    try {
-      [msgs] = await this.socket.request(type, body, { flags, checkError: false });
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      throw new NetlinkError(code ?? 'EIO', code ? '' : String((e as Error).message));
-    }
-    const first = msgs[0];
-    if (first && first.type === NLMSG_ERROR) {
-      checkAck(first);
-      return [];
-    }
-    return msgs.map((m) => m.data);
+    const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
+    const header = Buffer.alloc(HEADER);
+    header.writeUInt32LE(HEADER + body.length, 0);
+    header.writeUInt16LE(type, 4);
+    header.writeUInt16LE(flags, 6);
+    header.writeUInt32LE(seq, 8);
+    return new Promise<Buffer[]>((resolve, reject) => {
+      if (this.pending.size === 0) this.startWatch();
+      this.pending.set(seq, { dump, parts: [], resolve, reject });
+      this.socket.send([header, body], {}, (err) => {
+        if (err) this.settle(seq, new NetlinkError(err.code ?? 'EIO', `sending to the kernel: ${err.message}`));
+      });
+    });
   }
-}
 
-/** Throw NetlinkError for an NLMSG_ERROR carrying a negative errno; return for an ACK (errno 0). */
-export function checkAck(msg: Pick<NetlinkMessage, 'data' | 'flags'>): void {
-  const errno = -msg.data.readInt32LE(0);
-  if (errno === 0) return;
-  throw new NetlinkError(errnoName(errno), extackMessage(msg));
+  private settle(seq: number, outcome: Error | null): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    if (this.pending.size === 0) this.stopWatch();
+    this.waiting.shift()?.();
+    if (outcome) p.reject(outcome);
+    else p.resolve(p.parts);
+  }
+
+  /** While requests are in flight: keep the process alive, and look for dropped replies. */
+  private startWatch(): void {
+    if (!this.closed) this.socket.ref();
+    this.watchdog ??= setInterval(() => {
+      const drops = droppedMessages(this.fd);
+      if (drops === this.drops) return;
+      this.drops = drops;
+      this.failAll(new NetlinkError('ENOBUFS', 'the kernel dropped replies: its receive queue for vlannet was full'));
+    }, WATCHDOG_MS);
+  }
+
+  private stopWatch(): void {
+    if (!this.closed) this.socket.unref();
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+
+  private failAll(e: Error): void {
+    for (const seq of [...this.pending.keys()]) this.settle(seq, e);
+  }
+
+  /** One datagram: any number of messages, each for the request with its sequence number. */
+  private receive(buf: Buffer): void {
+    let at = 0;
+    while (at + HEADER <= buf.length) {
+      const len = buf.readUInt32LE(at);
+      if (len < HEADER || at + len > buf.length) break;
+      const type = buf.readUInt16LE(at + 4);
+      const flags = buf.readUInt16LE(at + 6);
+      const seq = buf.readUInt32LE(at + 8);
+      const p = this.pending.get(seq);
+      if (p) {
+        const body = buf.subarray(at + HEADER, at + len);
+        if (type === NLMSG_ERROR) this.settle(seq, errorOf(body, flags));
+        else if (type === NLMSG_DONE) this.settle(seq, body.length >= 4 && body.readInt32LE(0) < 0 ? errorOf(body, 0) : null);
+        else p.parts.push(body);
+      }
+      at += (len + 3) & ~3;
+    }
+  }
 }
 
 /**
- * struct nlmsgerr is the errno, then the request's header (and, unless NLM_F_CAPPED, its whole
- * body), then with NLM_F_ACK_TLVS the extended ack attributes.
+ * NLMSG_ERROR (or a failed NLMSG_DONE): a negative errno, then the request's header (and, unless
+ * NLM_F_CAPPED, its whole body), then with NLM_F_ACK_TLVS the extended ack attributes.
+ * Null for an ACK (errno 0).
  */
-function extackMessage(msg: Pick<NetlinkMessage, 'data' | 'flags'>): string {
-  if (!(msg.flags & NLM_F.ACK_TLVS) || msg.data.length < 20) return '';
-  const requestLength = msg.flags & NLM_F.CAPPED ? 16 : msg.data.readUInt32LE(4);
-  const attrs = parseAttrs(msg.data, 4 + ((requestLength + 3) & ~3));
+export function errorOf(body: Buffer, flags: number): NetlinkError | null {
+  const errno = -body.readInt32LE(0);
+  if (errno === 0) return null;
+  return new NetlinkError(errnoName(errno), extackMessage(body, flags));
+}
+
+function extackMessage(body: Buffer, flags: number): string {
+  if (!(flags & NLM_F.ACK_TLVS) || body.length < 4 + HEADER) return '';
+  const requestLength = flags & NLM_F.CAPPED ? HEADER : body.readUInt32LE(4);
+  const attrs = parseAttrs(body, 4 + ((requestLength + 3) & ~3));
   return attrString(attrs.get(NLMSGERR_ATTR_MSG)) ?? '';
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import koffi from 'koffi';
-import { createNetlink, type NetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from 'netlink';
 
 export const NETNS_DIR = '/run/netns';
 
@@ -20,8 +20,14 @@ const MS_SHARED = 0x100000;
 const AF_NETLINK = 16;
 const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
+const NETLINK_NO_ENOBUFS = 5;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
+const SOL_SOCKET = 1;
+const SO_RCVBUFFORCE = 33;
+const SO_MEMINFO = 55;
+const SK_MEMINFO_VARS = 9;
+const SK_MEMINFO_DROPS = 8;
 
 interface Libc {
   setns(fd: number, nstype: number): number;
@@ -31,6 +37,7 @@ interface Libc {
   gettid(): number;
   getsockname(fd: number, addr: Buffer, len: Buffer): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
 }
 
 let libcCache: Libc | null = null;
@@ -45,6 +52,7 @@ function libc(): Libc {
     gettid: lib.func('int gettid()'),
     getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
   } as Libc;
   return libcCache;
 }
@@ -184,31 +192,70 @@ export function listNamedNetns(): string[] {
 }
 
 export interface RtnetlinkOptions {
-  /** Keep the event loop alive while the socket is open (event listeners). */
+  /** Keep the event loop alive while the socket is open (event listeners). Default: not. */
   ref?: boolean;
+  /** SO_RCVBUFFORCE, bytes (root may exceed net.core.rmem_max). Default 1 MiB. */
   recvBufferSize?: number;
 }
 
 /**
- * An rtnetlink socket bound to `netns` (null: vlannet's own namespace), with extended acks on so
- * the kernel's reason for a refusal reaches the user. Throws code ENOENT when the namespace is gone.
+ * An rtnetlink socket and its fd (for getsockopt), from the netlink package's raw layer: messages
+ * are framed and matched in handle.ts.
  */
-export function openRtnetlinkIn(netns: string | null, options: RtnetlinkOptions = {}): NetlinkSocket {
+export interface Rtnetlink {
+  socket: RawNetlinkSocket;
+  fd: number;
+}
+
+/**
+ * An rtnetlink socket bound to `netns` (null: vlannet's own namespace). Throws code ENOENT when
+ * the namespace is gone.
+ */
+export function openRtnetlinkIn(netns: string | null, options: RtnetlinkOptions = {}): Rtnetlink {
   return netns === null ? openRtnetlink(options) : inNetns(netns, () => openRtnetlink(options));
 }
 
 /** Like openRtnetlinkIn, for a namespace already open as `fd` (from openNetnsFd). */
-export function openRtnetlinkInFd(fd: number, name: string, options: RtnetlinkOptions = {}): NetlinkSocket {
+export function openRtnetlinkInFd(fd: number, name: string, options: RtnetlinkOptions = {}): Rtnetlink {
   return inNetnsFd(fd, name, () => openRtnetlink(options));
 }
 
-/** An rtnetlink socket in vlannet's own namespace. */
-export function openRtnetlink(options: RtnetlinkOptions = {}): NetlinkSocket {
+/**
+ * An rtnetlink socket in the namespace the main thread is in now (vlannet's own, unless inside
+ * inNetns), set up so that:
+ * - the kernel's reason for a refusal reaches the user (NETLINK_EXT_ACK) without echoing the
+ *   request back (NETLINK_CAP_ACK);
+ * - a full receive queue never becomes a socket error (NETLINK_NO_ENOBUFS): the netlink package
+ *   aborts the whole process on one (its poll error path throws from native code). Dropped
+ *   messages are counted by the kernel instead; see droppedMessages().
+ */
+export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
   const hint = lowestFreeFd();
-  const socket = createNetlink(NETLINK_ROUTE, { ref: options.ref ?? false } as never);
-  if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
-  enableExtendedAck(socket, hint);
-  return socket;
+  const socket = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 0, sendBufferSize: 0 });
+  if (!options.ref) socket.unref();
+  const fd = findFd(socket, hint);
+  const int = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; };
+  const set = (level: number, name: number, value: number, what: string): void => {
+    if (libc().setsockopt(fd, level, name, int(value), 4) !== 0) {
+      const code = errnoName(koffi.errno());
+      socket.close();
+      throw new SyscallError(code, 'setsockopt', what);
+    }
+  };
+  set(SOL_SOCKET, SO_RCVBUFFORCE, options.recvBufferSize ?? 1 << 20, 'SO_RCVBUFFORCE');
+  set(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1, 'NETLINK_NO_ENOBUFS');
+  set(SOL_NETLINK, NETLINK_EXT_ACK, 1, 'NETLINK_EXT_ACK');
+  set(SOL_NETLINK, NETLINK_CAP_ACK, 1, 'NETLINK_CAP_ACK');
+  return { socket, fd };
+}
+
+/** How many messages the kernel dropped for this socket because its receive queue was full (SO_MEMINFO). */
+export function droppedMessages(fd: number): number {
+  const info = Buffer.alloc(4 * SK_MEMINFO_VARS);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(info.length);
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, len) !== 0) return 0;
+  return info.readUInt32LE(4 * SK_MEMINFO_DROPS);
 }
 
 function lowestFreeFd(): number {
@@ -220,22 +267,16 @@ function lowestFreeFd(): number {
 /**
  * The netlink package does not expose its socket's fd, so it is found: a new socket takes the
  * lowest free fd, and getsockname proves it is ours (AF_NETLINK, our port). If a worker thread
- * took that fd first, /proc/self/fd is searched. Extended acks are best-effort: without them
- * errors still carry the errno name.
+ * took that fd first, /proc/self/fd is searched.
  */
-function enableExtendedAck(socket: NetlinkSocket, hint: number): void {
+function findFd(socket: RawNetlinkSocket, hint: number): number {
   const port = socket.address().port;
-  let fd = isOurSocket(hint, port) ? hint : -1;
-  if (fd < 0) {
-    for (const entry of fs.readdirSync('/proc/self/fd')) {
-      if (isOurSocket(Number(entry), port)) { fd = Number(entry); break; }
-    }
+  if (isOurSocket(hint, port)) return hint;
+  for (const entry of fs.readdirSync('/proc/self/fd')) {
+    if (isOurSocket(Number(entry), port)) return Number(entry);
   }
-  if (fd < 0) return;
-  const one = Buffer.alloc(4);
-  one.writeInt32LE(1);
-  libc().setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
-  libc().setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
+  socket.close();
+  throw new Error('BUG: cannot find the fd of a netlink socket just opened');
 }
 
 function isOurSocket(fd: number, port: number): boolean {

@@ -67,10 +67,12 @@ async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceD
 
 /** RTM_GETNSID: which nsid the namespace behind `h` gives to vlannet's own namespace (-1: none). */
 async function nsidOfOwn(h: RtnlHandle): Promise<number> {
+  if (h.ownNsid !== null) return h.ownNsid;
   const request = Buffer.concat([rtgenmsg(AF_UNSPEC), new AttrWriter().u32(NETNSA.FD, ownNetnsFd()).toBuffer()]);
   const [reply] = await h.request(RTM.GETNSID, request);
-  if (!reply) return -1;
-  return attrS32(parseAttrs(reply, 4).get(NETNSA.NSID)) ?? -1;
+  const nsid = reply ? attrS32(parseAttrs(reply, 4).get(NETNSA.NSID)) ?? -1 : -1;
+  if (nsid >= 0) h.ownNsid = nsid;
+  return nsid;
 }
 
 function linkState(dump: NamespaceDump, l: RawLink, ownNames: Map<number, string>): LinkState {
