@@ -37,8 +37,16 @@ export function addressInSubnet(address: string, cidr: string): boolean {
 
 /** IPv6 link-local (fe80::/10): the kernel adds these itself; vlannet never manages them. */
 export function isLinkLocal(address: string): boolean {
-  return familyOf(address) === 6 && new Address6(address).isLinkLocal();
+  if (familyOf(address) !== 6) return false;
+  let known = linkLocal.get(address);
+  if (known === undefined) {
+    known = new Address6(address).isLinkLocal();
+    if (linkLocal.size > 100_000) linkLocal.clear();
+    linkLocal.set(address, known);
+  }
+  return known;
 }
+const linkLocal = new Map<string, boolean>();
 
 /** The network an address with a prefix length lies in, as a canonical CIDR: `10.1.2.0/24`. */
 export function networkOf(address: string, prefixLength: number): string {

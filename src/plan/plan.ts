@@ -90,9 +90,25 @@ function linkChanges(o: LinkState, d: LinkSpec): [LinkChange, LinkChange] {
 
 const show = (v: unknown) => (v === undefined ? '(unset)' : String(v));
 
+function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = keyOf(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
 export function planAgainst(desired: DesiredState, observed: ObservedState, warningsIn: Diagnostic[]): Plan {
   const actions: Action[] = [];
   const warnings = [...warningsIn];
+  // Indexes, so a plan over thousands of endpoints stays linear.
+  const addressesAt = groupBy(observed.addresses, (a) => place(a.netns, a.link));
+  const routesOn = groupBy(observed.routes, (r) => place(r.netns, r.dev));
+  const strangersOn = groupBy(observed.links.filter((l) => l.parent !== null && !ownerOf(l)), (l) => l.parent!);
+  const strangersIn = groupBy(observed.links.filter((l) => l.netns !== null && l.name !== 'lo' && !ownerOf(l)), (l) => l.netns!);
   const add = (object: string, change: ChangeKind, reason: string, op: KernelOp, stage: number, extra: Partial<Action> = {}) =>
     actions.push({ object, change, reason, op, stage, ...extra });
 
@@ -136,7 +152,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const doomedParents = new Map<string, Fate>();
   for (const f of [...doomed]) {
     if (isEndpoint(f.link.kind) || f.link.netns !== null) continue;
-    const strangers = observed.links.filter((l) => l.parent === f.link.name && !ownerOf(l));
+    const strangers = strangersOn.get(f.link.name) ?? [];
     if (strangers.length) {
       doomed.splice(doomed.indexOf(f), 1);
       warnings.push({ severity: 'warning', at: '', path: '', message:
@@ -159,8 +175,8 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const gone = new Set(doomed.map((f) => place(f.link.netns, f.link.name)));
   for (const f of doomed) {
     const l = f.link;
-    const addresses = observed.addresses.filter((a) => a.netns === l.netns && a.link === l.name && !isLinkLocal(a.address));
-    const routes = observed.routes.filter((r) => r.netns === l.netns && r.dev === l.name && r.protocol === VLANNET_ROUTE_PROTOCOL);
+    const addresses = (addressesAt.get(place(l.netns, l.name)) ?? []).filter((a) => !isLinkLocal(a.address));
+    const routes = (routesOn.get(place(l.netns, l.name)) ?? []).filter((r) => r.protocol === VLANNET_ROUTE_PROTOCOL);
     const before = specOf(l);
     add(objectOf(f.mark), f.replacedBy ? 'replace' : 'delete', f.reason,
       { op: 'link-del', netns: l.netns, name: l.name, before, addresses, routes },
@@ -185,7 +201,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const addrObject = (a: AddressState) => `${objectAt.get(place(a.netns, a.link)) ?? `link.${where(a.netns)}.${a.link}`}.ipv${a.family}`;
   const cidr = (a: AddressState) => `${a.address}/${a.prefixLength}`;
   for (const [at, list] of wanted) {
-    const have = keptEndpoints.has(at) ? observed.addresses.filter((a) => place(a.netns, a.link) === at && !isLinkLocal(a.address)) : [];
+    const have = keptEndpoints.has(at) ? (addressesAt.get(at) ?? []).filter((a) => !isLinkLocal(a.address)) : [];
     const haveKeys = new Set(have.map(addrKey));
     const wantKeys = new Set(list.map(addrKey));
     for (const a of list) {
@@ -198,8 +214,8 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   for (const at of keptEndpoints) {
     const list = wanted.get(at) ?? [];
     const wantKeys = new Set(list.map(addrKey));
-    for (const a of observed.addresses) {
-      if (place(a.netns, a.link) !== at || isLinkLocal(a.address) || wantKeys.has(addrKey(a))) continue;
+    for (const a of addressesAt.get(at) ?? []) {
+      if (isLinkLocal(a.address) || wantKeys.has(addrKey(a))) continue;
       const next = list.find((w) => w.family === a.family);
       add(addrObject(a), 'delete', next ? `address changed from ${cidr(a)} to ${cidr(next)}` : 'not in the configuration',
         { op: 'addr-del', addr: a }, STAGE.addrDel, { before: { address: cidr(a) } });
@@ -212,6 +228,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const routeText = (r: RouteState) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
   const desiredRoutes = new Set(desired.routes.map(routeKey));
   const present = new Set<string>();
+  const defaultsIn = groupBy(observed.routes.filter((r) => r.dst === 'default'), (r) => `${r.netns ?? ''}|${r.family}`);
   for (const r of observed.routes) {
     if (r.protocol !== VLANNET_ROUTE_PROTOCOL || gone.has(place(r.netns, r.dev))) continue;
     if (desiredRoutes.has(routeKey(r))) { present.add(routeKey(r)); continue; }
@@ -219,7 +236,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   }
   for (const r of desired.routes) {
     if (present.has(routeKey(r))) continue;
-    const blocker = observed.routes.find((o) => o.netns === r.netns && o.family === r.family && o.dst === r.dst &&
+    const blocker = (defaultsIn.get(`${r.netns ?? ''}|${r.family}`) ?? []).find((o) => o.dst === r.dst &&
       o.protocol !== VLANNET_ROUTE_PROTOCOL && !gone.has(place(o.netns, o.dev)));
     if (blocker) {
       warnings.push({ severity: 'warning', at: '', path: '', message:
@@ -237,7 +254,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   }
   for (const n of observed.namespaces) {
     if (!n.owned || wantNs.has(n.name)) continue;
-    const strangers = observed.links.filter((l) => l.netns === n.name && l.name !== 'lo' && !ownerOf(l));
+    const strangers = strangersIn.get(n.name) ?? [];
     if (strangers.length) {
       warnings.push({ severity: 'warning', at: '', path: '', message:
         `namespace ${n.name} is no longer in the configuration but holds links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });

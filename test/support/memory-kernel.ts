@@ -117,7 +117,9 @@ export class MemoryKernel implements Kernel {
   }
 
   private children(parent: string): LinkState[] {
-    return [...this.namespaces.values()].flatMap((ns) => [...ns.links.values()]).filter((l) => l.parent === parent);
+    const out: LinkState[] = [];
+    for (const ns of this.namespaces.values()) for (const l of ns.links.values()) if (l.parent === parent) out.push(l);
+    return out;
   }
 
   private createNamespace(name: string, owned: boolean): void {
