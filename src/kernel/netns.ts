@@ -38,6 +38,9 @@ interface Libc {
   getsockname(fd: number, addr: Buffer, len: Buffer): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
   getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  poll(fds: Buffer, nfds: number, timeout: number): number;
 }
 
 let libcCache: Libc | null = null;
@@ -53,6 +56,9 @@ function libc(): Libc {
     getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
+    send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
+    recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   } as Libc;
   return libcCache;
 }
@@ -285,4 +291,30 @@ function isOurSocket(fd: number, port: number): boolean {
   len.writeUInt32LE(12);
   if (libc().getsockname(fd, addr, len) !== 0) return false;
   return addr.readUInt16LE(0) === AF_NETLINK && addr.readUInt32LE(4) === port;
+}
+
+const MSG_DONTWAIT = 0x40;
+const POLLIN = 1;
+
+/** send(2) on a netlink socket, now: the kernel handles an rtnetlink request inside the call. */
+export function sendNow(fd: number, message: Buffer): void {
+  if (libc().send(fd, message, message.length, 0) < 0) throw new SyscallError(errnoName(koffi.errno()), 'send', 'netlink request');
+}
+
+/**
+ * recv(2) of one datagram into `buf`, waiting at most `timeoutMs` for one; its length. A dump's
+ * next part is made inside the previous recv, so a dump read this way never waits in practice.
+ */
+export function receiveNow(fd: number, buf: Buffer, timeoutMs: number): number {
+  for (;;) {
+    const n = libc().recv(fd, buf, buf.length, MSG_DONTWAIT);
+    if (n >= 0) return n;
+    const code = errnoName(koffi.errno());
+    if (code === 'EINTR') continue;
+    if (code !== 'EAGAIN') throw new SyscallError(code, 'recv', 'netlink reply');
+    const pollfd = Buffer.alloc(8);
+    pollfd.writeInt32LE(fd, 0);
+    pollfd.writeInt16LE(POLLIN, 4);
+    if (libc().poll(pollfd, 1, timeoutMs) === 0) throw new SyscallError('ETIMEDOUT', 'recv', 'netlink reply');
+  }
 }
