@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkKernel, link } from './support/expect.js';
+import { checkKernel, identity, link } from './support/expect.js';
 import { run } from './support/sh.js';
 import { snapshotAll, withoutChildCounters } from './support/snapshot.js';
 import { apply, destroy, objects, vlannet } from './support/vlannet.js';
@@ -39,13 +39,13 @@ test('adding one endpoint to a converged kernel executes only that endpoint\'s a
     w.veth('eth0');
     const base = `version: 1\nnetworks:\n${NET50}\nendpoints:\n  min-a: { network: net50 }\n  min-b: { network: net50 }\n`;
     apply(w.config(base));
-    const before = { a: link('eth0', 'min-a'), b: link('eth0', 'min-b') };
+    const before = { a: identity(link('eth0', 'min-a')), b: identity(link('eth0', 'min-b')) };
     const grown = `${base}  min-c: { network: net50 }\n`;
     const executed = apply(w.config(grown)).executed;
     const foreign = executed.filter((a) => !/^(endpoint|netns)\.min-c(\.|$)/.test(a.object));
     assert.equal(foreign, [], 'only min-c\'s objects are touched');
     assert.ok(executed.some((a) => a.object === 'endpoint.min-c'), 'min-c\'s link is created');
-    assert.equal({ a: link('eth0', 'min-a'), b: link('eth0', 'min-b') }, before, 'the others are untouched');
+    assert.equal({ a: identity(link('eth0', 'min-a')), b: identity(link('eth0', 'min-b')) }, before, 'the others are untouched');
     assert.equal(checkKernel(parseConfig(grown)), []);
   } finally {
     w.cleanup();
@@ -58,7 +58,7 @@ test('removing a network removes exactly its endpoints, their namespaces and its
     w.veth('eth0');
     const both = `version: 1\nnetworks:\n${NET50}\n${NET60}\nendpoints:\n  rm-a: { network: net50 }\n  rm-b: { network: net60 }\n  rm-c: { network: net60 }\n`;
     apply(w.config(both));
-    const kept = link('eth0', 'rm-a');
+    const kept = identity(link('eth0', 'rm-a'));
     const one = `version: 1\nnetworks:\n${NET50}\nendpoints:\n  rm-a: { network: net50 }\n`;
     const executed = apply(w.config(one)).executed;
     assert.equal(objects(executed), [
@@ -66,7 +66,7 @@ test('removing a network removes exactly its endpoints, their namespaces and its
     ]);
     assert.is(link('eth0.60'), null, 'the VLAN link vlannet created went with its last network');
     assert.not.ok(run('ip', ['netns', 'list']).stdout.includes('rm-b'), 'rm-b\'s namespace is gone');
-    assert.equal(link('eth0', 'rm-a'), kept, 'the remaining endpoint is untouched');
+    assert.equal(identity(link('eth0', 'rm-a')), kept, 'the remaining endpoint is untouched');
     assert.equal(checkKernel(parseConfig(one)), []);
   } finally {
     w.cleanup();

@@ -61,6 +61,18 @@ export function gatewayOf(s: { subnet: string; gateway?: string }, family: Famil
     : Address6.fromBigInt(new Address6(s.subnet).startAddress().bigInt() + 1n).correctForm();
 }
 
+/** No parent means isolated on vlannet's dummy: internal, like Docker's parentless networks. */
+export function isInternal(n: RawNetwork): boolean {
+  return n.internal === true || !n.parent;
+}
+
+/** What identifies a link and its configuration, without the state the kernel updates by itself (operstate). */
+export function identity(l: IpLink | null): object | null {
+  if (!l) return null;
+  const { ifindex, ifname, address, mtu, flags, ifalias, linkinfo, link_index } = l;
+  return { ifindex, ifname, address, mtu, flags, ifalias, linkinfo, link_index };
+}
+
 export function isL3(n: RawNetwork): boolean {
   return n.driver === 'ipvlan' && (n.mode === 'l3' || n.mode === 'l3s');
 }
@@ -78,11 +90,11 @@ export function checkKernel(cfg: RawConfig): string[] {
     const ns = endpointNetns(name, e);
     if (ns && !namespaces.includes(ns)) problems.push(`endpoint ${name}: namespace ${ns} does not exist`);
     problems.push(...checkEndpoint(name, e, n, ns));
-    const defaultRoute = e.default_route ?? !(n.internal || ns === null);
+    const defaultRoute = e.default_route ?? !(isInternal(n) || ns === null);
     for (const family of [4, 6] as const) {
       const key = `${ns ?? 'host'}/${family}`;
       if (!defaults.has(key)) defaults.set(key, []);
-      if (!defaultRoute || n.internal) continue;
+      if (!defaultRoute || isInternal(n)) continue;
       const address = addressesOf(e.ifname ?? 'eth0', ns, family)[0];
       if (!address) continue;
       const ifname = e.ifname ?? 'eth0';
@@ -134,7 +146,7 @@ function checkEndpoint(name: string, e: RawEndpoint, n: RawNetwork, ns: string |
   if (e.mac) want('mac', l.address, e.mac.toLowerCase());
   const parent = parentName(l);
   const parentLink = parent ? link(parent) : null;
-  if (n.parent && !n.internal) want('parent', parent, n.parent);
+  if (!isInternal(n)) want('parent', parent, n.parent);
   else {
     want('parent kind', parentLink?.linkinfo?.info_kind, 'dummy');
     want('parent alias', parentLink?.ifalias, `vlannet:dummy/${e.network} dummy`);

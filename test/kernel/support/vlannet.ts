@@ -14,18 +14,18 @@ export function vlannet(...args: string[]): RunResult {
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 300_000 });
 }
 
-/** The same, without waiting: for two vlannets at once. Resolves with the result and how long it ran. */
-export function vlannetAsync(...args: string[]): Promise<RunResult & { ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+/** The same, without waiting: for two vlannets at once. `done` resolves with the result and when it ended. */
+export function startVlannet(...args: string[]): { pid: number; done: Promise<RunResult & { endedAt: number }> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+  const done = new Promise<RunResult & { endedAt: number }>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr, ms: performance.now() - started }));
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr, endedAt: performance.now() }));
   });
+  return { pid: child.pid!, done };
 }
 
 export interface ExecutedAction {

@@ -62,6 +62,20 @@ function noDad(link: string): void {
   fs.writeFileSync(`/proc/sys/net/ipv6/conf/${link}/accept_dad`, '0');
 }
 
+/**
+ * Wait (up to 3 s) until the kernel has finished bringing a link up: operstate is set
+ * asynchronously (linkwatch), so a snapshot taken at once could change by itself a moment later.
+ * A dummy link stays UNKNOWN for ever; that is settled too, after the wait.
+ */
+export function settle(link: string, netns: string | null = null): void {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const [l] = ipJson<{ operstate: string }>(...(netns ? ['-n', netns] : []), 'link', 'show', 'dev', link);
+    if (l?.operstate === 'UP') return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
 export class World {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-kernel-'));
   private readonly links = new Set<string>();
@@ -74,8 +88,9 @@ export class World {
   veth(name = 'eth0', addresses: string[] = []): string {
     ip('link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}-peer`);
     this.links.add(name);
-    this.prepare(name, addresses);
+    noDad(`${name}-peer`);
     ip('link', 'set', `${name}-peer`, 'up');
+    this.prepare(name, addresses);
     return name;
   }
 
@@ -93,6 +108,7 @@ export class World {
     this.links.add(name);
     noDad(name);
     ip('link', 'set', name, 'up');
+    settle(name);
     return name;
   }
 
@@ -107,6 +123,7 @@ export class World {
     noDad(name);
     for (const a of addresses) ip('addr', 'add', a, 'dev', name);
     ip('link', 'set', name, 'up');
+    settle(name);
   }
 
   /** Write a config file; its namespaces are removed at cleanup. Returns its path. */
