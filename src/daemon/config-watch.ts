@@ -11,7 +11,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
+/** Longer than chokidar's change throttle (50 ms). */
+const TRAILING_MS = 75;
+
 export interface ConfigWatcher {
+  /** Resolves when the directories are being watched (the first scan is done). */
+  ready(): Promise<void>;
   close(): Promise<void>;
   /** The paths currently watched (for logs and tests). */
   watched(): string[];
@@ -57,6 +62,8 @@ export function watchTargets(file: string): Map<string, Set<string>> {
 export function watchConfig(file: string, onChange: (why: string) => void, onError: (e: Error) => void = () => {}): ConfigWatcher {
   let targets = watchTargets(file);
   let watcher: FSWatcher | null = null;
+  let isReady: Promise<void> = Promise.resolve();
+  let trailing: NodeJS.Timeout | null = null;
   const relevant = (p: string) => targets.get(path.dirname(p))?.has(path.basename(p)) ?? false;
 
   const start = () => {
@@ -68,6 +75,8 @@ export function watchConfig(file: string, onChange: (why: string) => void, onErr
       // Watch each directory itself and the entries leading to the file, nothing else.
       ignored: (p: string) => !targets.has(p) && !relevant(p),
     });
+    const w = watcher;
+    isReady = new Promise((resolve) => w.once('ready', () => resolve()));
     watcher.on('all', (event, p) => {
       if (!relevant(p)) return;
       const next = watchTargets(file);
@@ -76,6 +85,10 @@ export function watchConfig(file: string, onChange: (why: string) => void, onErr
         void restart();
       }
       onChange(`${event} ${p}`);
+      // chokidar drops a file's change events that follow another within ~50 ms (no trailing
+      // event): say "changed" once more after that window so a quick second write is not lost.
+      if (trailing) clearTimeout(trailing);
+      trailing = setTimeout(() => { trailing = null; onChange(`after ${event} ${p}`); }, TRAILING_MS);
     });
     watcher.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
   };
@@ -87,7 +100,9 @@ export function watchConfig(file: string, onChange: (why: string) => void, onErr
   };
   start();
   return {
+    ready: () => isReady,
     async close() {
+      if (trailing) clearTimeout(trailing);
       const w = watcher;
       watcher = null;
       await w?.close();
