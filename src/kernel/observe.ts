@@ -78,9 +78,13 @@ async function nsidOfOwn(h: RtnlHandle): Promise<number> {
 function linkState(dump: NamespaceDump, l: RawLink, ownNames: Map<number, string>): LinkState {
   // The lower link's name, only when it lives in vlannet's own namespace (see LinkState.parent).
   let parent: string | null = null;
-  if (l.link !== undefined) {
+  // The kernel leaves IFLA_LINK out when the lower link's index equals the link's own index
+  // (rtnl_fill_link_ifindex), which happens across namespaces: an endpoint re-created as index 3
+  // in its namespace on a parent that is index 3 in vlannet's. IFLA_LINK_NETNSID says there is one.
+  const lower = l.link ?? (l.linkNetnsid !== undefined ? l.index : undefined);
+  if (lower !== undefined) {
     const inOwn = dump.netns === null ? l.linkNetnsid === undefined : l.linkNetnsid !== undefined && l.linkNetnsid === dump.ownNsid;
-    if (inOwn) parent = ownNames.get(l.link) ?? null;
+    if (inOwn) parent = ownNames.get(lower) ?? null;
   }
   const s: LinkState = {
     netns: dump.netns, name: l.name, index: l.index, kind: l.kind, parent,
