@@ -1,0 +1,141 @@
+// The daemon at N endpoints: an owned endpoint link is deleted behind its back (`ip -n NS link
+// del eth0`) and the time until the namespace again has its default route through a new eth0 is
+// measured from the kernel's own notifications (RTM_DELLINK → RTM_NEWROUTE default), read on a
+// socket subscribed in that namespace. Then peak resident memory (VmHWM) of the daemon process.
+
+import fs from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import koffi from 'koffi';
+import { createNetlink, type NetlinkSocket } from 'netlink';
+import { configYaml, endpointName, IFNAME } from './workload.js';
+import { percentile } from './stats.js';
+
+const run = promisify(execFile);
+const CLONE_NEWNET = 0x40000000;
+const RTNLGRP_LINK = 1;
+const RTNLGRP_IPV4_ROUTE = 7;
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTM_NEWROUTE = 24;
+const IFF_UP = 1;
+const REPAIR_TIMEOUT_MS = 10_000;
+/** Stop deleting after this long, whatever the count reached (the bench must stay a few minutes). */
+const BUDGET_MS = 60_000;
+
+const setns = koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (fd: number, type: number) => number;
+
+function monitorIn(netns: string): NetlinkSocket {
+  const own = fs.openSync('/proc/self/ns/net', 'r');
+  const fd = fs.openSync(`/run/netns/${netns}`, 'r');
+  try {
+    if (setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns ${netns} failed`);
+    try {
+      const s = createNetlink(0, { ref: true } as never);
+      s.addMembership(RTNLGRP_LINK);
+      s.addMembership(RTNLGRP_IPV4_ROUTE);
+      return s;
+    } finally {
+      if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot return to the bench namespace');
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.closeSync(own);
+  }
+}
+
+interface Repair {
+  /** RTM_DELLINK to the new eth0 up. */
+  linkMs: number;
+  /** RTM_DELLINK to its default route back: the endpoint is whole again. */
+  routeMs: number;
+}
+
+/** Delete the endpoint link of `netns` and wait for the daemon to put it back. */
+async function deleteAndWait(netns: string): Promise<Repair> {
+  const socket = monitorIn(netns);
+  let deletedAt = NaN;
+  let linkAt = NaN;
+  try {
+    const back = new Promise<Repair>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${netns}: not repaired within ${REPAIR_TIMEOUT_MS} ms`)), REPAIR_TIMEOUT_MS);
+      socket.on('message', (msgs) => {
+        const now = performance.now();
+        for (const m of msgs) {
+          if (m.type === RTM_DELLINK && Number.isNaN(deletedAt)) deletedAt = now;
+          if (m.type === RTM_NEWLINK && !Number.isNaN(deletedAt) && Number.isNaN(linkAt) && (m.data.readUInt32LE(8) & IFF_UP)) linkAt = now;
+          // rtmsg: family, dst_len, src_len, tos, table …: a main-table default route.
+          if (m.type === RTM_NEWROUTE && !Number.isNaN(deletedAt) && m.data[1] === 0 && m.data[4] === 254) {
+            clearTimeout(timer);
+            resolve({ linkMs: (Number.isNaN(linkAt) ? now : linkAt) - deletedAt, routeMs: now - deletedAt });
+          }
+        }
+      });
+    });
+    await run('ip', ['-n', netns, 'link', 'del', IFNAME]);
+    return await back;
+  } finally {
+    socket.close();
+  }
+}
+
+function memoryOf(pid: number): { vmHwmKiB: number; vmRssKiB: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { vmHwmKiB: kib('VmHWM'), vmRssKiB: kib('VmRSS') };
+}
+
+export interface DaemonContext {
+  work: string;
+  vlannet: string;
+  mustMatch(step: string, expected: Map<string, string>): Promise<void>;
+  expectAll(ids: number[]): Map<string, string>;
+}
+
+export async function runDaemon(n: number, deletions: number, ctx: DaemonContext) {
+  const ids = Array.from({ length: n }, (_, k) => k + 1);
+  const file = `${ctx.work}/vlannet.yaml`;
+  fs.writeFileSync(file, configYaml(ids));
+  await run(process.execPath, [ctx.vlannet, 'apply', '-f', file], { maxBuffer: 1 << 30 });
+
+  const daemon = spawn(process.execPath, [ctx.vlannet, 'daemon', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const exited = new Promise<number | null>((resolve) => daemon.on('exit', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`daemon not ready after 120 s:\n${log}`)), 120_000);
+      daemon.stderr!.on('data', (d: Buffer) => {
+        log += d.toString();
+        if (/\bready:/.test(log)) { clearTimeout(timer); resolve(); }
+      });
+      void exited.then((code) => reject(new Error(`daemon exited (${code}) before it was ready:\n${log}`)));
+    });
+    const readyRss = memoryOf(daemon.pid!);
+
+    const repairs: Repair[] = [];
+    const started = performance.now();
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    while (repairs.length < deletions && performance.now() - started < BUDGET_MS) {
+      try {
+        repairs.push(await deleteAndWait(endpointName(1 + (next() % n))));
+      } catch (e) {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}; the daemon's log ends:\n${log.split('\n').slice(-12).join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await ctx.mustMatch('daemon repairs', ctx.expectAll(ids));
+    const routeMs = repairs.map((r) => r.routeMs);
+    const linkMs = repairs.map((r) => r.linkMs);
+    return {
+      deletions: repairs.length,
+      repairMs: { p50: percentile(routeMs, 50), p99: percentile(routeMs, 99), max: Math.max(...routeMs) },
+      linkBackMs: { p50: percentile(linkMs, 50), p99: percentile(linkMs, 99) },
+      memory: { ready: readyRss, end: memoryOf(daemon.pid!) },
+    };
+  } finally {
+    daemon.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+    if (code === 'timeout') daemon.kill('SIGKILL');
+  }
+}
