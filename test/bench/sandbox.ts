@@ -2,7 +2,7 @@
 // private` made by main.ts: a tmpfs on /run (so /run/netns and /run/vlannet are private) and a veth
 // pair eth0/eth0-peer as the parent. Prints one JSON line with its measurements on stdout.
 //
-//   node dist/test/bench/sandbox.js vlannet|iproute2|daemon N [deletions]
+//   node dist/test/bench/sandbox.js vlannet|iproute2|daemon N [deletions [budget-seconds]]
 
 import fs from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -123,14 +123,14 @@ async function benchIproute2(n: number) {
 }
 
 async function main(): Promise<void> {
-  const [scenario, nText, deletions] = process.argv.slice(2);
+  const [scenario, nText, deletions, budgetSeconds] = process.argv.slice(2);
   const n = Number(nText);
   if (!Number.isInteger(n) || n < 1) throw new Error('usage: sandbox.js vlannet|iproute2|daemon N [deletions]');
   enterSandbox();
   let result: unknown;
   if (scenario === 'vlannet') result = await benchVlannet(n);
   else if (scenario === 'iproute2') result = await benchIproute2(n);
-  else if (scenario === 'daemon') result = await runDaemon(n, Number(deletions ?? 100), { work: WORK, vlannet: VLANNET, mustMatch, expectAll: (ids) => expectAll(ids, nthAddress) });
+  else if (scenario === 'daemon') result = await runDaemon(n, Number(deletions ?? 100), Number(budgetSeconds ?? 30) * 1000, { work: WORK, vlannet: VLANNET, mustMatch, expectAll: (ids) => expectAll(ids, nthAddress) });
   else throw new Error(`unknown scenario ${scenario}`);
   process.stdout.write(JSON.stringify(result) + '\n');
 }
