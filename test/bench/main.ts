@@ -52,6 +52,7 @@ function summaryOf(s: SizeResult) {
       plan: pick(v, (r) => r.cold.timings.planMs),
       execute: pick(v, (r) => r.cold.timings.executeMs),
       verify: pick(v, (r) => r.cold.timings.verifyMs),
+      inProcess: pick(v, (r) => r.cold.inProcessMs),
     },
     convergedPlan: {
       wall: pick(v, (r) => r.plan.wallMs),
@@ -84,6 +85,7 @@ function table(rows: Row[]): string {
     line('  vlannet observe / plan / execute / verify', (r) => [r.coldApply.observe, r.coldApply.plan, r.coldApply.execute, r.coldApply.verify].map((x) => ms(x.median)).join(' / ')),
     line('  start-up and exit (wall − in-process)', (r) => ms(r.coldApply.vlannet.median - r.coldApply.observe.median - r.coldApply.plan.median - r.coldApply.execute.median - r.coldApply.verify.median)),
     line('per-endpoint cost, vlannet / iproute2', (r) => `${perEndpoint(r, r.coldApply.vlannet)} / ${perEndpoint(r, r.coldApply.iproute2)}`),
+    line('per-endpoint cost, vlannet in process', (r) => perEndpoint(r, r.coldApply.inProcess)),
     line('converged plan, whole command', (r) => formatSummary(r.convergedPlan.wall)),
     line('converged plan, in process (observe + plan)', (r) => `${formatSummary(r.convergedPlan.inProcess)} = ${ms(r.convergedPlan.observe.median)} + ${ms(r.convergedPlan.plan.median)}`),
     line('add one endpoint, whole command', (r) => formatSummary(r.addOne.wall)),
@@ -122,7 +124,9 @@ function targets(rows: Row[]): Target[] {
     }
   }
   if (big && small) {
-    add('per-endpoint cost 1000 / 100 ≤ 1.2', (big.coldApply.vlannet.median / 1000) / (small.coldApply.vlannet.median / 100), 1.2, '×');
+    // In process: the fixed start-up of the command (~0.4 s) would flatter the whole-command ratio.
+    add('per-endpoint cost 1000 / 100 ≤ 1.2 (in process)', (big.coldApply.inProcess.median / 1000) / (small.coldApply.inProcess.median / 100), 1.2, '×');
+    add('per-endpoint cost 1000 / 100 ≤ 1.2 (whole command)', (big.coldApply.vlannet.median / 1000) / (small.coldApply.vlannet.median / 100), 1.2, '×');
   }
   return t;
 }
