@@ -10,7 +10,7 @@ import { watchKernel } from '../kernel/events.js';
 import { acquireLock, runDir } from '../kernel/flock.js';
 import { formatDiagnostic, type Plan } from '../model/types.js';
 import { planToJson } from '../plan/render.js';
-import { readConfigSource } from './config-source.js';
+import { readConfigSource, truncationDiagnostic } from './config-source.js';
 import { watchConfig } from './config-watch.js';
 import { gitRevisionOf } from './git.js';
 import { createLogger } from './log.js';
@@ -47,7 +47,12 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       const key = ns.join('\0');
       if (key !== watchedNs || run.executed > 0) {
         watchedNs = key;
-        events.setNamespaces(ns);
+        try {
+          events.setNamespaces(ns);
+        } catch (e) {
+          watchedNs = ''; // try again after the next run; the resync timer covers the gap
+          log.warning(`cannot watch the namespaces ${ns.join(', ')}: ${e instanceof Error ? e.message : String(e)}`);
+        }
       }
     },
   };
@@ -86,25 +91,31 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   };
 
   let watchdog: NodeJS.Timeout | null = null;
-  const first = await Promise.race([daemon.start(), stopped.then(() => null)]);
-  if (first === null || daemon.stopping) {
-    log.info('stopped during the first reconcile; the networks stay in place');
-    return shutdown(0);
+  try {
+    const first = await Promise.race([daemon.start(), stopped.then(() => null)]);
+    if (first === null || daemon.stopping) {
+      log.info('stopped during the first reconcile; the networks stay in place');
+      return await shutdown(0);
+    }
+    if (first.result === 'no-config') {
+      log.error(`no valid config in ${file}: refusing to start (nothing was changed)`);
+      return await shutdown(1);
+    }
+    if (notifier.watchdogMs) {
+      watchdog = setInterval(() => notifier.send({ WATCHDOG: '1' }), notifier.watchdogMs);
+      notifier.send({ WATCHDOG: '1' });
+    }
+    log.info(`ready: ${daemon.summary()}`);
+    const signal = await stopped;
+    log.info(`${signal}: stopping; the networks stay in place (\`vlannet destroy\` removes them)`);
+    const code = await shutdown(0);
+    log.info('stopped');
+    return code;
+  } catch (error) {
+    // A bug: close everything so the process ends (systemd restarts it) instead of hanging.
+    await shutdown(3).catch(() => {});
+    throw error;
   }
-  if (first.result === 'no-config') {
-    log.error(`no valid config in ${file}: refusing to start (nothing was changed)`);
-    return shutdown(1);
-  }
-  if (notifier.watchdogMs) {
-    watchdog = setInterval(() => notifier.send({ WATCHDOG: '1' }), notifier.watchdogMs);
-    notifier.send({ WATCHDOG: '1' });
-  }
-  log.info(`ready: ${daemon.summary()}`);
-  const signal = await stopped;
-  log.info(`${signal}: stopping; the networks stay in place (\`vlannet destroy\` removes them)`);
-  const code = await shutdown(0);
-  log.info('stopped');
-  return code;
 }
 
 export async function statusCommand(argv: string[]): Promise<number> {
@@ -125,7 +136,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
 /** The report without a daemon: the file as it is and the plan against the kernel now. */
 async function recompute(file: string): Promise<{ report: StatusReport; plan: Plan | null }> {
   const src = readConfigSource(file);
-  const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
+  const cut = src.ok ? truncationDiagnostic(src.text, file) : null;
+  const loaded = cut ? { config: null, diagnostics: [cut] } : src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
   const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
   const git = src.ok ? gitRevisionOf(src.realPath) : null;

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import type { Diagnostic } from '../model/types.js';
 
 export type ConfigSource =
   | { ok: true; file: string; realPath: string; text: string; hash: string; settled: boolean }
@@ -37,4 +38,22 @@ export function contentHash(text: string): string {
 /** The short form people read (like git's abbreviated ids). */
 export function shortHash(hash: string): string {
   return hash.slice(0, 12);
+}
+
+/**
+ * A file that stops mid-line is taken as truncated, however old: a writer that died half way (or
+ * a full disk) must not turn into "delete the rest". Editors, git and YAML emitters all end files
+ * with a newline. (A cut exactly at a line end cannot be told from an edit; the loader's
+ * `version: 1` rule and the mid-write guard above are what is left for that.)
+ */
+export function truncationDiagnostic(text: string, file: string): Diagnostic | null {
+  if (text.length === 0 || text.endsWith('\n')) return null;
+  const lines = text.split('\n');
+  const last = lines[lines.length - 1]!;
+  return {
+    severity: 'error',
+    at: `${file}:${lines.length}:${last.length + 1}`,
+    path: '',
+    message: 'the file ends in the middle of a line: it looks truncated or half written, so it is not applied (end the file with a newline)',
+  };
 }

@@ -12,7 +12,7 @@
 import { ApplyError, describeOp } from '../apply/execute.js';
 import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
 import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
-import { readConfigSource, shortHash } from './config-source.js';
+import { readConfigSource, shortHash, truncationDiagnostic } from './config-source.js';
 import { gitRevisionOf, type GitRevision } from './git.js';
 import type { Logger } from './log.js';
 import type { Notifier } from './sdnotify.js';
@@ -257,7 +257,7 @@ export class Daemon {
         const result = await this.reconcile(this.opts.kernel, good.config, {
           onAction: (action) => {
             this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);
-            for (const o of this.observers) o.actionExecuted?.(action);
+            this.tell((o) => o.actionExecuted?.(action));
           },
         });
         const executed = result.executed.length;
@@ -277,7 +277,7 @@ export class Daemon {
     this.lastRun = record;
     this.decide(record);
     this.logRun(record);
-    for (const o of this.observers) o.runFinished?.(record, this);
+    this.tell((o) => o.runFinished?.(record, this));
     if (this.reloading && triggers.includes('reload')) {
       this.reloading = false;
       this.notify({ READY: '1', STATUS: this.summary() });
@@ -296,7 +296,7 @@ export class Daemon {
       if (changed) {
         this.log.error(`${src.file}: ${src.errno}: ${src.message}`);
         this.logKeeping();
-        for (const o of this.observers) o.configRead?.(false, this.lastGood);
+        this.tell((o) => o.configRead?.(false, this.lastGood));
       }
       return;
     }
@@ -311,7 +311,8 @@ export class Daemon {
       return;
     }
     this.lastReadHash = src.hash;
-    const { config, diagnostics } = this.opts.loadConfig(src.text, this.opts.file);
+    const cut = truncationDiagnostic(src.text, this.opts.file);
+    const { config, diagnostics } = cut ? { config: null, diagnostics: [cut] } : this.opts.loadConfig(src.text, this.opts.file);
     const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
     const warnings = diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     for (const w of warnings) this.log.warning(w);
@@ -323,14 +324,14 @@ export class Daemon {
       if (changed) {
         this.log.info(`config ${this.opts.file} revision ${shortHash(src.hash)}${git ? ` (git ${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''})` : ''}: ${config.networks.length} networks, ${config.endpoints.length} endpoints`);
       }
-      for (const o of this.observers) o.configRead?.(true, this.lastGood);
+      this.tell((o) => o.configRead?.(true, this.lastGood));
       return;
     }
     const reported = errors.length > 0 ? errors : [`${this.opts.file}: error: the file was rejected without a message`];
     this.config = { file: this.opts.file, realPath: src.realPath, valid: false, currentHash: src.hash, errors: reported, warnings };
     for (const e of reported) this.log.error(e);
     this.logKeeping();
-    for (const o of this.observers) o.configRead?.(false, this.lastGood);
+    this.tell((o) => o.configRead?.(false, this.lastGood));
   }
 
   private logKeeping(): void {
@@ -388,6 +389,13 @@ export class Daemon {
       }
     }
     if (run.triggers.includes('overflow')) this.log.warning('the kernel event queue overflowed (ENOBUFS): did a full resync');
+  }
+
+  /** Observers (metrics, the kernel watcher) must never break the loop: their errors are logged. */
+  private tell(fn: (o: DaemonObserver) => void): void {
+    for (const o of this.observers) {
+      try { fn(o); } catch (e) { this.log.warning(`internal: an observer failed: ${e instanceof Error ? e.message : String(e)}`); }
+    }
   }
 
   private notify(state: Record<string, string>): void {
