@@ -8,7 +8,6 @@ import { ownerOf } from '../model/owner.js';
 import { renderPlan, planToJson } from '../plan/render.js';
 import { reconcile, planFor, namespacesOf, type ReconcileResult } from '../apply/reconcile.js';
 import { describeOp } from '../apply/execute.js';
-import { acquireLock } from '../kernel/flock.js';
 import { openKernel } from './kernel.js';
 import { parseFlags, FILE_FLAG, JSON_FLAG, UsageError } from './args.js';
 import {
@@ -95,6 +94,7 @@ export async function destroyCommand(argv: string[]): Promise<number> {
 
 /** apply and destroy: lock, reconcile, report. */
 async function change(config: Config | null, json: boolean, role: string): Promise<number> {
+  const { acquireLock } = await import('../kernel/flock.js');
   const lock = acquireLock(role);
   const kernel = await openKernel();
   const progress = !json && process.stderr.isTTY === true;

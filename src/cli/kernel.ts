@@ -1,7 +1,8 @@
-// The CLI's way to the live kernel: the rtnetlink adapter, in vlannet's own namespace.
+// The CLI's way to the live kernel: the rtnetlink adapter, in vlannet's own namespace. Loaded on
+// first use so that `validate` and offline `plan --observed` never load netlink or koffi.
 import type { Kernel } from '../model/types.js';
-import { NetlinkKernel } from '../kernel/rtnetlink.js';
 
 export async function openKernel(): Promise<Kernel> {
+  const { NetlinkKernel } = await import('../kernel/rtnetlink.js');
   return new NetlinkKernel();
 }

@@ -12,6 +12,11 @@ import { daemonCommand, statusCommand } from '../daemon/cli.js';
 
 export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
 
+// Commands are loaded on first use: start-up time is most of a converged `plan`, and the daemon's
+// modules (chokidar, prom-client) or the YAML and schema libraries are not needed by every command.
+const commands = () => import('./commands.js');
+const daemon = () => import('../daemon/cli.js');
+
 interface Command {
   summary: string;
   usage: string;
@@ -19,13 +24,13 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  validate: { summary: 'check a config file and print every error with its line:column', usage: 'validate [-f FILE]', run: validateCommand },
-  plan: { summary: 'show what apply would change in the kernel', usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]', run: planCommand },
-  apply: { summary: 'make the kernel match the config, verify it, roll back on failure', usage: 'apply [-f FILE] [--json]', run: applyCommand },
-  show: { summary: "print what vlannet owns in the kernel (the ObservedState with --json)", usage: 'show [--json] [--netns NAME]...', run: showCommand },
-  destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json]', run: destroyCommand },
-  daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--metrics ADDR:PORT]', run: daemonCommand },
-  status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: statusCommand },
+  validate: { summary: 'check a config file and print every error with its line:column', usage: 'validate [-f FILE]', run: async (a) => (await commands()).validateCommand(a) },
+  plan: { summary: 'show what apply would change in the kernel', usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]', run: async (a) => (await commands()).planCommand(a) },
+  apply: { summary: 'make the kernel match the config, verify it, roll back on failure', usage: 'apply [-f FILE] [--json]', run: async (a) => (await commands()).applyCommand(a) },
+  show: { summary: "print what vlannet owns in the kernel (the ObservedState with --json)", usage: 'show [--json] [--netns NAME]...', run: async (a) => (await commands()).showCommand(a) },
+  destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json]', run: async (a) => (await commands()).destroyCommand(a) },
+  daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--metrics ADDR:PORT]', run: async (a) => (await daemon()).daemonCommand(a) },
+  status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: async (a) => (await daemon()).statusCommand(a) },
 };
 
 function help(): string {
@@ -83,7 +88,8 @@ export function report(error: unknown): number {
     }
     return EXIT.error;
   }
-  if (error instanceof VerifyError || error instanceof LockBusyError || error instanceof UsageError) {
+  // Matched by name: their modules are loaded only by the commands that can throw them.
+  if (error instanceof UsageError || (error instanceof Error && (error.name === 'VerifyError' || error.name === 'LockBusyError'))) {
     say(`error: ${error.message}`);
     return EXIT.error;
   }
