@@ -1,0 +1,84 @@
+#!/bin/bash
+# The checks, run by vlannet-test.service inside the VM under systemd. Writes results.txt
+# (PASS/FAIL lines with timings), journal.txt, security.txt and exit-code to $VLANNET_OUT.
+set -u
+out=$VLANNET_OUT
+results=$out/results.txt
+: > "$results"
+failed=0
+pass() { echo "PASS $*" | tee -a "$results"; }
+fail() { echo "FAIL $*" | tee -a "$results"; failed=1; }
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
+ms() { date +%s%3N; }
+wait_for() { # wait_for SECONDS CMD…: poll every 20 ms
+  local until=$(( $(ms) + $1 * 1000 )); shift
+  while ! "$@" >/dev/null 2>&1; do [ "$(ms)" -gt "$until" ] && return 1; sleep 0.02; done
+}
+vlannet() { /usr/local/bin/vlannet "$@"; }
+echo "systemd $(systemctl --version | head -1 | cut -d' ' -f2), kernel $(uname -r)" >> "$results"
+
+# 1. Active only after the first reconcile: the apply is logged before systemd's "Started".
+check "vlannet.service is active" systemctl is-active --quiet vlannet
+applied=$(journalctl -o short-monotonic --no-pager -u vlannet | grep -m1 'applied revision' | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
+started=$(journalctl -o short-monotonic --no-pager | grep -m1 'Started vlannet.service\|Started vlannet:' | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
+if [ -n "$applied" ] && [ -n "$started" ] && awk -v a="$applied" -v s="$started" 'BEGIN { exit !(a <= s) }'; then
+  pass "READY after the first reconcile (applied at ${applied}s, active at ${started}s)"
+else
+  fail "READY after the first reconcile (applied '${applied}', started '${started}')"
+fi
+check "STATUS= is set" sh -c "systemctl show -p StatusText --value vlannet | grep -q converged"
+
+# 2. A unit in the namespace, reachable from another endpoint.
+check "web.service is active" systemctl is-active --quiet web
+pid=$(systemctl show -p MainPID --value web)
+if [ "$(ip netns identify "$pid")" = web ]; then pass "web.service runs in namespace web"; else fail "web.service runs in namespace web (it is in '$(ip netns identify "$pid")')"; fi
+if wait_for 10 ip netns exec client node -e "require('http').get('http://192.168.60.10:8080', (r) => { let b=''; r.on('data', (d) => b += d); r.on('end', () => process.exit(b.includes('hello from web') ? 0 : 1)); }).on('error', () => process.exit(1))"; then
+  pass "web is reachable from the client endpoint"
+else
+  fail "web is reachable from the client endpoint"
+fi
+
+# 3. systemctl reload applies an edited file.
+printf '  extra:\n    network: sdnet\n    ipv4: 192.168.60.12\n' >> /etc/vlannet.yaml
+t0=$(ms)
+systemctl reload vlannet
+if wait_for 10 sh -c 'ip -n extra -br addr show dev eth0 | grep -q 192.168.60.12'; then
+  pass "systemctl reload applies the edited file ($(( $(ms) - t0 )) ms)"
+else
+  fail "systemctl reload applies the edited file"
+fi
+check "the reload is logged" sh -c "journalctl -u vlannet --no-pager | grep -q 'reload requested'"
+check "active after reload" systemctl is-active --quiet vlannet
+
+# 4. systemctl restart executes zero actions.
+t0=$(ms)
+systemctl restart vlannet
+check "active after restart ($(( $(ms) - t0 )) ms)" systemctl is-active --quiet vlannet
+inv=$(systemctl show -p InvocationID --value vlannet)
+journalctl --no-pager _SYSTEMD_INVOCATION_ID="$inv" -o cat > "$out/restart.log"
+if grep -q 'ready:' "$out/restart.log" && ! grep -Eq '^(create|update|delete|replace) ' "$out/restart.log"; then
+  pass "restart executes zero actions"
+else
+  fail "restart executes zero actions (see restart.log)"
+fi
+check "web survives the vlannet restart" ip netns exec client node -e "require('http').get('http://192.168.60.10:8080', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"
+
+# 5. vlannet status through the root-only socket.
+vlannet status > "$out/status.txt" 2>&1
+check "vlannet status: running, converged, empty plan" sh -c "grep -q 'daemon: *running' '$out/status.txt' && grep -q 'no changes' '$out/status.txt'"
+
+# 6. The unit file.
+if systemd-analyze verify /etc/systemd/system/vlannet.service > "$out/verify.txt" 2>&1 && [ ! -s "$out/verify.txt" ]; then
+  pass "systemd-analyze verify vlannet.service"
+else
+  fail "systemd-analyze verify vlannet.service: $(head -3 "$out/verify.txt" | tr '\n' ' ')"
+fi
+systemd-analyze security vlannet.service > "$out/security.txt" 2>&1
+echo "INFO $(grep 'Overall exposure' "$out/security.txt" | sed 's/→ //')" | tee -a "$results"
+
+# 7. Stopping leaves the networks in place.
+systemctl stop web vlannet
+check "stop: the networks stay" sh -c 'ip netns list | grep -q "^web" && ip -n web -br addr show dev eth0 | grep -q 192.168.60.10'
+
+journalctl --no-pager -o short-monotonic > "$out/journal.txt"
+echo "$failed" > "$out/exit-code"

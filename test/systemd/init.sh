@@ -1,0 +1,54 @@
+#!/bin/bash
+# PID 1 of the systemd-test VM (User-mode Linux, host root on hostfs). Builds a private root — an
+# overlay of / with its writable layer in tmpfs, so nothing is written to the host except the
+# output directory — installs vlannet's unit and the test units into it, then hands PID 1 over to
+# systemd in that root. See /work/shared/KERNEL-TESTING.md ("systemd as PID 1").
+set -u
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+fail() { echo "systemd-test init: $*" >&2; echo o > /proc/sysrq-trigger; sleep 10; }
+[ -d "${VLANNET_OUT:-}" ] || fail "VLANNET_OUT is not a directory"
+cd "$VLANNET_OUT" || fail "cannot enter $VLANNET_OUT"
+. ./guest.env
+mount -t tmpfs -o size=64M tmpfs /tmp || fail "tmpfs /tmp"
+mkdir -p /tmp/modroot/lib/modules
+ln -s "/usr/lib/uml/modules/$(uname -r)" "/tmp/modroot/lib/modules/$(uname -r)"
+modprobe -d /tmp/modroot overlay || fail "overlay module"
+root=/tmp/root
+mkdir -p /tmp/upper "$root"
+mount -t tmpfs -o size=512M tmpfs /tmp/upper || fail "overlay tmpfs"
+mkdir -p /tmp/upper/data /tmp/upper/work
+mount -t overlay overlay -o lowerdir=/,upperdir=/tmp/upper/data,workdir=/tmp/upper/work "$root" || fail "overlay root"
+# Cover hostfs's views of the host's /proc, /sys, /dev, /run, /tmp before systemd looks at them.
+mount -t proc proc "$root/proc"
+mount -t sysfs sysfs "$root/sys"
+mount -t devtmpfs devtmpfs "$root/dev" || mount -t tmpfs tmpfs "$root/dev"
+for d in /run /tmp /var/tmp; do
+  case $VLANNET_OUT/ in "$d"/*) continue;; esac
+  mount -t tmpfs tmpfs "$root$d" || fail "tmpfs $d"
+done
+mkdir -p "$root/tmp/modroot/lib/modules"
+ln -s "/usr/lib/uml/modules/$(uname -r)" "$root/tmp/modroot/lib/modules/$(uname -r)"
+mount --bind . "$root$VLANNET_OUT" || fail "bind the output directory"
+
+# The program, its config, the unit under test and the test's own units.
+etc=$root/etc/systemd/system
+rm -f "$root/etc/machine-id"; : > "$root/etc/machine-id"
+printf '#!/bin/sh\nexec /usr/bin/node %s/bin/vlannet.js "$@"\n' "$VLANNET_REPO" > "$root/usr/local/bin/vlannet"
+chmod 755 "$root/usr/local/bin/vlannet"
+cp "$VLANNET_REPO/test/systemd/vlannet.yaml" "$root/etc/vlannet.yaml"
+cp "$VLANNET_REPO/systemd/vlannet.service" "$etc/vlannet.service"
+for u in vlannet-test-parent.service web.service vlannet-test.service; do
+  sed -e "s|@REPO@|$VLANNET_REPO|g" -e "s|@OUT@|$VLANNET_OUT|g" "$VLANNET_REPO/test/systemd/$u" > "$etc/$u"
+done
+mkdir -p "$etc/multi-user.target.wants"
+for u in vlannet.service vlannet-test-parent.service web.service vlannet-test.service; do
+  ln -sf "../$u" "$etc/multi-user.target.wants/$u"
+done
+# Nothing else that could hang a minimal boot: no getty on a console UML does not have.
+for u in getty@tty1.service serial-getty@ttyS0.service console-getty.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
+  ln -sf /dev/null "$etc/$u"
+done
+date +%s.%N > "$VLANNET_OUT/booted-at"
+exec chroot "$root" /lib/systemd/systemd --unit=multi-user.target
