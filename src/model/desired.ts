@@ -113,8 +113,18 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
       const a = got[family];
       if (!a) continue;
       addresses.push({ netns: ep.netns, link: ep.ifname, family, address: a.address, prefixLength: a.prefixLength });
-      if (!ep.defaultRoute || net.internal) continue;
       const l3 = net.driver === 'ipvlan' && (net.mode === 'l3' || net.mode === 'l3s');
+      if (!ep.defaultRoute || net.internal) {
+        // ipvlan l3 routes between the subnets of one parent (the seed's parentless ipnet210
+        // pings across its two subnets); without a default route that takes a route per subnet.
+        if (l3) {
+          for (const other of net.subnets) {
+            if (other.family !== family || other.cidr === a.subnet.cidr) continue;
+            routes.push({ netns: ep.netns, family, dst: other.cidr, gateway: null, dev: ep.ifname, protocol: VLANNET_ROUTE_PROTOCOL });
+          }
+        }
+        continue;
+      }
       const gateway = l3 ? null : a.subnet.gateway;
       if (!l3 && gateway === null) continue;
       const owner = defaultRouteOwner.get(`${ep.netns ?? ''}\0${family}`);

@@ -4,8 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkKernel } from './support/expect.js';
-import { ip, ping } from './support/sh.js';
-import { apply } from './support/vlannet.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ip, ipJson, ping } from './support/sh.js';
+import { apply, REPO } from './support/vlannet.js';
 import { parseConfig, World } from './support/world.js';
 
 /** Two endpoints on one network with static addresses on one parent. */
@@ -62,6 +64,23 @@ test('ipvlan l3: endpoints in two different subnets route to each other (default
       - { subnet: "2001:db8:112::/64" }`;
   pingsBothWays(twoOnOneNetwork(net, ['192.168.110.10', '2001:db8:110::10', '192.168.112.10', '2001:db8:112::10']),
     ['192.168.110.10', '2001:db8:110::10'], ['192.168.112.10', '2001:db8:112::10']);
+});
+
+test('an internal ipvlan l3 network (examples/internal-isolated.yaml): its subnets reach each other, nothing else', () => {
+  const text = fs.readFileSync(path.join(REPO, 'examples/internal-isolated.yaml'), 'utf8');
+  const w = new World();
+  try {
+    w.parentsFor(text);
+    apply(w.config(text));
+    assert.equal(checkKernel(parseConfig(text)), []);
+    assert.ok(ping('ipnet210-c', '10.1.214.10'), '192.168.214.0/24 → 10.1.214.0/24');
+    assert.ok(ping('ipnet210-b', '192.168.214.10'), '10.1.214.0/24 → 192.168.214.0/24');
+    assert.ok(ping('ipnet210-a', '192.168.214.9'), 'same subnet');
+    const routes = ipJson<{ dst: string }>('-n', 'ipnet210-a', 'route', 'show');
+    assert.not.ok(routes.some((r) => r.dst === 'default'), 'an internal network got a default route');
+  } finally {
+    w.cleanup();
+  }
 });
 
 test('endpoints on different VLANs do not reach each other; on the same VLAN they do', () => {

@@ -45,6 +45,19 @@ test('internal networks and endpoints without default_route get no routes; a sub
   assert.equal([dummy.name, dummy.alias, dummy.parent], ['dm-iso', 'vlannet:dummy/iso dummy', null]);
 });
 
+test('an internal ipvlan l3 network routes between its own subnets (the seed\'s ipnet210), with no default route', () => {
+  const cfg = config([
+    network('ipnet210', { driver: 'ipvlan', mode: 'l3', flag: null, parent: 'vn-ipnet210', parentKind: 'dummy', internal: true,
+      subnets: [subnet('192.168.214.0/24'), subnet('10.1.214.0/24'), subnet('2001:db8:214::/64')] }),
+  ], [endpoint('a', 'ipnet210', { ipv4: '192.168.214.10' }), endpoint('b', 'ipnet210', { ipv4: '10.1.214.10' })]);
+  const { desired, diagnostics } = resolveDesired(cfg, observed());
+  assert.equal(diagnostics, []);
+  assert.equal(desired.routes.map((r) => `${r.netns} ${r.dst} ${r.gateway} ${r.dev}`), [
+    'a 10.1.214.0/24 null eth0',
+    'b 192.168.214.0/24 null eth0',
+  ]);
+});
+
 test('implied vlans: created when absent, used when someone else made them; mtu from the networks on it', () => {
   const cfg = config([network('a', { parent: 'eth0.50', mtu: 9000, subnets: [subnet('10.0.0.0/24', '10.0.0.1')] }), network('b', { parent: 'eth0.60', subnets: [subnet('10.1.0.0/24', '10.1.0.1')] })], [endpoint('x', 'a'), endpoint('y', 'b')]);
   const theirs = link('eth0.60', { kind: 'vlan', parent: 'eth0', vlanId: 60, index: 4 });
