@@ -111,9 +111,9 @@ test('file edits of every kind converge; times printed', async () => {
     t = performance.now();
     fs.symlinkSync('rev2', path.join(sync, 'next'));
     fs.renameSync(path.join(sync, 'next'), path.join(sync, 'current'));
-    await until('symlink flip', converged(V4), 15_000, d);
+    const dmbGone = () => !fs.existsSync('/run/netns/dm-b');
+    await until('symlink flip', () => dmbGone() && converged(V4)(), 15_000, d);
     report('symlink flip of the parent directory (remove an endpoint)', performance.now() - t);
-    assert.is(run('ip', ['netns', 'list']).stdout.includes('dm-b'), false, 'dm-b removed');
 
     // A git checkout the symlink is flipped to; then commit and check out revisions in it.
     await sleep(200);
