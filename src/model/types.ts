@@ -240,18 +240,36 @@ export const VLANNET_ROUTE_PROTOCOL = 201;
 export type KernelOp =
   /** Create a named namespace (bind mount at /run/netns/NAME), set its loopback up and mark it. */
   | { op: 'netns-add'; netns: string }
-  /** Unmount and remove /run/netns/NAME. */
-  | { op: 'netns-del'; netns: string }
+  /** Unmount and remove /run/netns/NAME. The kernel deletes the links inside with it, in one
+   * batch, far faster than one link-del each; `links` lists vlannet's links that go with it so an
+   * undo can re-create them. */
+  | { op: 'netns-del'; netns: string; links?: RemovedLink[] }
   /** Create a link directly in its namespace (never create-then-move), set its alias, mac, mtu, then up. */
   | { op: 'link-add'; link: LinkSpec }
   /** Change attributes of an existing link in place. `before` holds the old values of the same keys. */
   | { op: 'link-set'; netns: Netns; name: string; set: LinkChange; before: LinkChange }
   /** Delete a link; `before` and what went with it let an undo re-create it. */
-  | { op: 'link-del'; netns: Netns; name: string; before: LinkSpec; addresses: AddressState[]; routes: RouteState[] }
+  | ({ op: 'link-del'; netns: Netns; name: string } & RemovedLink)
   | { op: 'addr-add'; addr: AddressState }
   | { op: 'addr-del'; addr: AddressState }
   | { op: 'route-add'; route: RouteState }
   | { op: 'route-del'; route: RouteState };
+
+/** A link that a deletion takes away, with what goes with it: enough for an undo to restore it. */
+export interface RemovedLink {
+  before: LinkSpec;
+  addresses: AddressState[];
+  routes: RouteState[];
+}
+
+/** The operations that bring a removed link back as it was. */
+function restore(l: RemovedLink): KernelOp[] {
+  return [
+    { op: 'link-add', link: l.before },
+    ...l.addresses.map((addr): KernelOp => ({ op: 'addr-add', addr })),
+    ...l.routes.map((route): KernelOp => ({ op: 'route-add', route })),
+  ];
+}
 
 export interface LinkChange {
   mtu?: number;
@@ -267,14 +285,10 @@ export interface LinkChange {
 export function inverse(op: KernelOp): KernelOp[] {
   switch (op.op) {
     case 'netns-add': return [{ op: 'netns-del', netns: op.netns }];
-    case 'netns-del': return [{ op: 'netns-add', netns: op.netns }];
+    case 'netns-del': return [{ op: 'netns-add', netns: op.netns }, ...(op.links ?? []).flatMap(restore)];
     case 'link-add': return [{ op: 'link-del', netns: op.link.netns, name: op.link.name, before: op.link, addresses: [], routes: [] }];
     case 'link-set': return [{ op: 'link-set', netns: op.netns, name: op.name, set: op.before, before: op.set }];
-    case 'link-del': return [
-      { op: 'link-add', link: op.before },
-      ...op.addresses.map((addr): KernelOp => ({ op: 'addr-add', addr })),
-      ...op.routes.map((route): KernelOp => ({ op: 'route-add', route })),
-    ];
+    case 'link-del': return restore(op);
     case 'addr-add': return [{ op: 'addr-del', addr: op.addr }];
     case 'addr-del': return [{ op: 'addr-add', addr: op.addr }];
     case 'route-add': return [{ op: 'route-del', route: op.route }];

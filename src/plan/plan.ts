@@ -15,11 +15,13 @@ import { ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
 import {
   DiagnosticsError, VLANNET_ROUTE_PROTOCOL,
   type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp,
-  type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RouteState,
+  type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState,
 } from '../model/types.js';
 
 export const STAGE = {
-  routeDel: 1, addrDel: 2, endpointDel: 3, parentDel: 4, netnsDel: 5,
+  // Namespaces go before parents: an undo runs backwards, so a parent is restored before the
+  // namespace whose endpoints (carried by its netns-del) hang from it.
+  routeDel: 1, addrDel: 2, endpointDel: 3, netnsDel: 4, parentDel: 5,
   netnsAdd: 6, parentAdd: 7, endpointAdd: 8, linkSet: 9, addrAdd: 10, routeAdd: 11,
 } as const;
 
@@ -171,16 +173,37 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   }
   for (const f of doomed) if (f.replacedBy) created.push({ d: f.replacedBy, object: objectOf(f.mark), reason: f.reason, change: 'replace' });
 
-  // Link deletes carry their addresses and vlannet's routes, so an undo can restore them.
+  // Owned namespaces no longer wanted are deleted, unless they hold links vlannet does not own.
+  const wantNs = new Set(desired.namespaces);
+  const doomedNs = new Map<string, { links: RemovedLink[]; objects: string[] }>();
+  for (const n of observed.namespaces) {
+    if (!n.owned || wantNs.has(n.name)) continue;
+    const strangers = strangersIn.get(n.name) ?? [];
+    if (strangers.length) {
+      warnings.push({ severity: 'warning', at: '', path: '', message:
+        `namespace ${n.name} is no longer in the configuration but holds links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
+      continue;
+    }
+    doomedNs.set(n.name, { links: [], objects: [] });
+  }
+
+  // Link deletes carry their addresses and vlannet's routes, so an undo can restore them. A link
+  // in a namespace that is deleted goes with the namespace instead: the kernel removes it in one
+  // batch with the namespace, where a link-del each costs ~15 ms of RCU grace periods; the
+  // namespace's deletion carries it for the undo.
   const gone = new Set(doomed.map((f) => place(f.link.netns, f.link.name)));
   for (const f of doomed) {
     const l = f.link;
-    const addresses = (addressesAt.get(place(l.netns, l.name)) ?? []).filter((a) => !isLinkLocal(a.address));
-    const routes = (routesOn.get(place(l.netns, l.name)) ?? []).filter((r) => r.protocol === VLANNET_ROUTE_PROTOCOL);
-    const before = specOf(l);
+    const removed: RemovedLink = {
+      before: specOf(l),
+      addresses: (addressesAt.get(place(l.netns, l.name)) ?? []).filter((a) => !isLinkLocal(a.address)),
+      routes: (routesOn.get(place(l.netns, l.name)) ?? []).filter((r) => r.protocol === VLANNET_ROUTE_PROTOCOL),
+    };
+    const withNamespace = l.netns !== null ? doomedNs.get(l.netns) : undefined;
+    if (withNamespace) { withNamespace.links.push(removed); withNamespace.objects.push(objectOf(f.mark)); continue; }
     add(objectOf(f.mark), f.replacedBy ? 'replace' : 'delete', f.reason,
-      { op: 'link-del', netns: l.netns, name: l.name, before, addresses, routes },
-      isEndpoint(l.kind) ? STAGE.endpointDel : STAGE.parentDel, { before: linkRecord(before) });
+      { op: 'link-del', netns: l.netns, name: l.name, ...removed },
+      isEndpoint(l.kind) ? STAGE.endpointDel : STAGE.parentDel, { before: linkRecord(removed.before) });
   }
   for (const c of created) {
     add(c.object, c.change, c.reason, { op: 'link-add', link: c.d }, isEndpoint(c.d.kind) ? STAGE.endpointAdd : STAGE.parentAdd, { after: linkRecord(c.d) });
@@ -247,20 +270,14 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   }
 
   // Namespaces.
-  const wantNs = new Set(desired.namespaces);
   const haveNs = new Set(observed.namespaces.map((n) => n.name));
   for (const n of desired.namespaces) {
     if (!haveNs.has(n)) add(`netns.${n}`, 'create', 'not in the kernel', { op: 'netns-add', netns: n }, STAGE.netnsAdd, { after: { netns: n } });
   }
-  for (const n of observed.namespaces) {
-    if (!n.owned || wantNs.has(n.name)) continue;
-    const strangers = strangersIn.get(n.name) ?? [];
-    if (strangers.length) {
-      warnings.push({ severity: 'warning', at: '', path: '', message:
-        `namespace ${n.name} is no longer in the configuration but holds links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
-      continue;
-    }
-    add(`netns.${n.name}`, 'delete', 'no longer in the configuration', { op: 'netns-del', netns: n.name }, STAGE.netnsDel, { before: { netns: n.name } });
+  for (const [name, { links, objects }] of doomedNs) {
+    const reason = `no longer in the configuration${objects.length ? `; ${objects.join(', ')} go${objects.length === 1 ? 'es' : ''} with it` : ''}`;
+    add(`netns.${name}`, 'delete', reason, { op: 'netns-del', netns: name, ...(links.length ? { links } : {}) },
+      STAGE.netnsDel, { before: { netns: name, ...(objects.length ? { with: objects } : {}) } });
   }
 
   actions.sort(compareActions);
