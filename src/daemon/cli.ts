@@ -51,7 +51,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
           events.setNamespaces(ns);
         } catch (e) {
           watchedNs = ''; // try again after the next run; the resync timer covers the gap
-          log.warning(`cannot watch the namespaces ${ns.join(', ')}: ${e instanceof Error ? e.message : String(e)}`);
+          const names = ns.length > 5 ? `${ns.slice(0, 5).join(', ')} … (${ns.length})` : ns.join(', ');
+          log.warning(`cannot watch the namespaces ${names}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     },
