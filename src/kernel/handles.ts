@@ -2,6 +2,8 @@
 // IFLA_NET_NS_FD) per namespace, kept for the life of the adapter because the daemon reads the
 // same namespaces again and again. A namespace deleted and re-created under the same name is a
 // different namespace: the inode of /run/netns/NAME tells them apart.
+// Each namespace also has a map from link name to ifindex, filled by observe() (which reads every
+// link anyway) and by link-add, so adding an address or a route needs no lookup first.
 
 import fs from 'node:fs';
 import type { Netns } from '../model/types.js';
@@ -12,6 +14,7 @@ interface Entry {
   handle: RtnlHandle;
   fd: number | null;
   ino: number;
+  indexes: Map<string, number>;
 }
 
 export class Handles {
@@ -37,6 +40,11 @@ export class Handles {
     }
   }
 
+  /** Name → ifindex of the links of `netns` as last seen (may be stale: a miss or ENODEV means look again). */
+  indexes(netns: Netns): Map<string, number> {
+    return this.entry(netns).indexes;
+  }
+
   forget(netns: Netns): void {
     const e = this.entries.get(netns);
     if (!e) return;
@@ -53,7 +61,7 @@ export class Handles {
     const cached = this.entries.get(netns);
     if (netns === null) {
       if (cached) return cached;
-      const e = { handle: RtnlHandle.open(null), fd: null, ino: 0 };
+      const e = { handle: new RtnlHandle(null, null), fd: null, ino: 0, indexes: new Map<string, number>() };
       this.entries.set(null, e);
       return e;
     }
@@ -68,7 +76,7 @@ export class Handles {
     this.forget(netns);
     const fd = openNetnsFd(netns);
     try {
-      const e = { handle: RtnlHandle.openFd(fd, netns), fd, ino };
+      const e = { handle: new RtnlHandle(netns, fd), fd, ino, indexes: new Map<string, number>() };
       this.entries.set(netns, e);
       return e;
     } catch (err) {

@@ -1,6 +1,7 @@
 // Reading the kernel into ObservedState: vlannet's own namespace, the named namespaces asked for,
 // and every other named namespace that vlannet marked or that holds a link vlannet owns. Every
-// namespace is read at the same time (one socket each, three dumps in a row on each).
+// namespace is read in turn on its own socket: three dumps (links, addresses, main-table routes),
+// each answered inside the system calls that ask for it (see handle.ts).
 
 import {
   OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkState, type NamespaceState,
@@ -11,7 +12,8 @@ import { decodeAddress, decodeLink, decodeRoute, type RawAddress, type RawLink, 
 import type { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
 import {
-  AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifinfomsg, rtgenmsg,
+  AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg,
+  readRtmsg, rtgenmsg, rtmsg,
 } from './messages.js';
 import { AttrWriter, attrS32, parseAttrs } from './nlattr.js';
 import { listNamedNetns, ownNetnsFd } from './netns.js';
@@ -52,11 +54,15 @@ async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceD
   const h = handles.tryGet(netns);
   if (!h) return null;
   try {
-    const linkRequest = Buffer.concat([ifinfomsg(), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
-    const links = (await h.dump(RTM.GETLINK, linkRequest)).map(decodeLink);
-    const addresses = (await h.dump(RTM.GETADDR, rtgenmsg(AF_UNSPEC))).map(decodeAddress).filter((a): a is RawAddress => a !== null);
-    const routes = (await h.dump(RTM.GETROUTE, rtgenmsg(AF_UNSPEC))).map(decodeRoute).filter((r): r is RawRoute => r !== null);
-    const ownNsid = netns !== null && links.some((l) => l.linkNetnsid !== undefined) ? await nsidOfOwn(h) : -1;
+    const links = h.dump(RTM.GETLINK, LINK_DUMP).map(decodeLink);
+    const indexes = handles.indexes(netns);
+    indexes.clear();
+    for (const l of links) indexes.set(l.name, l.index);
+    const addresses = h.dump(RTM.GETADDR, ADDRESS_DUMP).map(decodeAddress).filter((a): a is RawAddress => a !== null);
+    // With strict checking the kernel sends the main table's unicast routes only; else all of them.
+    const routes = h.dump(RTM.GETROUTE, h.strict ? ROUTE_DUMP_STRICT : ROUTE_DUMP)
+      .filter(isMainUnicast).map(decodeRoute).filter((r): r is RawRoute => r !== null);
+    const ownNsid = netns !== null && links.some((l) => l.linkNetnsid !== undefined) ? nsidOfOwn(h) : -1;
     return { netns, links, addresses, routes, ownNsid };
   } catch (e) {
     // The namespace vanished between listing and reading it.
@@ -65,11 +71,24 @@ async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceD
   }
 }
 
+const LINK_DUMP = Buffer.concat([ifinfomsg(), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+/** A whole struct ifaddrmsg (strict checking refuses the short rtgenmsg form), filtering nothing. */
+const ADDRESS_DUMP = ifaddrmsg({ family: AF_UNSPEC, prefixlen: 0, flags: 0, scope: 0, index: 0 });
+const ROUTE_DUMP = rtgenmsg(AF_UNSPEC);
+/** Kernel-side filter (4.20+, strict checking): the main table's unicast routes only. */
+const ROUTE_DUMP_STRICT = rtmsg({ family: AF_UNSPEC, dstLen: 0, table: RT_TABLE_MAIN, protocol: 0, scope: 0, type: RTN_UNICAST });
+
+/** Read from a route message's header before decoding its attributes (most routes are not main-table unicast). */
+function isMainUnicast(body: Buffer): boolean {
+  const msg = readRtmsg(body);
+  return msg.table === RT_TABLE_MAIN && msg.type === RTN_UNICAST;
+}
+
 /** RTM_GETNSID: which nsid the namespace behind `h` gives to vlannet's own namespace (-1: none). */
-async function nsidOfOwn(h: RtnlHandle): Promise<number> {
+function nsidOfOwn(h: RtnlHandle): number {
   if (h.ownNsid !== null) return h.ownNsid;
   const request = Buffer.concat([rtgenmsg(AF_UNSPEC), new AttrWriter().u32(NETNSA.FD, ownNetnsFd()).toBuffer()]);
-  const [reply] = await h.request(RTM.GETNSID, request);
+  const [reply] = h.request(RTM.GETNSID, request);
   const nsid = reply ? attrS32(parseAttrs(reply, 4).get(NETNSA.NSID)) ?? -1 : -1;
   if (nsid >= 0) h.ownNsid = nsid;
   return nsid;

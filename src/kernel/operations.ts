@@ -25,16 +25,39 @@ function where(netns: Netns): string {
 }
 
 /** `ip link show NAME`: the link as the kernel reports it, or NetlinkError ENODEV naming it. */
-export async function getLink(handles: Handles, netns: Netns, name: string): Promise<RawLink> {
+export function getLink(handles: Handles, netns: Netns, name: string): RawLink {
   const body = Buffer.concat([ifinfomsg(), new AttrWriter().string(IFLA.IFNAME, name).u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
   try {
-    const [reply] = await handles.get(netns).request(RTM.GETLINK, body);
+    const [reply] = handles.get(netns).request(RTM.GETLINK, body);
     if (!reply) throw new NetlinkError('ENODEV', '');
-    return decodeLink(reply);
+    const link = decodeLink(reply);
+    handles.indexes(netns).set(name, link.index);
+    return link;
   } catch (e) {
-    if (e instanceof NetlinkError && e.errno === 'ENODEV') throw new NetlinkError('ENODEV', `no link named ${name} in ${where(netns)}`);
+    if (e instanceof NetlinkError && e.errno === 'ENODEV') {
+      handles.indexes(netns).delete(name);
+      throw new NetlinkError('ENODEV', `no link named ${name} in ${where(netns)}`);
+    }
     throw e;
   }
+}
+
+/**
+ * Run `fn` with the ifindex of link `name`: the one last seen (by observe or link-add) when known,
+ * else looked up. A stale index is refused by the kernel with ENODEV (indexes are not handed out
+ * again until the counter wraps), and then the link is looked up and `fn` tried once more.
+ */
+function withIndex<T>(handles: Handles, netns: Netns, name: string, fn: (index: number) => T): T {
+  const known = handles.indexes(netns).get(name);
+  if (known !== undefined) {
+    try {
+      return fn(known);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.errno === 'ENODEV')) throw e;
+      handles.indexes(netns).delete(name);
+    }
+  }
+  return fn(getLink(handles, netns, name).index);
 }
 
 /** `ip netns add NAME`, then `ip -n NAME link set lo up alias vlannet:netns/NAME`. */
@@ -45,7 +68,8 @@ export async function addNetns(handles: Handles, name: string): Promise<void> {
       ifinfomsg({ index: LOOPBACK_INDEX, flags: IFF_UP, change: IFF_UP }),
       new AttrWriter().string(IFLA.IFALIAS, netnsMark(name)).toBuffer(),
     ]);
-    await handles.get(name).request(RTM.NEWLINK, body);
+    handles.get(name).request(RTM.NEWLINK, body);
+    handles.indexes(name).set('lo', LOOPBACK_INDEX);
   } catch (e) {
     handles.forget(name);
     deleteNamedNetns(name);
@@ -82,42 +106,51 @@ function linkInfoOf(spec: Pick<LinkSpec, 'kind' | 'mode' | 'flag' | 'vlanId'>): 
  * same request sets the alias and brings it up. Whatever fails after the create deletes the link.
  */
 export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
-  const own = handles.get(null);
-  const attrs = new AttrWriter();
   const created = spec.netns === null ? spec.name : temporaryName();
-  attrs.string(IFLA.IFNAME, created);
-  if (spec.parent !== null) attrs.u32(IFLA.LINK, (await getLink(handles, null, spec.parent)).index);
-  if (spec.netns !== null) attrs.u32(IFLA.NET_NS_FD, handles.fd(spec.netns));
-  if (spec.mtu !== null) attrs.u32(IFLA.MTU, spec.mtu);
-  if (spec.mac !== null) attrs.bytes(IFLA.ADDRESS, parseMac(spec.mac));
-  attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(linkInfoOf(spec)), 0x8000);
-  await own.request(RTM.NEWLINK, Buffer.concat([ifinfomsg(), attrs.toBuffer()]), CREATE);
+  const create = (parentIndex: number | null): void => {
+    const attrs = new AttrWriter();
+    attrs.string(IFLA.IFNAME, created);
+    if (parentIndex !== null) attrs.u32(IFLA.LINK, parentIndex);
+    if (spec.netns !== null) attrs.u32(IFLA.NET_NS_FD, handles.fd(spec.netns));
+    if (spec.mtu !== null) attrs.u32(IFLA.MTU, spec.mtu);
+    if (spec.mac !== null) attrs.bytes(IFLA.ADDRESS, parseMac(spec.mac));
+    attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(linkInfoOf(spec)), 0x8000);
+    handles.get(null).request(RTM.NEWLINK, Buffer.concat([ifinfomsg(), attrs.toBuffer()]), CREATE);
+  };
+  if (spec.parent === null) create(null);
+  else withIndex(handles, null, spec.parent, create);
 
-  const link = await getLink(handles, spec.netns, created);
+  const link = getLink(handles, spec.netns, created);
+  const h = handles.get(spec.netns);
   try {
     if (spec.ipv6Disabled !== undefined) writeDisableIpv6(spec.netns, created, spec.ipv6Disabled);
     const set = new AttrWriter().string(IFLA.IFALIAS, spec.alias);
     if (created !== spec.name) set.string(IFLA.IFNAME, spec.name);
     const up = spec.up ? IFF_UP : 0;
-    await handles.get(spec.netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: link.index, flags: up, change: IFF_UP }), set.toBuffer()]));
+    h.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: link.index, flags: up, change: IFF_UP }), set.toBuffer()]));
   } catch (e) {
-    await handles.get(spec.netns).request(RTM.DELLINK, ifinfomsg({ index: link.index })).catch(() => undefined);
+    try { h.request(RTM.DELLINK, ifinfomsg({ index: link.index })); } catch { /* already gone */ }
+    handles.indexes(spec.netns).delete(created);
     if (e instanceof NetlinkError && e.errno === 'EEXIST' && created !== spec.name && !e.detail) {
       throw new NetlinkError('EEXIST', `a link named ${spec.name} already exists in ${where(spec.netns)}`);
     }
     throw e;
   }
+  const indexes = handles.indexes(spec.netns);
+  indexes.delete(created);
+  indexes.set(spec.name, link.index);
 }
 
 /** `ip link set NAME mtu … address … alias … type KIND mode …  up|down`, and the ipv6 sysctl. */
 export async function setLink(handles: Handles, netns: Netns, name: string, set: LinkChange): Promise<void> {
-  const link = await getLink(handles, netns, name);
+  // The link's kind and mode are needed only to change its mode; otherwise its index is enough.
+  const link = set.mode !== undefined || set.flag !== undefined ? getLink(handles, netns, name) : null;
   if (set.ipv6Disabled !== undefined) writeDisableIpv6(netns, name, set.ipv6Disabled);
   const attrs = new AttrWriter();
   if (set.mtu !== undefined) attrs.u32(IFLA.MTU, set.mtu);
   if (set.mac !== undefined) attrs.bytes(IFLA.ADDRESS, parseMac(set.mac));
   if (set.alias !== undefined) attrs.string(IFLA.IFALIAS, set.alias);
-  if (set.mode !== undefined || set.flag !== undefined) {
+  if (link) {
     if (link.kind !== 'macvlan' && link.kind !== 'ipvlan') {
       throw new NetlinkError('EOPNOTSUPP', `${name} in ${where(netns)} is a ${link.kind || 'device'} link; only macvlan and ipvlan have a mode`);
     }
@@ -129,13 +162,15 @@ export async function setLink(handles: Handles, netns: Netns, name: string, set:
   const flags = set.up ? IFF_UP : 0;
   const body = attrs.toBuffer();
   if (!body.length && !change) return;
-  await handles.get(netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: link.index, flags, change }), body]));
+  const request = (index: number) => handles.get(netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index, flags, change }), body]));
+  if (link) request(link.index);
+  else withIndex(handles, netns, name, request);
 }
 
 /** `ip link del NAME`. */
 export async function delLink(handles: Handles, netns: Netns, name: string): Promise<void> {
-  const link = await getLink(handles, netns, name);
-  await handles.get(netns).request(RTM.DELLINK, ifinfomsg({ index: link.index }));
+  withIndex(handles, netns, name, (index) => handles.get(netns).request(RTM.DELLINK, ifinfomsg({ index })));
+  handles.indexes(netns).delete(name);
 }
 
 /**
@@ -177,14 +212,12 @@ function addressMessage(a: AddressState, index: number): Buffer {
 
 /** `ip addr add ADDRESS/LEN dev LINK` (IPv6: `nodad`). */
 export async function addAddress(handles: Handles, a: AddressState): Promise<void> {
-  const link = await getLink(handles, a.netns, a.link);
-  await handles.get(a.netns).request(RTM.NEWADDR, addressMessage(a, link.index), CREATE);
+  withIndex(handles, a.netns, a.link, (index) => handles.get(a.netns).request(RTM.NEWADDR, addressMessage(a, index), CREATE));
 }
 
 /** `ip addr del ADDRESS/LEN dev LINK`. */
 export async function delAddress(handles: Handles, a: AddressState): Promise<void> {
-  const link = await getLink(handles, a.netns, a.link);
-  await handles.get(a.netns).request(RTM.DELADDR, addressMessage(a, link.index));
+  withIndex(handles, a.netns, a.link, (index) => handles.get(a.netns).request(RTM.DELADDR, addressMessage(a, index)));
 }
 
 function routeMessage(r: RouteState, oif: number, forDelete: boolean): Buffer {
@@ -208,12 +241,10 @@ function routeMessage(r: RouteState, oif: number, forDelete: boolean): Buffer {
 
 /** `ip route add DST [via GW] dev X proto 201` in the main table. */
 export async function addRoute(handles: Handles, r: RouteState): Promise<void> {
-  const link = await getLink(handles, r.netns, r.dev);
-  await handles.get(r.netns).request(RTM.NEWROUTE, routeMessage(r, link.index, false), CREATE);
+  withIndex(handles, r.netns, r.dev, (index) => handles.get(r.netns).request(RTM.NEWROUTE, routeMessage(r, index, false), CREATE));
 }
 
 /** `ip route del DST [via GW] dev X proto P`: the protocol must match, so only that route goes. */
 export async function delRoute(handles: Handles, r: RouteState): Promise<void> {
-  const link = await getLink(handles, r.netns, r.dev);
-  await handles.get(r.netns).request(RTM.DELROUTE, routeMessage(r, link.index, true));
+  withIndex(handles, r.netns, r.dev, (index) => handles.get(r.netns).request(RTM.DELROUTE, routeMessage(r, index, true)));
 }
