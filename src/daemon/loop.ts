@@ -66,6 +66,8 @@ export interface RunRecord {
   result: RunResult;
   /** Actions executed (0 when converged). */
   executed: number;
+  /** The objects those actions touched (endpoint.web1, netns.web1 …). */
+  objects: string[];
   /** The config revision enforced by this run. */
   configHash: string | null;
   error: string | null;
@@ -132,8 +134,8 @@ export class Daemon {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private kernelNotBefore = 0;
-  private flapStreak = 0;
-  private lastRepairAt = -Infinity;
+  /** Recent repairs per object, for flap detection. */
+  private flaps = new Map<string, { streak: number; at: number }>();
   private lastReadHash: string | null = null;
   private reloading = false;
   private readonly now: () => number;
@@ -251,7 +253,7 @@ export class Daemon {
     const good = this.lastGood;
     let record: RunRecord;
     if (!good) {
-      record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, configHash: null, error: null, timings: null };
+      record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], configHash: null, error: null, timings: null };
     } else {
       try {
         const result = await this.reconcile(this.opts.kernel, good.config, {
@@ -262,12 +264,12 @@ export class Daemon {
         });
         const executed = result.executed.length;
         const repaired = executed > 0 && this.appliedHash === good.hash;
-        record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, configHash: good.hash, error: null, timings: result.timings };
+        record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, objects: rootsOf(result.executed), configHash: good.hash, error: null, timings: result.timings };
         this.appliedHash = good.hash;
         this.appliedGit = good.git;
         this.lastSuccessAt = new Date().toISOString();
       } catch (error) {
-        record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, configHash: good.hash, error: describeError(error), timings: null };
+        record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, objects: [], configHash: good.hash, error: describeError(error), timings: null };
         if (!(error instanceof ApplyError || error instanceof VerifyError || error instanceof KernelError || error instanceof DiagnosticsError)) {
           this.log.debug(error instanceof Error && error.stack ? error.stack : String(error));
         }
@@ -356,16 +358,22 @@ export class Daemon {
     }
     if (run.result === 'repaired') {
       this.driftRepairs++;
-      this.flapStreak = end - this.lastRepairAt < t.flapWindowMs ? this.flapStreak + 1 : 1;
-      this.lastRepairAt = end;
-      if (this.flapStreak >= 3) {
-        const hold = Math.min(t.flapHoldMaxMs, t.flapHoldBaseMs * 2 ** (this.flapStreak - 3));
-        this.kernelNotBefore = Math.max(this.kernelNotBefore, end + hold);
-        this.log.warning(`drift repaired ${this.flapStreak} times in a row within ${t.flapWindowMs} ms of each other (something keeps changing what vlannet owns): kernel events wait ${hold} ms`);
+      // A flap is the same object repaired again and again, not many objects repaired once each
+      // (an operator deleting a few endpoints by hand is not a flap).
+      let worst: { object: string; streak: number } | null = null;
+      for (const object of run.objects) {
+        const prev = this.flaps.get(object);
+        const streak = prev && end - prev.at < t.flapWindowMs ? prev.streak + 1 : 1;
+        this.flaps.set(object, { streak, at: end });
+        if (!worst || streak > worst.streak) worst = { object, streak };
       }
-    } else if (end - this.lastRepairAt >= t.flapWindowMs) {
-      this.flapStreak = 0;
+      if (worst && worst.streak >= 3) {
+        const hold = Math.min(t.flapHoldMaxMs, t.flapHoldBaseMs * 2 ** (worst.streak - 3));
+        this.kernelNotBefore = Math.max(this.kernelNotBefore, end + hold);
+        this.log.warning(`${worst.object} repaired ${worst.streak} times in a row within ${t.flapWindowMs} ms of each other (something keeps changing it): kernel events wait ${hold} ms`);
+      }
     }
+    for (const [object, f] of this.flaps) if (end - f.at >= t.flapWindowMs) this.flaps.delete(object);
     for (const k of ['kernel', 'overflow'] as const) {
       const p = this.pending.get(k);
       if (p) p.due = Math.max(p.due, this.kernelNotBefore);
@@ -419,4 +427,9 @@ export function describeError(error: unknown): string {
 
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? '';
+}
+
+/** The objects actions touched, by their root (endpoint.web1.ipv4 counts as endpoint.web1). */
+function rootsOf(actions: { object: string }[]): string[] {
+  return [...new Set(actions.map((a) => a.object.replace(/\.(ipv[46]|route[46])$/, '')))];
 }

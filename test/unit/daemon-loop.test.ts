@@ -301,6 +301,24 @@ test('a flapping endpoint: repairs back off instead of spinning', async () => {
   await w.daemon.stop();
 });
 
+test('repairs of different endpoints one after another are not a flap: none waits', async () => {
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const w = world(configText(names));
+  await w.daemon.start();
+  for (const name of names) {
+    const link = (await w.kernel.observe([name])).links.find((l) => l.netns === name && l.kind === 'macvlan')!;
+    await w.kernel.apply({ op: 'link-del', netns: name, name: link.name, before: {} as never, addresses: [], routes: [] });
+    const next = w.nextRun();
+    const t0 = performance.now();
+    w.daemon.schedule('kernel');
+    const r = await next;
+    assert.is(r.result, 'repaired');
+    assert.ok(performance.now() - t0 < 30, `repair of ${name} waited ${(performance.now() - t0).toFixed(0)} ms`);
+  }
+  assert.not.ok(w.log.lines.some((l) => l.includes('kernel events wait')));
+  await w.daemon.stop();
+});
+
 test('a burst of config events is one run', async () => {
   const w = world(configText(['a']));
   await w.daemon.start();
