@@ -5,7 +5,7 @@
 // event loop, and "in flight together" gains nothing: the kernel serialises rtnetlink requests
 // under one lock anyway. The socket joins no multicast group, so only answers arrive on it.
 
-import { closeSocket, errnoName, openRequestSocket, receiveNow, sendNow } from './netns.js';
+import { changedSince, closeSocket, errnoName, openRequestSocket, receiveNow, sendNow } from './netns.js';
 import { NLM_F, NLMSG_ERROR, NLMSGERR_ATTR_MSG } from './messages.js';
 import { attrString, parseAttrs } from './nlattr.js';
 
@@ -31,11 +31,39 @@ export class RtnlHandle {
   /** The nsid this namespace gives vlannet's own namespace, once known (stable while both live). */
   ownNsid: number | null = null;
 
-  /** Open a handle in vlannet's own namespace (`nsFd` null) or in the named namespace open as `nsFd`. */
-  constructor(readonly netns: string | null, nsFd: number | null) {
-    const { fd, strict } = openRequestSocket(nsFd, netns ?? "vlannet's namespace");
-    this.fd = fd;
+  private listener: number | null;
+
+  /**
+   * Open a handle in vlannet's own namespace (`nsFd` null) or in the named namespace open as
+   * `nsFd`; with `listen`, also a socket that notices changes there (see changed()).
+   */
+  constructor(readonly netns: string | null, private readonly nsFd: number | null, listen = false) {
+    const { fd, strict, listener } = openRequestSocket(nsFd, netns ?? "vlannet's namespace", true, listen);
+    this.fd = fd!;
     this.strict = strict;
+    this.listener = listener;
+  }
+
+  /**
+   * Whether a link, address or route of this namespace may have changed since listen() or the
+   * last call: true whenever there is no listener. Forgets what it saw.
+   */
+  changed(): boolean {
+    if (this.listener === null || this.closed) return true;
+    return changedSince(this.listener);
+  }
+
+  /** Start noticing changes (before reading what is there, so that nothing falls in between). */
+  listen(): void {
+    if (this.listener !== null || this.closed) return;
+    this.listener = openRequestSocket(this.nsFd, this.netns ?? "vlannet's namespace", false, true).listener;
+  }
+
+  /** Stop noticing changes (vlannet is about to change the namespace itself). */
+  unlisten(): void {
+    if (this.listener === null) return;
+    closeSocket(this.listener);
+    this.listener = null;
   }
 
   /** Send one request with NLM_F_REQUEST|NLM_F_ACK (+ `flags`); the replies before its ACK. */
@@ -52,6 +80,7 @@ export class RtnlHandle {
     if (this.closed) return;
     this.closed = true;
     closeSocket(this.fd);
+    this.unlisten();
   }
 
   private static readonly scratch = Buffer.alloc(64 << 10);

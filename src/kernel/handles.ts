@@ -15,6 +15,8 @@ interface Entry {
   fd: number | null;
   ino: number;
   indexes: Map<string, number>;
+  /** What observe() last read here, while nothing has changed since (see snapshot()). */
+  snapshot: unknown;
 }
 
 export class Handles {
@@ -30,10 +32,10 @@ export class Handles {
     return this.entry(netns).fd!;
   }
 
-  /** Like get(), but null when the namespace is gone. */
-  tryGet(netns: Netns): RtnlHandle | null {
+  /** Like get(), but null when the namespace is gone; with `listen`, a new handle notices changes at once. */
+  tryGet(netns: Netns, listen = false): RtnlHandle | null {
     try {
-      return this.get(netns);
+      return this.entry(netns, listen).handle;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -43,6 +45,34 @@ export class Handles {
   /** Name → ifindex of the links of `netns` as last seen (may be stale: a miss or ENODEV means look again). */
   indexes(netns: Netns): Map<string, number> {
     return this.entry(netns).indexes;
+  }
+
+  /**
+   * What observe() last read in `netns`, when the kernel has announced no change of a link,
+   * address or route there since and vlannet has done nothing there; else null.
+   */
+  snapshot<T>(netns: Netns): T | null {
+    const e = this.entry(netns);
+    if (e.handle.changed()) e.snapshot = null;
+    return e.snapshot as T | null;
+  }
+
+  /** Remember what was read in `netns`; call listening() before reading. */
+  setSnapshot(netns: Netns, snapshot: unknown): void {
+    this.entry(netns).snapshot = snapshot;
+  }
+
+  /** Notice changes in `netns` from now on. */
+  listening(netns: Netns): void {
+    this.entry(netns).handle.listen();
+  }
+
+  /** vlannet is changing `netns`: the next observe() reads it afresh, and until then nothing listens there. */
+  touch(netns: Netns): void {
+    const e = this.entries.get(netns);
+    if (!e) return;
+    e.snapshot = null;
+    e.handle.unlisten();
   }
 
   forget(netns: Netns): void {
@@ -57,11 +87,11 @@ export class Handles {
     for (const netns of [...this.entries.keys()]) this.forget(netns);
   }
 
-  private entry(netns: Netns): Entry {
+  private entry(netns: Netns, listen = false): Entry {
     const cached = this.entries.get(netns);
     if (netns === null) {
       if (cached) return cached;
-      const e = { handle: new RtnlHandle(null, null), fd: null, ino: 0, indexes: new Map<string, number>() };
+      const e = { handle: new RtnlHandle(null, null, listen), fd: null, ino: 0, indexes: new Map<string, number>(), snapshot: null };
       this.entries.set(null, e);
       return e;
     }
@@ -76,7 +106,7 @@ export class Handles {
     this.forget(netns);
     const fd = openNetnsFd(netns);
     try {
-      const e = { handle: new RtnlHandle(netns, fd), fd, ino, indexes: new Map<string, number>() };
+      const e = { handle: new RtnlHandle(netns, fd, listen), fd, ino, indexes: new Map<string, number>(), snapshot: null };
       this.entries.set(netns, e);
       return e;
     } catch (err) {

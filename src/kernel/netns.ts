@@ -26,6 +26,7 @@ const NETLINK_EXT_ACK = 11;
 const NETLINK_GET_STRICT_CHK = 12;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
+const SOCK_NONBLOCK = 0o4000;
 const SOL_SOCKET = 1;
 const SO_RCVBUFFORCE = 33;
 const SO_MEMINFO = 55;
@@ -45,6 +46,7 @@ interface Libc {
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   poll(fds: Buffer, nfds: number, timeout: number): number;
   socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
   close(fd: number): number;
 }
 
@@ -65,12 +67,15 @@ function libc(): Libc {
     recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
     close: lib.func('int close(int fd)'),
   } as Libc;
   return libcCache;
 }
 
 const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
+// EWOULDBLOCK is EAGAIN's other name; the code here (and people) say EAGAIN.
+errnoNames.set(os.constants.errno.EAGAIN, 'EAGAIN');
 
 /** errno name for a positive errno number (EEXIST …), or `errno N` when unknown. */
 export function errnoName(errno: number): string {
@@ -122,7 +127,8 @@ export function inNetns<T>(netns: string | null, fn: () => T): T {
   }
 }
 
-function inNetnsFd<T>(fd: number, what: string, fn: () => T): T {
+/** Like inNetns, for a namespace already open as `fd` (from openNetnsFd): no path to open again. */
+export function inNetnsFd<T>(fd: number, what: string, fn: () => T): T {
   const own = ownNetnsFd();
   check(libc().setns(fd, CLONE_NEWNET), 'setns', what);
   try {
@@ -263,30 +269,73 @@ export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
 }
 
 /**
- * A bare rtnetlink socket fd for synchronous requests and dumps (handle.ts), in the namespace of
- * `fd` (null: vlannet's own). Cheaper to open than the netlink package's socket (no libuv handle,
- * no search for its fd), which matters at a thousand namespaces. Options as in openRtnetlink, plus
- * NETLINK_GET_STRICT_CHK where the kernel has it (4.20+): dumps then honour their filters (the
- * route dump reads the main table only) instead of the kernel sending everything.
+ * Bare rtnetlink socket fds for synchronous requests and dumps (handle.ts), in the namespace of
+ * `fd` (null: vlannet's own), opened inside one switch of namespace. Cheaper to open than the
+ * netlink package's socket (no libuv handle, no search for its fd), which matters at a thousand
+ * namespaces. The request socket has the options of openRtnetlink, plus NETLINK_GET_STRICT_CHK
+ * where the kernel has it (4.20+): dumps then honour their filters (the route dump reads the main
+ * table only) instead of sending everything. With `listen`, a (second) socket joins the link,
+ * address and route groups: it is never read, only drained (see changedSince). Every such socket
+ * makes every rtnetlink notification of every namespace cost a little more (the kernel walks all
+ * of them), so the handles keep one only while it saves work.
  */
-export function openRequestSocket(fd: number | null, name: string): { fd: number; strict: boolean } {
-  const open = (): number => {
-    const s = libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (s < 0) throw new SyscallError(errnoName(koffi.errno()), 'socket', `AF_NETLINK in ${name}`);
-    return s;
-  };
-  const sock = fd === null ? open() : inNetnsFd(fd, name, open);
-  const one = Buffer.alloc(4);
-  one.writeInt32LE(1);
-  for (const [opt, what] of [[NETLINK_EXT_ACK, 'NETLINK_EXT_ACK'], [NETLINK_CAP_ACK, 'NETLINK_CAP_ACK']] as const) {
-    if (libc().setsockopt(sock, SOL_NETLINK, opt, one, 4) !== 0) {
-      const code = errnoName(koffi.errno());
-      libc().close(sock);
-      throw new SyscallError(code, 'setsockopt', what);
+export function openRequestSocket(fd: number | null, name: string, request = true, listen = false): { fd: number | null; strict: boolean; listener: number | null } {
+  const opened: number[] = [];
+  const open = (): void => {
+    for (let i = 0; i < Number(request) + Number(listen); i++) {
+      const s = libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+      if (s < 0) throw new SyscallError(errnoName(koffi.errno()), 'socket', `AF_NETLINK in ${name}`);
+      opened.push(s);
     }
+  };
+  try {
+    if (fd === null) open();
+    else inNetnsFd(fd, name, open);
+    const sock = request ? opened[0]! : null;
+    const listener = listen ? opened[opened.length - 1]! : undefined;
+    const one = Buffer.alloc(4);
+    one.writeInt32LE(1);
+    let strict = false;
+    if (sock !== null) {
+      for (const [opt, what] of [[NETLINK_EXT_ACK, 'NETLINK_EXT_ACK'], [NETLINK_CAP_ACK, 'NETLINK_CAP_ACK']] as const) {
+        if (libc().setsockopt(sock, SOL_NETLINK, opt, one, 4) !== 0) throw new SyscallError(errnoName(koffi.errno()), 'setsockopt', what);
+      }
+      strict = libc().setsockopt(sock, SOL_NETLINK, NETLINK_GET_STRICT_CHK, one, 4) === 0;
+    }
+    if (listener !== undefined) {
+      const addr = Buffer.alloc(12); // struct sockaddr_nl
+      addr.writeUInt16LE(AF_NETLINK, 0);
+      addr.writeUInt32LE(CHANGE_GROUPS, 8);
+      if (libc().bind(listener, addr, addr.length) !== 0) throw new SyscallError(errnoName(koffi.errno()), 'bind', `rtnetlink groups in ${name}`);
+    }
+    return { fd: sock, strict, listener: listener ?? null };
+  } catch (e) {
+    for (const s of opened) libc().close(s);
+    throw e;
   }
-  const strict = libc().setsockopt(sock, SOL_NETLINK, NETLINK_GET_STRICT_CHK, one, 4) === 0;
-  return { fd: sock, strict };
+}
+
+/** RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE. */
+const CHANGE_GROUPS = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
+const drain = Buffer.alloc(64 << 10);
+
+/**
+ * Whether anything was announced on a listener from openRequestSocket since it was last asked:
+ * reads (and forgets) every queued notification. A full queue (ENOBUFS) counts as a change.
+ * Notifications are queued inside the system call that made the change, so a change finished
+ * before this call is always seen.
+ */
+export function changedSince(listener: number): boolean {
+  let changed = false;
+  for (;;) {
+    const n = libc().recv(listener, drain, drain.length, MSG_DONTWAIT);
+    if (n > 0) { changed = true; continue; }
+    if (n === 0) return changed;
+    const code = errnoName(koffi.errno());
+    if (code === 'EINTR') continue;
+    if (code === 'EAGAIN') return changed;
+    return true; // ENOBUFS: notifications were lost
+  }
 }
 
 /** close(2) of a socket from openRequestSocket. */

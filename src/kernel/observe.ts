@@ -1,7 +1,9 @@
 // Reading the kernel into ObservedState: vlannet's own namespace, the named namespaces asked for,
 // and every other named namespace that vlannet marked or that holds a link vlannet owns. Every
 // namespace is read in turn on its own socket: three dumps (links, addresses, main-table routes),
-// each answered inside the system calls that ask for it (see handle.ts).
+// each answered inside the system calls that ask for it (see handle.ts). A namespace where the
+// kernel announced no change since it was last read, and where vlannet did nothing, is not read
+// again (Handles.snapshot): the daemon and the check after an apply read only what changed.
 
 import {
   OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkState, type NamespaceState,
@@ -51,9 +53,12 @@ export async function observe(handles: Handles, wanted: string[]): Promise<Obser
 
 /** Links, addresses and routes of one namespace; null when it does not exist. */
 async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceDump | null> {
-  const h = handles.tryGet(netns);
+  const h = handles.tryGet(netns, true);
   if (!h) return null;
   try {
+    const known = handles.snapshot<NamespaceDump>(netns);
+    if (known) return known;
+    handles.listening(netns);
     const links = h.dump(RTM.GETLINK, LINK_DUMP).map(decodeLink);
     const indexes = handles.indexes(netns);
     indexes.clear();
@@ -63,7 +68,9 @@ async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceD
     const routes = h.dump(RTM.GETROUTE, h.strict ? ROUTE_DUMP_STRICT : ROUTE_DUMP)
       .filter(isMainUnicast).map(decodeRoute).filter((r): r is RawRoute => r !== null);
     const ownNsid = netns !== null && links.some((l) => l.linkNetnsid !== undefined) ? nsidOfOwn(h) : -1;
-    return { netns, links, addresses, routes, ownNsid };
+    const dump = { netns, links, addresses, routes, ownNsid };
+    handles.setSnapshot(netns, dump);
+    return dump;
   } catch (e) {
     // The namespace vanished between listing and reading it.
     if ((e as { errno?: string }).errno === 'ENOENT') return null;

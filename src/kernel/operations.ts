@@ -15,7 +15,7 @@ import {
   RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg,
 } from './messages.js';
 import { AttrWriter } from './nlattr.js';
-import { createNamedNetns, deleteNamedNetns, inNetns } from './netns.js';
+import { createNamedNetns, deleteNamedNetns, inNetnsFd } from './netns.js';
 
 const CREATE = NLM_F.CREATE | NLM_F.EXCL;
 const LOOPBACK_INDEX = 1; // lo is the first link of every namespace
@@ -123,7 +123,7 @@ export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
   const link = getLink(handles, spec.netns, created);
   const h = handles.get(spec.netns);
   try {
-    if (spec.ipv6Disabled !== undefined) writeDisableIpv6(spec.netns, created, spec.ipv6Disabled);
+    if (spec.ipv6Disabled !== undefined) writeDisableIpv6(handles, spec.netns, created, spec.ipv6Disabled);
     const set = new AttrWriter().string(IFLA.IFALIAS, spec.alias);
     if (created !== spec.name) set.string(IFLA.IFNAME, spec.name);
     const up = spec.up ? IFF_UP : 0;
@@ -145,7 +145,7 @@ export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
 export async function setLink(handles: Handles, netns: Netns, name: string, set: LinkChange): Promise<void> {
   // The link's kind and mode are needed only to change its mode; otherwise its index is enough.
   const link = set.mode !== undefined || set.flag !== undefined ? getLink(handles, netns, name) : null;
-  if (set.ipv6Disabled !== undefined) writeDisableIpv6(netns, name, set.ipv6Disabled);
+  if (set.ipv6Disabled !== undefined) writeDisableIpv6(handles, netns, name, set.ipv6Disabled);
   const attrs = new AttrWriter();
   if (set.mtu !== undefined) attrs.u32(IFLA.MTU, set.mtu);
   if (set.mac !== undefined) attrs.bytes(IFLA.ADDRESS, parseMac(set.mac));
@@ -178,11 +178,12 @@ export async function delLink(handles: Handles, netns: Netns, name: string): Pro
  * belongs to the namespace of whoever opens it). Without IPv6 in the kernel, or on a link with an
  * MTU below 1280, there is no such file: that is IPv6 disabled already.
  */
-function writeDisableIpv6(netns: Netns, name: string, disabled: boolean): void {
+function writeDisableIpv6(handles: Handles, netns: Netns, name: string, disabled: boolean): void {
   const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
   let fd: number;
   try {
-    fd = inNetns(netns, () => fs.openSync(path, 'w'));
+    const open = () => fs.openSync(path, 'w');
+    fd = netns === null ? open() : inNetnsFd(handles.fd(netns), netns, open);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && disabled) return;
     throw new NetlinkError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot open ${path} in ${where(netns)}`);

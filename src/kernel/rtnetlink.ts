@@ -32,6 +32,8 @@ export class NetlinkKernel implements Kernel {
 
   private async perform(op: KernelOp): Promise<void> {
     const h = this.handles;
+    // Most changes are announced to the listener of their namespace anyway; not the IPv6 sysctl.
+    h.touch(netnsOf(op));
     switch (op.op) {
       case 'netns-add': return addNetns(h, op.netns);
       case 'netns-del': return delNetns(h, op.netns);
@@ -43,6 +45,16 @@ export class NetlinkKernel implements Kernel {
       case 'route-add': return addRoute(h, op.route);
       case 'route-del': return delRoute(h, op.route);
     }
+  }
+}
+
+function netnsOf(op: KernelOp): string | null {
+  switch (op.op) {
+    case 'netns-add': case 'netns-del': return op.netns;
+    case 'link-add': return op.link.netns;
+    case 'link-set': case 'link-del': return op.netns;
+    case 'addr-add': case 'addr-del': return op.addr.netns;
+    case 'route-add': case 'route-del': return op.route.netns;
   }
 }
 

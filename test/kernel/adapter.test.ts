@@ -231,6 +231,49 @@ test('a namespace deleted and re-created under the same name is read afresh', as
   assert.equal(ipJson<IpLink>('-n', 'ad-a', 'link', 'show').map((x) => x.ifname).sort(), ['eth0', 'lo']);
 });
 
+test('a namespace read before is read again after a change by anyone: links, addresses, routes, IPv6 off', async () => {
+  ip('netns', 'add', 'ad-a');
+  ip('netns', 'add', 'ad-b');
+  await kernel.apply({ op: 'link-add', link: endpoint('ad-a', 'eth0') });
+  const addrs = (s: ObservedState) => s.addresses.filter((a) => a.netns === 'ad-a').map((a) => `${a.link} ${a.address}/${a.prefixLength}`).sort();
+  const first = await kernel.observe(['ad-a', 'ad-b']);
+  assert.equal(first, await kernel.observe(['ad-a', 'ad-b']), 'nothing changed: the same state');
+  // Changes by someone else (iproute2), in each kind of object the snapshot holds.
+  ip('-n', 'ad-a', 'addr', 'add', '10.9.0.2/24', 'dev', 'eth0');
+  assert.equal(addrs(await kernel.observe(['ad-a'])), ['eth0 10.9.0.2/24']);
+  ip('-n', 'ad-a', 'route', 'add', 'default', 'via', '10.9.0.1', 'dev', 'eth0');
+  assert.ok((await kernel.observe(['ad-a'])).routes.some((r) => r.netns === 'ad-a' && r.dst === 'default' && r.gateway === '10.9.0.1'));
+  ip('-n', 'ad-a', 'link', 'set', 'eth0', 'down');
+  assert.is((await kernel.observe(['ad-a'])).links.find((l) => l.netns === 'ad-a' && l.name === 'eth0')?.up, false);
+  ip('link', 'add', 'ad-eth0', 'netns', 'ad-b', 'type', 'veth', 'peer', 'name', 'ad-mv');
+  assert.equal(linksOf(await kernel.observe(['ad-a', 'ad-b']), 'ad-b'), ['ad-eth0', 'lo']);
+  // vlannet's own changes, including the IPv6 sysctl (no notification for a link that is down).
+  await kernel.apply({ op: 'link-set', netns: 'ad-a', name: 'eth0', set: { ipv6Disabled: true }, before: { ipv6Disabled: false } });
+  assert.is((await kernel.observe(['ad-a'])).links.find((l) => l.netns === 'ad-a' && l.name === 'eth0')?.ipv6Disabled, true);
+  await kernel.apply({ op: 'addr-del', addr: { netns: 'ad-a', link: 'eth0', family: 4, address: '10.9.0.2', prefixLength: 24 } });
+  assert.equal(addrs(await kernel.observe(['ad-a'])), []);
+  // A fresh adapter reads the same.
+  const fresh = new NetlinkKernel();
+  try {
+    assert.equal(await fresh.observe(['ad-a', 'ad-b']), await kernel.observe(['ad-a', 'ad-b']));
+  } finally {
+    fresh.close();
+  }
+});
+
+test('addresses and routes on a link re-created behind vlannet\'s back go to the new link (stale ifindex)', async () => {
+  ip('netns', 'add', 'ad-a');
+  await kernel.apply({ op: 'link-add', link: endpoint('ad-a', 'eth0') });
+  await kernel.observe(['ad-a']);
+  ip('-n', 'ad-a', 'link', 'del', 'eth0');
+  ip('link', 'add', 'link', 'ad-v0', 'name', 'eth0', 'netns', 'ad-a', 'type', 'macvlan', 'mode', 'bridge');
+  ip('-n', 'ad-a', 'link', 'set', 'eth0', 'up');
+  await kernel.apply({ op: 'addr-add', addr: { netns: 'ad-a', link: 'eth0', family: 4, address: '10.9.0.3', prefixLength: 24 } });
+  await kernel.apply({ op: 'route-add', route: { netns: 'ad-a', family: 4, dst: 'default', gateway: '10.9.0.1', dev: 'eth0', protocol: VLANNET_ROUTE_PROTOCOL } });
+  assert.match(ip('-n', 'ad-a', '-4', 'addr', 'show', 'dev', 'eth0'), '10.9.0.3/24');
+  assert.match(ip('-n', 'ad-a', 'route', 'show', 'default'), 'dev eth0');
+});
+
 test('operations in flight together all complete (pipelined, not serialised)', async () => {
   const names = Array.from({ length: 20 }, (_, i) => `ad-p${i}`);
   NS.push(...names);
