@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, loadFull } from '../../src/config/load.js';
 import { formatDiagnostic } from '../../src/model/types.js';
 
 interface Expect {
@@ -293,6 +293,7 @@ for (const [name, c] of Object.entries(cases)) {
     const errors = diagnostics.filter((d) => d.severity === 'error');
     assert.is(errors.length, c.expect.filter((e) => (e.severity ?? 'error') === 'error').length, `unexpected errors:\n${shown}`);
     assert.is(config === null, errors.length > 0, 'config is null exactly when there is an error');
+    assert.equal({ config, diagnostics }, loadFull(c.yaml, 't.yaml'), 'the fast way in (plain YAML) and the full way give the same result');
   });
 }
 
