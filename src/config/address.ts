@@ -105,20 +105,26 @@ export function isPointToPoint(c: Cidr): boolean {
   return c.prefix >= (c.family === 4 ? 31 : 127);
 }
 
-/** The network address, the first in the subnet. */
+/** A fact about a subnet, computed once per parsed subnet (parseCidr returns the same object for the same text). */
+function perSubnet<T>(fn: (c: Cidr) => T): (c: Cidr) => T {
+  const seen = new WeakMap<Cidr, { value: T }>();
+  return (c) => {
+    let r = seen.get(c);
+    if (!r) seen.set(c, (r = { value: fn(c) }));
+    return r.value;
+  };
+}
+
+/** The network address, the first in the subnet: the canonical text before its prefix (parseCidr wrote it from startAddress()). */
 export function networkAddress(c: Cidr): string {
-  return c.net.startAddress().correctForm();
+  return c.text.slice(0, c.text.indexOf('/'));
 }
 
 /** The IPv4 broadcast address (last in the subnet), or null for IPv6 and point-to-point subnets. */
-export function broadcastAddress(c: Cidr): string | null {
-  return c.family === 4 && !isPointToPoint(c) ? c.net.endAddress().correctForm() : null;
-}
+export const broadcastAddress = perSubnet((c: Cidr): string | null => (c.family === 4 && !isPointToPoint(c) ? c.net.endAddress().correctForm() : null));
 
 /** The first usable address (network + 1), Docker's default gateway; null when nothing is held back. */
-export function firstUsable(c: Cidr): string | null {
-  return isPointToPoint(c) ? null : c.net.startAddressExclusive().correctForm();
-}
+export const firstUsable = perSubnet((c: Cidr): string | null => (isPointToPoint(c) ? null : c.net.startAddressExclusive().correctForm()));
 
 export function isLinkLocal6(ip: Ip): boolean {
   return ip instanceof Address6 && ip.isLinkLocal();

@@ -16,7 +16,6 @@ const KNOWN = new Set([
 ]);
 
 let committed: JsonSchema | null | undefined;
-const patterns = new Map<string, RegExp>();
 
 /** The committed JSON Schema, read once; null when it cannot be read (then zod always decides). */
 export function committedSchema(): JsonSchema | null {
@@ -32,54 +31,98 @@ export function committedSchema(): JsonSchema | null {
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-function isType(value: unknown, type: unknown): boolean {
-  switch (type) {
-    case 'object': return isObject(value);
-    case 'array': return Array.isArray(value);
-    case 'string': return typeof value === 'string';
-    case 'integer': return Number.isSafeInteger(value);
-    case 'number': return typeof value === 'number' && Number.isFinite(value);
-    case 'boolean': return typeof value === 'boolean';
-    case 'null': return value === null;
-    default: return false;
-  }
-}
+type Check = (value: unknown) => boolean;
 
+const TYPES: Record<string, Check> = {
+  object: isObject,
+  array: Array.isArray,
+  string: (v) => typeof v === 'string',
+  integer: (v) => Number.isSafeInteger(v),
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
+  boolean: (v) => typeof v === 'boolean',
+  null: (v) => v === null,
+};
+
+class Unknown extends Error {}
+
+const compiled = new WeakMap<object, Check | null>();
+
+/** Whether `value` passes `schema`; false also when the schema uses a keyword not handled here. */
 export function conforms(schema: unknown, value: unknown): boolean {
   if (!isObject(schema)) return false;
-  for (const keyword of Object.keys(schema)) if (!KNOWN.has(keyword)) return false;
-  const s = schema;
-  if ('type' in s && !isType(value, s.type)) return false;
-  if ('const' in s && value !== s.const) return false;
-  if ('enum' in s && !(Array.isArray(s.enum) && s.enum.includes(value))) return false;
-  if (typeof value === 'number') {
-    if ('minimum' in s && !(typeof s.minimum === 'number' && value >= s.minimum)) return false;
-    if ('maximum' in s && !(typeof s.maximum === 'number' && value <= s.maximum)) return false;
+  let check = compiled.get(schema);
+  if (check === undefined) {
+    try {
+      check = compile(schema);
+    } catch (e) {
+      if (!(e instanceof Unknown)) throw e;
+      check = null;
+    }
+    compiled.set(schema, check);
   }
-  if (typeof value === 'string' && 'pattern' in s) {
-    if (typeof s.pattern !== 'string') return false;
-    let re = patterns.get(s.pattern);
-    if (!re) patterns.set(s.pattern, (re = new RegExp(s.pattern)));
-    if (!re.test(value)) return false;
-  }
-  if ('anyOf' in s && !(Array.isArray(s.anyOf) && s.anyOf.some((sub) => conforms(sub, value)))) return false;
-  if (Array.isArray(value) && 'items' in s && !value.every((item) => conforms(s.items, item))) return false;
-  if (isObject(value)) return objectConforms(s, value);
-  return true;
+  return check !== null && check(value);
 }
 
-function objectConforms(s: JsonSchema, value: Record<string, unknown>): boolean {
-  const properties = (s.properties ?? {}) as Record<string, unknown>;
-  if (!isObject(properties)) return false;
-  if ('required' in s && !(Array.isArray(s.required) && s.required.every((k) => typeof k === 'string' && Object.hasOwn(value, k)))) return false;
-  for (const key of Object.keys(value)) {
-    if ('propertyNames' in s && !conforms(s.propertyNames, key)) return false;
-    if (Object.hasOwn(properties, key)) {
-      if (!conforms(properties[key], value[key])) return false;
-    } else if ('additionalProperties' in s) {
-      if (s.additionalProperties === false) return false;
-      if (s.additionalProperties !== true && !conforms(s.additionalProperties, value[key])) return false;
-    }
+/** One function per schema node, built once: the walk over 1000 entries then does no lookups of keywords. */
+function compile(s: unknown): Check {
+  if (!isObject(s)) throw new Unknown();
+  for (const keyword of Object.keys(s)) if (!KNOWN.has(keyword)) throw new Unknown();
+  const checks: Check[] = [];
+  if ('type' in s) {
+    const type = TYPES[String(s.type)];
+    if (typeof s.type !== 'string' || !type) throw new Unknown();
+    checks.push(type);
   }
-  return true;
+  if ('const' in s) checks.push((v) => v === s.const);
+  if ('enum' in s) {
+    if (!Array.isArray(s.enum)) throw new Unknown();
+    const allowed = new Set(s.enum);
+    checks.push((v) => allowed.has(v));
+  }
+  for (const [keyword, holds] of [['minimum', (v: number, m: number) => v >= m], ['maximum', (v: number, m: number) => v <= m]] as const) {
+    if (!(keyword in s)) continue;
+    const bound = s[keyword];
+    if (typeof bound !== 'number') throw new Unknown();
+    checks.push((v) => typeof v !== 'number' || holds(v, bound));
+  }
+  if ('pattern' in s) {
+    if (typeof s.pattern !== 'string') throw new Unknown();
+    const re = new RegExp(s.pattern);
+    checks.push((v) => typeof v !== 'string' || re.test(v));
+  }
+  if ('anyOf' in s) {
+    if (!Array.isArray(s.anyOf)) throw new Unknown();
+    const options = s.anyOf.map(compile);
+    checks.push((v) => options.some((option) => option(v)));
+  }
+  if ('items' in s) {
+    const item = compile(s.items);
+    checks.push((v) => !Array.isArray(v) || v.every(item));
+  }
+  const objectKeywords = ['properties', 'required', 'additionalProperties', 'propertyNames'].filter((k) => k in s);
+  if (objectKeywords.length > 0) checks.push(compileObject(s));
+  return (v) => {
+    for (const check of checks) if (!check(v)) return false;
+    return true;
+  };
+}
+
+function compileObject(s: Record<string, unknown>): Check {
+  if (s.properties !== undefined && !isObject(s.properties)) throw new Unknown();
+  const properties = new Map(Object.entries(s.properties ?? {}).map(([k, sub]) => [k, compile(sub)]));
+  if (s.required !== undefined && !(Array.isArray(s.required) && s.required.every((k) => typeof k === 'string'))) throw new Unknown();
+  const required = (s.required ?? []) as string[];
+  const extra = s.additionalProperties === undefined || s.additionalProperties === true ? () => true : s.additionalProperties === false ? () => false : compile(s.additionalProperties);
+  const names = s.propertyNames === undefined ? null : compile(s.propertyNames);
+  return (v) => {
+    if (!isObject(v)) return true;
+    for (const k of required) if (!Object.hasOwn(v, k)) return false;
+    for (const key in v) {
+      if (!Object.hasOwn(v, key)) continue;
+      if (names && !names(key)) return false;
+      const property = properties.get(key);
+      if (!(property ?? extra)(v[key])) return false;
+    }
+    return true;
+  };
 }

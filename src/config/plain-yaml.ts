@@ -44,7 +44,11 @@ const NOT_STRING = [
   /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
   /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
 ];
-const isString = (word: string) => !NOT_STRING.some((re) => re.test(word));
+/** Whether yaml reads a plain word as a string. Most words start with a letter that no other type starts with: no regex needed. */
+function isString(word: string): boolean {
+  if (/^[A-Za-z_]/.test(word) && (word.length > 5 || !/^[nNtTfF]/.test(word))) return true;
+  return !NOT_STRING.some((re) => re.test(word));
+}
 
 /** A plain word's value; undefined when it is not one this reader resolves the same as `yaml`. */
 function plainValue(word: string): unknown {
@@ -134,7 +138,7 @@ function read(text: string): PlainDocument | null {
     while (line.charCodeAt(at) === 32) at++;
     if (at === line.length || line[at] === '#' || line[at] === '-') return null;
     const list = top.value as unknown[];
-    if (KEY.test(line.slice(at)) && isKeyLine(line, at)) {
+    if (keyAt(line, at) !== null) {
       const map = open(at, {}, lineStart + at);
       list.push(map.value);
       top.node.items!.push(map.node);
@@ -156,17 +160,17 @@ function open(indent: number, value: Container['value'], start: number): Contain
   return { indent, node, value };
 }
 
-function isKeyLine(line: string, at: number): boolean {
-  const key = KEY.exec(line.slice(at))![0];
-  const colon = at + key.length;
-  return line[colon] === ':' && (colon + 1 === line.length || line[colon + 1] === ' ');
+/** The key of a `key:` or `key: value` line at `at`, or null. */
+function keyAt(line: string, at: number): string | null {
+  const m = KEY.exec(line.slice(at));
+  if (!m) return null;
+  const colon = at + m[0].length;
+  return line[colon] === ':' && (colon + 1 === line.length || line[colon + 1] === ' ') ? m[0] : null;
 }
 
 /** `key:` or `key: value` at `at`; returns the pending entry when the value is on the next lines. */
 function entry(map: Container, line: string, at: number, lineStart: number): Pending | null {
-  const m = KEY.exec(line.slice(at));
-  if (!m || !isKeyLine(line, at)) refuse();
-  const key = m![0];
+  const key = keyAt(line, at) ?? refuse();
   if (key.length > MAX_KEY || !isString(key) || key === '__proto__' || map.node.entries!.has(key)) refuse();
   map.node.entries!.set(key, { keyStart: lineStart + at, node: { start: -1, empty: true } });
   let v = at + key.length + 1;

@@ -218,7 +218,7 @@ export const passthru: Rule = (ctx) => {
 
 // --- subnets and addresses ---------------------------------------------------------------------
 
-interface ParsedSubnet {
+export interface ParsedSubnet {
   network: NetworkConfig;
   index: number;
   cidr: Cidr;
@@ -238,6 +238,30 @@ function parsedSubnets(ctx: RuleContext): ParsedSubnet[] {
   );
   parsedCache.set(ctx.config, parsed);
   return parsed;
+}
+
+/**
+ * For each subnet, the first one before it in the list that overlaps it and is `related` to it;
+ * the same answer as `list.slice(0, i).find(...)` for each i, without comparing every pair. Two
+ * subnets overlap only when one contains the other, so after sorting by start (widest first) the
+ * subnets containing each one are exactly those left on a stack of nested subnets: O(n log n) plus
+ * the overlapping pairs.
+ */
+export function firstOverlapping(list: readonly ParsedSubnet[], related: (a: ParsedSubnet, b: ParsedSubnet) => boolean): Map<number, ParsedSubnet> {
+  const sorted = list
+    .map((s, i) => ({ s, i, start: s.cidr.net.bigInt() }))
+    .sort((a, b) => a.s.cidr.family - b.s.cidr.family || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || a.s.cidr.prefix - b.s.cidr.prefix || a.i - b.i);
+  const earliest = new Map<number, number>();
+  const open: typeof sorted = [];
+  for (const x of sorted) {
+    while (open.length > 0 && !overlap(open.at(-1)!.s.cidr, x.s.cidr)) open.pop();
+    for (const outer of open) {
+      const [first, later] = outer.i < x.i ? [outer, x] : [x, outer];
+      if (related(later.s, first.s) && first.i < (earliest.get(later.i) ?? Infinity)) earliest.set(later.i, first.i);
+    }
+    open.push(x);
+  }
+  return new Map([...earliest].map(([i, j]) => [i, list[j]!]));
 }
 
 export const subnets: Rule = (ctx) => {
@@ -266,8 +290,9 @@ export const subnets: Rule = (ctx) => {
     });
   }
   for (const mine of groupBy(parsedSubnets(ctx), (s) => s.network.name).values()) {
+    const earlier = firstOverlapping(mine, () => true);
     for (const [i, a] of mine.entries()) {
-      const b = mine.slice(0, i).find((b) => overlap(a.cidr, b.cidr));
+      const b = earlier.get(i);
       if (b) ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of the same network`);
     }
   }
@@ -275,8 +300,9 @@ export const subnets: Rule = (ctx) => {
 
 export const overlappingSubnets: Rule = (ctx) => {
   for (const shared of groupBy(parsedSubnets(ctx), (s) => s.network.parent).values()) {
+    const earlier = firstOverlapping(shared, (a, b) => a.network !== b.network);
     for (const [i, a] of shared.entries()) {
-      const b = shared.slice(0, i).find((b) => b.network !== a.network && overlap(a.cidr, b.cidr));
+      const b = earlier.get(i);
       if (b) {
         ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of network ${q(b.network.name)} on the same parent ${q(a.network.parent)}`);
       }
