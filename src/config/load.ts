@@ -1,49 +1,24 @@
 // Reading /etc/vlannet.yaml: YAML syntax errors, schema issues and cross-field rules are all
 // reported at once, each at the line and column of the offending node. The config is null when
 // there is any error; warnings alone leave it usable.
-//
-// Two ways in, one result. A file in the plain subset of YAML (plain-yaml.ts) that passes the
-// committed JSON Schema (conforms.ts) is read without `yaml` and `zod`, which are then not even
-// loaded: ~10× faster for 1000 endpoints. Any other file, and every file with a schema error, is
-// read by `yaml` and checked by zod, which write the messages. test/unit/config.plain.test.ts
-// checks that both ways give the same config and diagnostics.
 
 import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { Config, Diagnostic } from '../model/types.js';
-import { committedSchema, conforms } from './conforms.js';
-import { yamlLib } from './lazy.js';
-import { Locator, pathText, PlainLocator, type Locate, type YamlPath } from './locate.js';
+import { Locator, pathText, type YamlPath } from './locate.js';
 import { normalise, type Input } from './normalise.js';
-import { readPlainYaml } from './plain-yaml.js';
 import { runRules } from './rules.js';
-import { inputSchemas, show } from './schema.js';
+import { ConfigInput, EndpointInput, NetworkInput, show, VlanInput } from './schema.js';
 
 export interface LoadResult {
   config: Config | null;
   diagnostics: Diagnostic[];
 }
 
-const SECTIONS = ['vlans', 'networks', 'endpoints'] as const;
+const SECTIONS = { vlans: VlanInput, networks: NetworkInput, endpoints: EndpointInput } as const;
 
 export function loadConfig(text: string, file: string): LoadResult {
-  return loadPlain(text, file) ?? loadFull(text, file);
-}
-
-/** The fast way: null unless the file is plain YAML that passes the schema. */
-export function loadPlain(text: string, file: string): LoadResult | null {
-  const plain = readPlainYaml(text);
-  const schema = plain && committedSchema();
-  if (!plain || !schema || !conforms(schema, plain.value)) return null;
-  const js = plain.value;
-  // Whole sections passed the schema, so every entry is as partialInput would keep it.
-  const input = { vlans: js.vlans ?? {}, networks: js.networks ?? {}, endpoints: js.endpoints ?? {} } as Input;
-  return check(js, input, new PlainLocator(plain.root, plain.lineStarts, file), []);
-}
-
-/** The full way: `yaml` and zod, for every file. */
-export function loadFull(text: string, file: string): LoadResult {
-  const { LineCounter, parseDocument } = yamlLib();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const loc = new Locator(doc, lines, file);
@@ -70,16 +45,10 @@ export function loadFull(text: string, file: string): LoadResult {
     return finish(null, diagnostics);
   }
 
-  const parsed = inputSchemas().ConfigInput.safeParse(js);
+  const parsed = ConfigInput.safeParse(js);
   for (const issue of parsed.error?.issues ?? []) schemaIssue(issue, js, report);
 
-  return check(js, partialInput(js), loc, diagnostics);
-}
-
-/** Normalise what passed the schema and run the rules over it. */
-function check(js: unknown, input: Input, loc: Locate, diagnostics: Diagnostic[]): LoadResult {
-  const report = (severity: Diagnostic['severity'], path: YamlPath, message: string, key = false) =>
-    diagnostics.push({ severity, at: loc.at(path, key), path: pathText(path), message });
+  const input = partialInput(js);
   const config = normalise(input, loc);
   const record = (js as Record<string, unknown>).networks;
   runRules({
@@ -130,13 +99,11 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 function partialInput(js: unknown): Input {
   const input: Input = { vlans: {}, networks: {}, endpoints: {} };
   if (!isRecord(js)) return input;
-  const { VlanInput, NetworkInput, EndpointInput } = inputSchemas();
-  const schemas = { vlans: VlanInput, networks: NetworkInput, endpoints: EndpointInput };
-  for (const section of SECTIONS) {
+  for (const section of Object.keys(SECTIONS) as Array<keyof typeof SECTIONS>) {
     const entries = js[section];
     if (!isRecord(entries)) continue;
     for (const [name, value] of Object.entries(entries)) {
-      const r = schemas[section].safeParse(value);
+      const r = SECTIONS[section].safeParse(value);
       if (r.success) (input[section] as Record<string, unknown>)[name] = r.data;
     }
   }
@@ -176,7 +143,7 @@ function valueAt(js: unknown, path: YamlPath): unknown {
 
 /** Keys the schema allows at an object path (walking records and lists by their element). */
 function allowedKeys(path: YamlPath): string[] {
-  let schema: z.core.$ZodType = inputSchemas().ConfigInput;
+  let schema: z.core.$ZodType = ConfigInput;
   const unwrap = () => {
     for (;;) {
       const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType };

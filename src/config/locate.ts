@@ -1,11 +1,7 @@
 // From a YAML path (['networks', 'macnet50', 'subnets', 0, 'gateway']) to where a person finds it
 // in the file ("FILE:LINE:COL") and how they would write it (`networks.macnet50.subnets[0].gateway`).
-// Two locators, one answer: Locator walks a document of the `yaml` package, PlainLocator the tree
-// of plain-yaml.ts; both point at the same line and column for the same path.
 
-import type { Document, LineCounter, Node, Pair } from 'yaml';
-import { yamlLib } from './lazy.js';
-import type { SourceNode } from './plain-yaml.js';
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -15,19 +11,7 @@ export function pathText(path: YamlPath): string {
   return out;
 }
 
-/** Where things are in one file. */
-export interface Locate {
-  readonly file: string;
-  /** Position of an offset in the text. */
-  offset(offset: number): string;
-  /**
-   * Where the node at `path` is: its value, or its key when `key` is set (unknown keys) or when the
-   * value is empty. A path that does not exist points at the deepest part of it that does.
-   */
-  at(path: YamlPath, key?: boolean): string;
-}
-
-export class Locator implements Locate {
+export class Locator {
   /** Pairs of each map by key text, built on first use: lookups stay O(1) in files with thousands of entries. */
   private readonly index = new WeakMap<object, Map<string, Pair>>();
 
@@ -48,7 +32,6 @@ export class Locator implements Locate {
    * value is empty. A path that does not exist points at the deepest part of it that does.
    */
   at(path: YamlPath, key = false): string {
-    const { isMap, isSeq } = yamlLib();
     let node: unknown = this.doc?.contents ?? null;
     let pair: Pair | null = null;
     for (const seg of path) {
@@ -70,7 +53,6 @@ export class Locator implements Locate {
   private pairs(items: readonly unknown[]): Map<string, Pair> {
     let pairs = this.index.get(items);
     if (!pairs) {
-      const { isPair, isScalar } = yamlLib();
       pairs = new Map();
       for (const p of items) if (isPair(p)) pairs.set(String(isScalar(p.key) ? p.key.value : p.key), p);
       this.index.set(items, pairs);
@@ -79,53 +61,10 @@ export class Locator implements Locate {
   }
 
   private place(pair: Pair | null, node: Node | null, preferKey: boolean): string {
-    const { isScalar } = yamlLib();
     const keyNode = pair && (pair.key as Node | null);
     const empty = !node || !node.range || (isScalar(node) && node.value === null && node.range[0] === node.range[1]);
     if (keyNode?.range && (preferKey || empty)) return this.offset(keyNode.range[0]);
     if (node?.range) return this.offset(node.range[0]);
     return this.doc ? `${this.file}:1:1` : this.file;
-  }
-}
-
-/** The same answers as Locator, over a file read by plain-yaml.ts. */
-export class PlainLocator implements Locate {
-  constructor(
-    private readonly root: SourceNode,
-    private readonly lineStarts: readonly number[],
-    readonly file: string,
-  ) {}
-
-  offset(offset: number): string {
-    let low = 0;
-    let high = this.lineStarts.length;
-    while (low < high) {
-      const mid = (low + high) >> 1;
-      if (this.lineStarts[mid]! <= offset) low = mid + 1;
-      else high = mid;
-    }
-    return `${this.file}:${low}:${offset - (this.lineStarts[low - 1] ?? 0) + 1}`;
-  }
-
-  at(path: YamlPath, key = false): string {
-    let node = this.root;
-    let keyStart: number | null = null;
-    for (const seg of path) {
-      const found = node.entries?.get(String(seg));
-      if (found) {
-        keyStart = found.keyStart;
-        node = found.node;
-      } else if (node.items && typeof seg === 'number' && seg < node.items.length) {
-        keyStart = null;
-        node = node.items[seg]!;
-      } else {
-        return this.place(keyStart, node, true);
-      }
-    }
-    return this.place(keyStart, node, key);
-  }
-
-  private place(keyStart: number | null, node: SourceNode, preferKey: boolean): string {
-    return this.offset(keyStart !== null && (preferKey || node.empty) ? keyStart : node.start);
   }
 }

@@ -5,7 +5,7 @@
 
 import type { Config, EndpointConfig, NetworkConfig, SubnetConfig, VlanConfig } from '../model/types.js';
 import { canonical, firstUsable, parseAddress, parseCidr } from './address.js';
-import type { Locate, YamlPath } from './locate.js';
+import type { Locator, YamlPath } from './locate.js';
 import { pathText } from './locate.js';
 import { dummyName, VLAN_PARENT } from './names.js';
 import type { EndpointInput, NetworkInput, SubnetInput, VlanInput } from './schema.js';
@@ -24,7 +24,7 @@ export const DEFAULT_IFNAME = 'eth0';
 
 const byName = <T>(record: Record<string, T>) => Object.keys(record).sort().map((name) => [name, record[name]!] as const);
 
-export function normalise(input: Input, loc: Locate): Config {
+export function normalise(input: Input, loc: Locator): Config {
   const where = (path: YamlPath, key = true) => ({ at: loc.at(path, key), path: pathText(path) });
 
   const vlans = new Map<string, VlanConfig>();
