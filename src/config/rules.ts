@@ -12,6 +12,7 @@ import { ifnameProblem, markProblem, netnsProblem, objectNameProblem, VLAN_PAREN
 import type { Input } from './normalise.js';
 import { HOST_NETNS, impliedVlan } from './normalise.js';
 import { VLAN_ID_MAX, VLAN_ID_MIN } from './schema.js';
+import { groupBy } from '../model/collections.js';
 
 export interface RuleContext {
   input: Input;
@@ -28,18 +29,6 @@ const LOOPBACK = 'lo';
 const q = (s: string) => JSON.stringify(s);
 const list = (xs: readonly string[]) => xs.join(', ');
 const modesOf = (n: NetworkConfig): readonly string[] => (n.driver === 'macvlan' ? MACVLAN_MODES : IPVLAN_MODES);
-
-/** Group by a key, keeping order. */
-function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const x of xs) {
-    const k = key(x);
-    const group = groups.get(k);
-    if (group) group.push(x);
-    else groups.set(k, [x]);
-  }
-  return groups;
-}
 
 function networksOf(ctx: RuleContext): Map<string, NetworkConfig> {
   return new Map(ctx.config.networks.map((n) => [n.name, n]));

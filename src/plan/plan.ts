@@ -17,6 +17,7 @@ import {
   type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp,
   type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState,
 } from '../model/types.js';
+import { groupBy } from '../model/collections.js';
 
 export const STAGE = {
   // Namespaces go before parents: an undo runs backwards, so a parent is restored before the
@@ -91,17 +92,6 @@ function linkChanges(o: LinkState, d: LinkSpec): [LinkChange, LinkChange] {
 }
 
 const show = (v: unknown) => (v === undefined ? '(unset)' : String(v));
-
-function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = keyOf(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
-}
 
 export function planAgainst(desired: DesiredState, observed: ObservedState, warningsIn: Diagnostic[]): Plan {
   const actions: Action[] = [];
