@@ -3,7 +3,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parseCidr } from '../../src/config/address.js';
 import { loadConfig } from '../../src/config/load.js';
+import { firstOverlapping, type ParsedSubnet } from '../../src/config/rules.js';
 import { formatDiagnostic } from '../../src/model/types.js';
 
 interface Expect {
@@ -295,5 +297,28 @@ for (const [name, c] of Object.entries(cases)) {
     assert.is(config === null, errors.length > 0, 'config is null exactly when there is an error');
   });
 }
+
+test('firstOverlapping gives, for each subnet, the first earlier related one that overlaps, as comparing every pair does', () => {
+  let seed = 42;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  let found = 0;
+  for (let round = 0; round < 200; round++) {
+    const networks = ['a', 'b', 'c'].map((name) => ({ name }));
+    const list = Array.from({ length: 1 + rnd(12) }, (_, index) => {
+      const prefix = 8 + rnd(17);
+      const text = rnd(5) === 0 ? `2001:db8:${rnd(3)}::/${48 + rnd(3) * 8}` : `10.${rnd(3)}.${rnd(3)}.0/${prefix}`;
+      const cidr = parseCidr(text).ok ?? parseCidr(`10.0.0.0/${prefix}`).ok!;
+      return { network: networks[rnd(3)], index, cidr } as unknown as ParsedSubnet;
+    });
+    const related = (a: ParsedSubnet, b: ParsedSubnet) => a.network !== b.network;
+    const fast = firstOverlapping(list, related);
+    list.forEach((a, i) => {
+      const naive = list.slice(0, i).find((b) => related(a, b) && (b.cidr.family === a.cidr.family) && (a.cidr.net.isInSubnet(b.cidr.net) || b.cidr.net.isInSubnet(a.cidr.net)));
+      assert.is(fast.get(i), naive, `${list.map((s) => `${(s.network as unknown as { name: string }).name}:${s.cidr.text}`).join(' ')} at ${i}`);
+      if (naive) found++;
+    });
+  }
+  assert.ok(found > 100, `${found} overlaps: too few to test anything`);
+});
 
 test.run();
