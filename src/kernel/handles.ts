@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import type { Netns } from '../model/types.js';
 import { RtnlHandle } from './handle.js';
-import { NETNS_DIR, openNetnsFd } from './netns.js';
+import { isNamespaceDev, NETNS_DIR, openNetnsFd } from './netns.js';
 
 interface Entry {
   handle: RtnlHandle;
@@ -97,7 +97,10 @@ export class Handles {
     }
     let ino: number;
     try {
-      ino = fs.statSync(`${NETNS_DIR}/${netns}`).ino;
+      const st = fs.statSync(`${NETNS_DIR}/${netns}`);
+      // A file nothing is mounted on (a process killed while creating it) is no namespace yet.
+      if (!isNamespaceDev(st.dev)) throw Object.assign(new Error(`${NETNS_DIR}/${netns} is not a namespace`), { code: 'ENOENT' });
+      ino = st.ino;
     } catch (e) {
       this.forget(netns);
       throw e;

@@ -162,12 +162,17 @@ function ensureNetnsDir(): void {
 /**
  * Create the named namespace NAME the way `ip netns add` does: a new network namespace for the
  * main thread, bind-mounted onto /run/netns/NAME, then back to vlannet's own namespace.
- * Throws SyscallError EEXIST when the name is taken.
+ * Throws SyscallError EEXIST when the name is taken. A stale file of that name (left by a process
+ * killed between creating it and mounting on it) is mounted over, as iproute2 does.
  */
 export function createNamedNetns(name: string): void {
   const path = netnsPath(name);
   ensureNetnsDir();
-  fs.closeSync(fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444));
+  try {
+    fs.closeSync(fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || isNamespaceDev(fs.statSync(path).dev)) throw e;
+  }
   const own = ownNetnsFd();
   try {
     check(libc().unshare(CLONE_NEWNET), 'unshare', `CLONE_NEWNET for ${name}`);
@@ -182,6 +187,16 @@ export function createNamedNetns(name: string): void {
     try { fs.unlinkSync(path); } catch { /* already gone */ }
     throw e;
   }
+}
+
+let nsfsDev: number | null = null;
+/**
+ * Whether a file with this st_dev is a namespace (nsfs), not a plain file: /run/netns/NAME is a
+ * namespace only once the namespace is bind-mounted on it.
+ */
+export function isNamespaceDev(dev: number): boolean {
+  nsfsDev ??= fs.statSync('/proc/self/ns/net').dev;
+  return dev === nsfsDev;
 }
 
 /** Remove /run/netns/NAME the way `ip netns delete` does (lazy unmount, then unlink). */

@@ -3,6 +3,7 @@
 // (scripts/kernel-test.sh adapter). ipvlan, vlan and dummy are skipped, not failed, on a kernel
 // without them. Each test makes its own parent (a veth pair) and namespaces and removes them.
 
+import { writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ownerOf, netnsMark } from '../../src/model/owner.js';
@@ -272,6 +273,15 @@ test('addresses and routes on a link re-created behind vlannet\'s back go to the
   await kernel.apply({ op: 'route-add', route: { netns: 'ad-a', family: 4, dst: 'default', gateway: '10.9.0.1', dev: 'eth0', protocol: VLANNET_ROUTE_PROTOCOL } });
   assert.match(ip('-n', 'ad-a', '-4', 'addr', 'show', 'dev', 'eth0'), '10.9.0.3/24');
   assert.match(ip('-n', 'ad-a', 'route', 'show', 'default'), 'dev eth0');
+});
+
+test('a stale /run/netns file (a process killed while creating it) is no namespace; netns-add mounts over it', async () => {
+  writeFileSync('/run/netns/ad-c', '');
+  assert.equal((await kernel.observe(['ad-c'])).namespaces.filter((n) => n.name === 'ad-c'), []);
+  await kernel.apply({ op: 'netns-add', netns: 'ad-c' });
+  assert.equal((await kernel.observe(['ad-c'])).namespaces.filter((n) => n.name === 'ad-c'), [{ name: 'ad-c', owned: true }]);
+  assert.match(ip('-n', 'ad-c', 'link', 'show', 'lo'), 'UP');
+  assert.is((await refused({ op: 'netns-add', netns: 'ad-c' })).errno, 'EEXIST');
 });
 
 test('operations in flight together all complete (pipelined, not serialised)', async () => {
