@@ -256,6 +256,8 @@ export class Daemon {
       record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], configHash: null, error: null, timings: null };
     } else {
       try {
+        // A resync, a start or a lost notification reads the kernel afresh; kernel events may reuse readings.
+        if (!triggers.every((t) => t === 'kernel' || t === 'config')) this.opts.kernel.refresh?.();
         const result = await this.reconcile(this.opts.kernel, good.config, {
           onAction: (action) => {
             this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);

@@ -75,6 +75,11 @@ export class Handles {
     e.handle.unlisten();
   }
 
+  /** Drop every remembered reading: the next observe() reads each namespace afresh. */
+  forgetReadings(): void {
+    for (const e of this.entries.values()) e.snapshot = null;
+  }
+
   forget(netns: Netns): void {
     const e = this.entries.get(netns);
     if (!e) return;

@@ -26,6 +26,10 @@ export class NetlinkKernel implements Kernel {
     }
   }
 
+  refresh(): void {
+    this.handles.forgetReadings();
+  }
+
   close(): void {
     this.handles.close();
   }

@@ -334,6 +334,9 @@ export interface Kernel {
   observe(netns: string[]): Promise<ObservedState>;
   /** Perform one operation. Independent operations may be in flight together. Rejects with KernelError. */
   apply(op: KernelOp): Promise<void>;
+  /** Forget cached readings, so the next observe() reads everything afresh: the daemon's periodic
+   * resync must not trust change notifications (the IPv6 sysctl, for one, sends none). */
+  refresh?(): void;
   close(): void;
 }
 

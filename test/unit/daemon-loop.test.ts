@@ -319,6 +319,24 @@ test('repairs of different endpoints one after another are not a flap: none wait
   await w.daemon.stop();
 });
 
+test('a periodic resync reads the kernel afresh; a kernel event may reuse readings', async () => {
+  class Counting extends MemoryKernel { refreshes = 0; refresh() { this.refreshes++; } }
+  const kernel = new Counting().seed({ links: [ETH0] });
+  const w = world(configText(['a']), { kernel });
+  await w.daemon.start();
+  const atStart = kernel.refreshes;
+  assert.ok(atStart >= 1, 'the first reconcile reads afresh');
+  let next = w.nextRun();
+  w.daemon.schedule('kernel');
+  await next;
+  assert.is(kernel.refreshes, atStart, 'a kernel event reused the readings');
+  next = w.nextRun();
+  w.daemon.schedule('resync');
+  await next;
+  assert.is(kernel.refreshes, atStart + 1, 'the resync read afresh');
+  await w.daemon.stop();
+});
+
 test('a burst of config events is one run', async () => {
   const w = world(configText(['a']));
   await w.daemon.start();
