@@ -11,15 +11,19 @@ fail() { echo "systemd-test init: $*" >&2; echo o > /proc/sysrq-trigger; sleep 1
 [ -d "${VLANNET_OUT:-}" ] || fail "VLANNET_OUT is not a directory"
 cd "$VLANNET_OUT" || fail "cannot enter $VLANNET_OUT"
 . ./guest.env
-mount -t tmpfs -o size=64M tmpfs /tmp || fail "tmpfs /tmp"
-mkdir -p /tmp/modroot/lib/modules
-ln -s "/usr/lib/uml/modules/$(uname -r)" "/tmp/modroot/lib/modules/$(uname -r)"
-modprobe -d /tmp/modroot overlay || fail "overlay module"
-root=/tmp/root
-mkdir -p /tmp/upper "$root"
-mount -t tmpfs -o size=512M tmpfs /tmp/upper || fail "overlay tmpfs"
-mkdir -p /tmp/upper/data /tmp/upper/work
-mount -t overlay overlay -o lowerdir=/,upperdir=/tmp/upper/data,workdir=/tmp/upper/work "$root" || fail "overlay root"
+# Staging for the modprobe root and the overlay, in a tmpfs of the guest's own: on /run, or on
+# /mnt when the output directory is under /run. Never on a prefix of the output directory, whose
+# path must stay reachable (CI clones may live under /tmp).
+case $VLANNET_OUT/ in /run/*) stage=/mnt;; *) stage=/run;; esac
+mount -t tmpfs -o size=64M tmpfs "$stage" || fail "tmpfs $stage"
+mkdir -p $stage/modroot/lib/modules
+ln -s "/usr/lib/uml/modules/$(uname -r)" "$stage/modroot/lib/modules/$(uname -r)"
+modprobe -d $stage/modroot overlay || fail "overlay module"
+root=$stage/root
+mkdir -p $stage/upper "$root"
+mount -t tmpfs -o size=512M tmpfs $stage/upper || fail "overlay tmpfs"
+mkdir -p $stage/upper/data $stage/upper/work
+mount -t overlay overlay -o lowerdir=/,upperdir=$stage/upper/data,workdir=$stage/upper/work "$root" || fail "overlay root"
 # Cover hostfs's views of the host's /proc, /sys, /dev, /run, /tmp before systemd looks at them.
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"

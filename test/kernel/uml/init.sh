@@ -23,18 +23,22 @@ fail() {
 cd "$VLANNET_OUT" || fail "cannot enter $VLANNET_OUT"
 
 # Modules come from the host's /usr/lib/uml/modules through a modprobe root in tmpfs.
-mount -t tmpfs -o size=64M tmpfs /tmp || fail "cannot mount tmpfs on /tmp"
-mods=/tmp/modroot
+# Staging for the modprobe root and the overlay, in a tmpfs of the guest's own: on /run, or on
+# /mnt when the output directory is under /run. Never on a prefix of the output directory, whose
+# path must stay reachable (CI clones may live under /tmp).
+case $VLANNET_OUT/ in /run/*) stage=/mnt;; *) stage=/run;; esac
+mount -t tmpfs -o size=64M tmpfs "$stage" || fail "cannot mount tmpfs on $stage"
+mods=$stage/modroot
 mkdir -p "$mods/lib/modules"
 ln -s "/usr/lib/uml/modules/$(uname -r)" "$mods/lib/modules/$(uname -r)"
 modprobe -d "$mods" overlay || fail "cannot load the overlay module"
 
-root=/tmp/root
-mkdir -p /tmp/upper /tmp/work "$root"
+root=$stage/root
+mkdir -p $stage/upper $stage/work "$root"
 # The overlay's writable layer must be a tmpfs of its own size: node and the tests write there.
-mount -t tmpfs -o size=512M tmpfs /tmp/upper || fail "cannot mount the overlay's tmpfs"
-mkdir -p /tmp/upper/data /tmp/upper/work
-mount -t overlay overlay -o lowerdir=/,upperdir=/tmp/upper/data,workdir=/tmp/upper/work "$root" \
+mount -t tmpfs -o size=512M tmpfs $stage/upper || fail "cannot mount the overlay's tmpfs"
+mkdir -p $stage/upper/data $stage/upper/work
+mount -t overlay overlay -o lowerdir=/,upperdir=$stage/upper/data,workdir=$stage/upper/work "$root" \
   || fail "cannot mount the overlay root"
 
 # Inside the overlay, /proc, /sys and /dev are hostfs's views of the host: cover them first.
