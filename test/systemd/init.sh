@@ -29,22 +29,27 @@ mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
 mount -t devtmpfs devtmpfs "$root/dev" || mount -t tmpfs tmpfs "$root/dev"
 for d in /run /tmp /var/tmp; do
-  case $VLANNET_OUT/ in "$d"/*) continue;; esac
   mount -t tmpfs tmpfs "$root$d" || fail "tmpfs $d"
 done
-mkdir -p "$root/tmp/modroot/lib/modules"
-ln -s "/usr/lib/uml/modules/$(uname -r)" "$root/tmp/modroot/lib/modules/$(uname -r)"
-mount --bind . "$root$VLANNET_OUT" || fail "bind the output directory"
+# Inside the guest the repo, the output directory and the modprobe root live under /opt/vlannet:
+# systemd-tmpfiles empties /tmp at boot (tmp.conf's D line), which would hide a repo cloned under
+# /tmp and, through a bind mount there, delete the host's results.
+g=/opt/vlannet
+mkdir -p "$root$g/repo" "$root$g/out" "$root$g/modroot/lib/modules"
+ln -s "/usr/lib/uml/modules/$(uname -r)" "$root$g/modroot/lib/modules/$(uname -r)"
+mount --bind . "$root$g/out" || fail "bind the output directory"
+mount --bind "$VLANNET_REPO" "$root$g/repo" && mount -o remount,bind,ro "$root$g/repo" || fail "bind the repo"
+VLANNET_REPO=$g/repo VLANNET_OUT=$g/out
 
 # The program, its config, the unit under test and the test's own units.
 etc=$root/etc/systemd/system
 rm -f "$root/etc/machine-id"; : > "$root/etc/machine-id"
 printf '#!/bin/sh\nexec /usr/bin/node %s/bin/vlannet.js "$@"\n' "$VLANNET_REPO" > "$root/usr/local/bin/vlannet"
 chmod 755 "$root/usr/local/bin/vlannet"
-cp "$VLANNET_REPO/test/systemd/vlannet.yaml" "$root/etc/vlannet.yaml"
-cp "$VLANNET_REPO/systemd/vlannet.service" "$etc/vlannet.service"
+cp "$root$VLANNET_REPO/test/systemd/vlannet.yaml" "$root/etc/vlannet.yaml"
+cp "$root$VLANNET_REPO/systemd/vlannet.service" "$etc/vlannet.service"
 for u in vlannet-test-parent.service web.service vlannet-test.service; do
-  sed -e "s|@REPO@|$VLANNET_REPO|g" -e "s|@OUT@|$VLANNET_OUT|g" "$VLANNET_REPO/test/systemd/$u" > "$etc/$u"
+  sed -e "s|@REPO@|$VLANNET_REPO|g" -e "s|@OUT@|$VLANNET_OUT|g" "$root$VLANNET_REPO/test/systemd/$u" > "$etc/$u"
 done
 mkdir -p "$etc/multi-user.target.wants"
 for u in vlannet.service vlannet-test-parent.service web.service vlannet-test.service; do
@@ -54,5 +59,5 @@ done
 for u in getty@tty1.service serial-getty@ttyS0.service console-getty.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
   ln -sf /dev/null "$etc/$u"
 done
-date +%s.%N > "$VLANNET_OUT/booted-at"
+date +%s.%N > "$root$VLANNET_OUT/booted-at"
 exec chroot "$root" /lib/systemd/systemd --unit=multi-user.target
