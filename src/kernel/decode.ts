@@ -2,7 +2,7 @@
 // still kernel indexes here (possibly in another namespace): rtnetlink.ts resolves them to names.
 
 import { Address4, Address6 } from 'ip-address';
-import type { Family } from '../model/types.js';
+import type { Family, LinkState } from '../model/types.js';
 import { decodeLinkInfo } from './linkinfo.js';
 import {
   AF_INET, AF_INET6, DEVCONF_DISABLE_IPV6, IFA, IFF_UP, IFLA, IFLA_INET6_CONF, RTA, readIfaddrmsg,
@@ -10,22 +10,11 @@ import {
 } from './messages.js';
 import { attrS32, attrString, attrU32, parseAttrs } from './nlattr.js';
 
-export interface RawLink {
-  index: number;
-  name: string;
-  kind: string;
-  mode?: string;
-  flag?: string;
-  vlanId?: number;
-  vlanProtocol?: '802.1Q' | '802.1ad';
-  mtu: number;
-  mac: string;
-  up: boolean;
-  alias: string | null;
+/** A link as the dump gives it: a LinkState without its namespace, the parent still an index. */
+export interface RawLink extends Omit<LinkState, 'netns' | 'parent'> {
   /** IFLA_LINK: the lower link's index, in the namespace named by `linkNetnsid` when present. */
   link?: number;
   linkNetnsid?: number;
-  ipv6Disabled?: boolean;
 }
 
 export function decodeLink(body: Buffer): RawLink {
