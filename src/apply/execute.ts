@@ -4,6 +4,7 @@
 // reverse, and the error names the object, the operation, the kernel's errno and a hint.
 
 import { inverse, KernelError, type Action, type Kernel, type KernelOp } from '../model/types.js';
+import { routeText } from '../plan/render.js';
 
 /** At most this many requests in flight: keeps the acks well inside a socket's receive buffer. */
 const WINDOW = 256;
@@ -102,10 +103,6 @@ export function describeOp(op: KernelOp): string {
     case 'route-add': return `add route ${routeText(op.route)}${where(op.route.netns)}`;
     case 'route-del': return `delete route ${routeText(op.route)}${where(op.route.netns)}`;
   }
-}
-
-function routeText(r: { dst: string; gateway: string | null; dev: string }): string {
-  return `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
 }
 
 /** What an operator can do about a kernel refusal, where it is known. */

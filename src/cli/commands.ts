@@ -1,11 +1,10 @@
 // validate, plan, apply, show, destroy: thin layers over the pure core and the executor.
 
 import fs from 'node:fs';
-import { Address4, Address6 } from 'ip-address';
 import { readConfig } from '../config/load.js';
-import { resolveDesired } from '../model/desired.js';
+import { allocateAddresses, hostAddressOn, networkOf } from '../model/addressing.js';
 import { ownerOf } from '../model/owner.js';
-import { renderPlan, planToJson } from '../plan/render.js';
+import { renderPlan, planToJson, routeText } from '../plan/render.js';
 import { reconcile, planFor, namespacesOf, type ReconcileResult } from '../apply/reconcile.js';
 import { describeOp } from '../apply/execute.js';
 import { openKernel } from './kernel.js';
@@ -37,8 +36,8 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...FILE_FLAG });
   const config = loadChecked(values.file);
   // Addressing needs no kernel to find exhausted pools: from an empty kernel the result is the file's alone.
-  const { diagnostics } = resolveDesired(config, EMPTY);
-  const problems = diagnostics.filter((d) => d.severity === 'error' && !d.message.includes('does not exist'));
+  const { diagnostics } = allocateAddresses(config, EMPTY);
+  const problems = diagnostics.filter((d) => d.severity === 'error');
   if (problems.length) throw new DiagnosticsError(problems);
   out(`${values.file}: valid (${config.networks.length} networks, ${config.endpoints.length} endpoints, ${config.vlans.length} vlan links)`);
   return 0;
@@ -184,7 +183,7 @@ function renderShow(state: ObservedState): string {
       const addrs = state.addresses.filter((a) => a.netns === netns && a.link === l.name).map((a) => `${a.address}/${a.prefixLength}`);
       lines.push(`  ${l.name}${l.parent ? `@${l.parent}` : ''}  ${what}  mtu ${l.mtu}  ${l.up ? 'up' : 'DOWN'}  ${mark ? `${mark.role} ${mark.name}` : '(parent, not vlannet\'s)'}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
       for (const r of state.routes.filter((r) => r.netns === netns && r.dev === l.name)) {
-        lines.push(`    route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
+        lines.push(`    route ${routeText(r)}`);
       }
     }
   }
@@ -202,15 +201,9 @@ function upstreamFromKernel(state: ObservedState): { subnet: string; via: string
   for (const l of state.links) {
     if (l.kind !== 'ipvlan' || (l.mode !== 'l3' && l.mode !== 'l3s') || !ownerOf(l) || !l.parent) continue;
     for (const a of state.addresses.filter((x) => x.netns === l.netns && x.link === l.name)) {
-      const subnet = subnetOf(a.address, a.prefixLength, a.family);
-      const via = state.addresses.find((h) => h.netns === null && h.link === l.parent && h.family === a.family)?.address ?? null;
-      seen.set(subnet, { subnet, via, parent: l.parent });
+      const subnet = networkOf(a.address, a.prefixLength);
+      seen.set(subnet, { subnet, via: hostAddressOn(state.addresses, l.parent, a.family), parent: l.parent });
     }
   }
   return [...seen.values()];
-}
-
-function subnetOf(address: string, prefix: number, family: 4 | 6): string {
-  const a = family === 4 ? new Address4(`${address}/${prefix}`) : new Address6(`${address}/${prefix}`);
-  return `${a.startAddress().correctForm()}/${prefix}`;
 }

@@ -2,7 +2,7 @@
 // exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode),
 // 3 an internal error, which is a bug in vlannet.
 
-import { ApplyError } from '../apply/execute.js';
+import { ApplyError, describeFailure } from '../apply/execute.js';
 import { VerifyError } from '../apply/reconcile.js';
 import { LockBusyError } from '../kernel/flock.js';
 import { DiagnosticsError, KernelError, formatDiagnostic } from '../model/types.js';
@@ -79,7 +79,7 @@ export function report(error: unknown): number {
   }
   if (error instanceof ApplyError) {
     say(`error: ${error.message}`);
-    for (const o of error.otherFailures) say(`error: ${new ApplyError(o.action, o.cause, error.rollback, []).message}`);
+    for (const o of error.otherFailures) say(`error: ${describeFailure(o.action, o.cause)}`);
     const r = error.rollback;
     if (r.failed.length === 0) say(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply.`);
     else {

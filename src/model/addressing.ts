@@ -48,6 +48,11 @@ export function isLinkLocal(address: string): boolean {
 }
 const linkLocal = new Map<string, boolean>();
 
+/** This host's address on `parent` (vlannet's own namespace) in `family`, link-local ones aside. */
+export function hostAddressOn(addresses: readonly AddressState[], parent: string, family: Family): string | null {
+  return addresses.find((a) => a.netns === null && a.link === parent && a.family === family && !isLinkLocal(a.address))?.address ?? null;
+}
+
 /** The network an address with a prefix length lies in, as a canonical CIDR: `10.1.2.0/24`. */
 export function networkOf(address: string, prefixLength: number): string {
   return `${parseAddress(`${address}/${prefixLength}`).startAddress().correctForm()}/${prefixLength}`;

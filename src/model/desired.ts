@@ -2,7 +2,7 @@
 // hold, with Docker's macvlan/ipvlan semantics. Pure: reads the observed state only to keep
 // addresses, to see which parents exist and which names are taken by links vlannet does not own.
 
-import { allocateAddresses, isLinkLocal } from './addressing.js';
+import { allocateAddresses, hostAddressOn } from './addressing.js';
 import { markFor, ownerOf } from './owner.js';
 import {
   VLANNET_ROUTE_PROTOCOL,
@@ -149,8 +149,7 @@ function upstreamRoutes(config: Config, observed: ObservedState): UpstreamRoute[
   for (const n of [...config.networks].sort(byName)) {
     if (n.driver !== 'ipvlan' || n.internal || (n.mode !== 'l3' && n.mode !== 'l3s')) continue;
     for (const s of n.subnets) {
-      const host = observed.addresses.find((a) => a.netns === null && a.link === n.parent && a.family === s.family && !isLinkLocal(a.address));
-      out.push({ network: n.name, subnet: s.cidr, via: host?.address ?? null, parent: n.parent });
+      out.push({ network: n.name, subnet: s.cidr, via: hostAddressOn(observed.addresses, n.parent, s.family), parent: n.parent });
     }
   }
   return out;

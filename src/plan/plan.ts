@@ -18,6 +18,7 @@ import {
   type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState,
 } from '../model/types.js';
 import { groupBy } from '../model/collections.js';
+import { routeText } from './render.js';
 
 export const STAGE = {
   // Namespaces go before parents: an undo runs backwards, so a parent is restored before the
@@ -238,7 +239,6 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   // Routes: vlannet's own (by protocol) that are not wanted go; wanted ones missing come, unless
   // a default route vlannet does not own is in the way.
   const routeObject = (r: RouteState) => `${objectAt.get(place(r.netns, r.dev)) ?? `link.${where(r.netns)}.${r.dev}`}.route${r.family}`;
-  const routeText = (r: RouteState) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
   const desiredRoutes = new Set(desired.routes.map(routeKey));
   const present = new Set<string>();
   const defaultsIn = groupBy(observed.routes.filter((r) => r.dst === 'default'), (r) => `${r.netns ?? ''}|${r.family}`);

@@ -29,7 +29,7 @@
 //   }
 
 import jsonDiff from 'json-diff';
-import type { Action, KernelOp, Plan } from '../model/types.js';
+import type { Action, KernelOp, Plan, RouteState } from '../model/types.js';
 
 export const PLAN_FORMAT_VERSION = '1';
 
@@ -73,6 +73,11 @@ const SYMBOL: Record<Action['change'], { text: string; color: keyof typeof ANSI;
   replace: { text: '-/+', color: 'cyan', verb: 'replaced' },
 };
 
+/** `DST [via GW] dev DEV`, as iproute2 prints a route. */
+export function routeText(r: Pick<RouteState, 'dst' | 'gateway' | 'dev'>): string {
+  return `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
+}
+
 const inNs = (netns: string | null) => (netns === null ? '' : ` in ${netns}`);
 
 /** One line saying what an operation does, in iproute2's words. */
@@ -96,7 +101,7 @@ export function describeOp(op: KernelOp): string {
     case 'route-add':
     case 'route-del': {
       const r = op.route;
-      return `${op.op === 'route-add' ? 'route add' : 'route del'} ${r.family === 6 ? '-6 ' : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${inNs(r.netns)}`;
+      return `${op.op === 'route-add' ? 'route add' : 'route del'} ${r.family === 6 ? '-6 ' : ''}${routeText(r)}${inNs(r.netns)}`;
     }
   }
 }
