@@ -3,7 +3,7 @@
 // libc's socket(2) and sendto(2) are called through koffi; the socket is opened once and kept.
 // Outside systemd ($NOTIFY_SOCKET unset) every call does nothing.
 
-import koffi from 'koffi';
+import { libc } from '../kernel/netns.js';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -12,23 +12,6 @@ const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct sockaddr_un): sa_family_t (2 bytes) + sun_path[108]. */
 const SOCKADDR_UN_SIZE = 110;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  close(fd: number): number;
-}
-
-let libc: Libc | null = null;
-function load(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
-    socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
-    sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as Libc['sendto'],
-    close: lib.func('int close(int fd)') as Libc['close'],
-  };
-  return libc;
-}
 
 /** struct sockaddr_un for a path; `@name` is an abstract socket (leading NUL). */
 export function sockaddrUn(socketPath: string): { addr: Buffer; len: number } {
@@ -58,7 +41,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
   const watchdogMs = watchdogInterval(env);
   if (!socketPath) return { enabled: false, watchdogMs, send: () => false, close: () => {} };
   const { addr, len } = sockaddrUn(socketPath);
-  const c = load();
+  const c = libc();
   let fd = -1;
   return {
     enabled: true,

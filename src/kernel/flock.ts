@@ -5,16 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
+import { errnoName, libc } from './netns.js';
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
-
-let flockFn: ((fd: number, op: number) => number) | null = null;
-function flock(fd: number, op: number): number {
-  flockFn ??= koffi.load('libc.so.6').func('int flock(int fd, int op)') as (fd: number, op: number) => number;
-  return flockFn(fd, op);
-}
 
 /** Where vlannet keeps its lock and the daemon its status socket. */
 export function runDir(): string {
@@ -38,13 +32,13 @@ export function acquireLock(role: string, dir = runDir()): Lock {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lockPath = path.join(dir, 'lock');
   const fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-  if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-    const errno = koffi.errno();
+  if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    const errno = errnoName(koffi.errno());
     let holder = 'unknown holder';
     try { holder = fs.readFileSync(lockPath, 'utf8').trim() || holder; } catch { /* keep the default */ }
     fs.closeSync(fd);
-    if (errno === EWOULDBLOCK) throw new LockBusyError(lockPath, holder);
-    throw new Error(`cannot lock ${lockPath}: errno ${errno}`);
+    if (errno === 'EAGAIN') throw new LockBusyError(lockPath, holder);
+    throw new Error(`cannot lock ${lockPath}: ${errno}`);
   }
   fs.ftruncateSync(fd, 0);
   fs.writeSync(fd, `pid ${process.pid}: ${role}\n`, 0);

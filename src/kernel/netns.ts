@@ -47,11 +47,14 @@ interface Libc {
   poll(fds: Buffer, nfds: number, timeout: number): number;
   socket(domain: number, type: number, protocol: number): number;
   bind(fd: number, addr: Buffer, len: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  flock(fd: number, op: number): number;
   close(fd: number): number;
 }
 
 let libcCache: Libc | null = null;
-function libc(): Libc {
+/** The libc calls Node lacks, bound once through koffi for the whole program. */
+export function libc(): Libc {
   if (libcCache) return libcCache;
   const lib = koffi.load('libc.so.6');
   libcCache = {
@@ -68,6 +71,8 @@ function libc(): Libc {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+    sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    flock: lib.func('int flock(int fd, int op)'),
     close: lib.func('int close(int fd)'),
   } as Libc;
   return libcCache;
