@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { Config, Diagnostic } from '../model/types.js';
+import { duplicateKeys } from './duplicates.js';
 import { Locator, pathText, type YamlPath } from './locate.js';
 import { normalise, type Input } from './normalise.js';
 import { runRules } from './rules.js';
@@ -20,13 +21,23 @@ const SECTIONS = { vlans: VlanInput, networks: NetworkInput, endpoints: Endpoint
 
 export function loadConfig(text: string, file: string): LoadResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // yaml's own duplicate-key check is quadratic in the size of a map; duplicateKeys is linear.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const loc = new Locator(doc, lines, file);
   const diagnostics: Diagnostic[] = [];
   const report = (severity: Diagnostic['severity'], path: YamlPath, message: string, key = false) =>
     diagnostics.push({ severity, at: loc.at(path, key), path: pathText(path), message });
 
   for (const e of doc.errors) diagnostics.push({ severity: 'error', at: loc.offset(e.pos[0]), path: '', message: yamlMessage(e.message) });
+  for (const d of duplicateKeys(doc)) {
+    const first = lines.linePos(d.first.range?.[0] ?? 0);
+    diagnostics.push({
+      severity: 'error',
+      at: loc.offset(d.key.range?.[0] ?? 0),
+      path: pathText(d.path),
+      message: `duplicate key ${show(d.value)} (already at line ${first.line}, column ${first.col}): the keys of a map must be unique`,
+    });
+  }
   for (const w of doc.warnings) diagnostics.push({ severity: 'warning', at: loc.offset(w.pos[0]), path: '', message: yamlMessage(w.message) });
 
   let js: unknown = null;

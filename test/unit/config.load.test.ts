@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parseDocument } from 'yaml';
+import { duplicateKeys } from '../../src/config/duplicates.js';
 import { loadConfig, readConfig } from '../../src/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vlannet-config-'));
@@ -63,6 +65,36 @@ test('readConfig: positions name the file', () => {
   const { config, diagnostics } = readConfig(path);
   assert.is(config, null);
   assert.equal(diagnostics.map((d) => d.at), [`${path}:3:18`]);
+});
+
+test('a duplicate key: where it is, its path, and where the first one is', () => {
+  const text = 'version: 1\nnetworks: { n1: { driver: macvlan, parent: eth0 } }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n  e1: { network: n1, netns: x, netns: y }\n';
+  const { config, diagnostics } = loadConfig(text, 'd.yaml');
+  assert.is(config, null);
+  assert.equal(diagnostics.map((d) => [d.at, d.path, d.message]), [
+    ['d.yaml:6:3', 'endpoints.e1', 'duplicate key "e1" (already at line 4, column 3): the keys of a map must be unique'],
+    ['d.yaml:6:32', 'endpoints.e1.netns', 'duplicate key "netns" (already at line 6, column 22): the keys of a map must be unique'],
+  ]);
+});
+
+test('duplicate keys are found where the yaml package finds them, in block and flow maps, at any depth', () => {
+  const docs = [
+    'a: 1\nb: 2\na: 3\na: 4\n',
+    'x:\n  - { k: 1, k: 2 }\n  - k: 1\n    j: 2\n    k: 3\n',
+    '1: a\n"1": b\n1.0: c\ntrue: d\n"true": e\n~: f\nnull: g\n',
+    '&a k: 1\n!!str k: 2\n? k\n: 3\n',
+    '? [a, b]\n: 1\n? [a, b]\n: 2\n? { m: 1, m: 2 }\n: 3\n',
+    'top:\n  deep:\n    deeper: [ { z: 1 }, { z: 1, y: 2, z: 3 } ]\n    deeper: no\n',
+    'fine: 1\nalso: { fine: 2 }\n',
+  ];
+  for (const text of docs) {
+    const reference = parseDocument(text).errors.filter((e) => e.code === 'DUPLICATE_KEY').map((e) => e.pos[0]);
+    const ours = duplicateKeys(parseDocument(text, { uniqueKeys: false })).map((d) => d.key.range![0]);
+    assert.equal(ours, reference, JSON.stringify(text));
+  }
+  assert.ok(duplicateKeys(parseDocument(docs[0]!, { uniqueKeys: false })).length === 2, 'the reference itself finds duplicates');
+  const paths = duplicateKeys(parseDocument(docs[5]!, { uniqueKeys: false })).map((d) => d.path);
+  assert.equal(paths, [['top', 'deep', 'deeper', 1, 'z'], ['top', 'deep', 'deeper']]);
 });
 
 test.run();

@@ -272,7 +272,7 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
   'a YAML syntax error and a duplicate key, with schema errors in the same pass': {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0 }', '  n1: { driver: ipvlan }', 'endpoints:', '  e1: { network: [n1 }'),
     expect: [
-      { at: 't.yaml:4:3', path: '', contains: 'Map keys must be unique' },
+      { at: 't.yaml:4:3', path: 'networks.n1', contains: 'duplicate key "n1" (already at line 3, column 3): the keys of a map must be unique' },
       { at: 't.yaml:6:22', path: '', contains: 'Flow sequence in block collection must be sufficiently indented and end with a ]' },
       { at: 't.yaml:6:23', path: '', contains: 'Flow map in block collection must be sufficiently indented and end with a }' },
       { at: 't.yaml:6:18', path: 'endpoints.e1.network', contains: 'expected a network name (a string), got a list' },
