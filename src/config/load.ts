@@ -10,14 +10,14 @@ import { duplicateKeys } from './duplicates.js';
 import { Locator, pathText, type YamlPath } from './locate.js';
 import { normalise, type Input } from './normalise.js';
 import { runRules } from './rules.js';
-import { ConfigInput, EndpointInput, NetworkInput, show, VlanInput } from './schema.js';
+import { ConfigInput, show } from './schema.js';
 
 export interface LoadResult {
   config: Config | null;
   diagnostics: Diagnostic[];
 }
 
-const SECTIONS = { vlans: VlanInput, networks: NetworkInput, endpoints: EndpointInput } as const;
+const SECTIONS = ['vlans', 'networks', 'endpoints'] as const;
 
 export function loadConfig(text: string, file: string): LoadResult {
   const lines = new LineCounter();
@@ -56,10 +56,10 @@ export function loadConfig(text: string, file: string): LoadResult {
     return finish(null, diagnostics);
   }
 
-  const parsed = ConfigInput.safeParse(js);
-  for (const issue of parsed.error?.issues ?? []) schemaIssue(issue, js, report);
+  const issues = ConfigInput.safeParse(js).error?.issues ?? [];
+  for (const issue of issues) schemaIssue(issue, js, report);
 
-  const input = partialInput(js);
+  const input = partialInput(js, issues);
   const config = normalise(input, loc);
   const record = (js as Record<string, unknown>).networks;
   runRules({
@@ -106,17 +106,21 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** The entries of each section that pass the schema on their own, so rules can run on them. */
-function partialInput(js: unknown): Input {
+/**
+ * The entries of each section that pass the schema, so rules can run on them: those the one parse
+ * of the whole file raised no issue under. The schema has no defaults or transforms, so an entry
+ * that passes is its own parsed value.
+ */
+function partialInput(js: unknown, issues: readonly z.core.$ZodIssue[]): Input {
   const input: Input = { vlans: {}, networks: {}, endpoints: {} };
   if (!isRecord(js)) return input;
-  for (const section of Object.keys(SECTIONS) as Array<keyof typeof SECTIONS>) {
+  const failed = new Set<string>();
+  for (const { path } of issues) if (path.length >= 2) failed.add(`${String(path[0])}\0${String(path[1])}`);
+  for (const section of SECTIONS) {
     const entries = js[section];
     if (!isRecord(entries)) continue;
-    for (const [name, value] of Object.entries(entries)) {
-      const r = SECTIONS[section].safeParse(value);
-      if (r.success) (input[section] as Record<string, unknown>)[name] = r.data;
-    }
+    const into = input[section] as Record<string, unknown>;
+    for (const name of Object.keys(entries)) if (!failed.has(`${section}\0${name}`)) into[name] = entries[name];
   }
   return input;
 }

@@ -67,6 +67,15 @@ test('readConfig: positions name the file', () => {
   assert.equal(diagnostics.map((d) => d.at), [`${path}:3:18`]);
 });
 
+test('an entry the schema rejects is left to the schema alone; the entries beside it still go through the rules', () => {
+  const text = 'version: 1\nendpoints:\n  e1: { network: nope, mac: 5 }\n  e2: { network: nope }\n';
+  const { config, diagnostics } = loadConfig(text, 's.yaml');
+  assert.is(config, null);
+  assert.equal(diagnostics.map((d) => [d.at, d.path]), [['s.yaml:3:29', 'endpoints.e1.mac'], ['s.yaml:4:18', 'endpoints.e2.network']]);
+  assert.match(diagnostics[0]!.message, 'expected a MAC address (a string), got 5');
+  assert.match(diagnostics[1]!.message, 'network "nope" is not defined');
+});
+
 test('a duplicate key: where it is, its path, and where the first one is', () => {
   const text = 'version: 1\nnetworks: { n1: { driver: macvlan, parent: eth0 } }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n  e1: { network: n1, netns: x, netns: y }\n';
   const { config, diagnostics } = loadConfig(text, 'd.yaml');
