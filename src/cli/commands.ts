@@ -1,18 +1,22 @@
 // validate, plan, apply, show, destroy: thin layers over the pure core and the executor.
+// `plan` and `apply` of the file a running daemon enforces are answered by that daemon (see
+// src/daemon/control.ts): it already holds the lock and a current reading of the kernel. The
+// config and kernel modules are loaded only when the command does the work itself.
 
 import fs from 'node:fs';
-import { readConfig } from '../config/load.js';
-import { allocateAddresses, hostAddressOn, networkOf } from '../model/addressing.js';
-import { ownerOf } from '../model/owner.js';
-import { renderPlan, planToJson, routeText } from '../plan/render.js';
-import { reconcile, planFor, namespacesOf, type ReconcileResult } from '../apply/reconcile.js';
+import path from 'node:path';
+import { renderPlan, planToJson } from '../plan/render.js';
 import { describeOp } from '../apply/execute.js';
+import { askDaemon, DaemonError, type ServedAnswer, type ServedResult } from '../daemon/control.js';
+import { runDir } from '../kernel/run-dir.js';
 import { openKernel } from './kernel.js';
 import { parseFlags, FILE_FLAG, JSON_FLAG, UsageError } from './args.js';
 import {
   DiagnosticsError, OBSERVED_FORMAT_VERSION, formatDiagnostic,
-  type Config, type Diagnostic, type Kernel, type ObservedState, type Plan,
+  type Config, type Diagnostic, type ObservedState, type Plan,
 } from '../model/types.js';
+
+const reconciler = () => import('../apply/reconcile.js');
 
 const EMPTY: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
 
@@ -21,7 +25,8 @@ const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n')
 const color = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 /** Read and check a config file: errors throw (nothing is changed), warnings go to stderr. */
-export function loadChecked(file: string): Config {
+export async function loadChecked(file: string): Promise<Config> {
+  const { readConfig } = await import('../config/load.js');
   const { config, diagnostics } = readConfig(file);
   printWarnings(diagnostics);
   if (!config || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics);
@@ -32,9 +37,36 @@ function printWarnings(diagnostics: Diagnostic[]): void {
   for (const d of diagnostics) if (d.severity === 'warning') err(formatDiagnostic(d));
 }
 
+/** The flag that keeps a command from asking the daemon: it reads the kernel itself. */
+const LOCAL_FLAG = { local: { type: 'boolean', default: false } } as const;
+
+/**
+ * Ask the running daemon to plan or apply `file`; null when no daemon runs or it enforces another
+ * file (plan then works alone; apply is refused, since the daemon would undo it). The file's
+ * errors and a failed run throw as they would without the daemon.
+ */
+async function servedByDaemon(command: 'plan' | 'apply', file: string): Promise<ServedResult | null> {
+  const answer = await askDaemon<ServedAnswer>(runDir(), { command, file: path.resolve(file) }, command === 'apply' ? null : 60_000);
+  if (!answer) return null;
+  switch (answer.outcome) {
+    case 'declined':
+      if (command === 'plan') return null;
+      throw new DaemonError(`the running daemon (pid ${answer.pid}) enforces ${answer.enforced}, not ${file}: it would undo this apply. Point the daemon at ${file} (vlannet daemon -f) or stop it first.`);
+    case 'invalid':
+      throw new DiagnosticsError(answer.diagnostics);
+    case 'failed':
+      throw new DaemonError(`the running daemon (pid ${answer.pid}) could not apply ${file}:\n${answer.error}`);
+    case 'done':
+      printWarnings(answer.warnings);
+      if (process.stderr.isTTY) err(`(${command === 'plan' ? 'planned' : 'applied'} by the running daemon, pid ${answer.pid}; --local reads the kernel afresh in this process)`);
+      return answer.result;
+  }
+}
+
 export async function validateCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...FILE_FLAG });
-  const config = loadChecked(values.file);
+  const config = await loadChecked(values.file);
+  const { allocateAddresses } = await import('../model/addressing.js');
   // Addressing needs no kernel to find exhausted pools: from an empty kernel the result is the file's alone.
   const { diagnostics } = allocateAddresses(config, EMPTY);
   const problems = diagnostics.filter((d) => d.severity === 'error');
@@ -45,16 +77,21 @@ export async function validateCommand(argv: string[]): Promise<number> {
 
 export async function planCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    ...FILE_FLAG, ...JSON_FLAG,
+    ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG,
     observed: { type: 'string' },
     destroy: { type: 'boolean', default: false },
     'detailed-exitcode': { type: 'boolean', default: false },
   });
-  const config = values.destroy ? null : loadChecked(values.file);
+  const served = values.observed === undefined && !values.destroy && !values.local ? await servedByDaemon('plan', values.file) : null;
   let plan: Plan;
-  if (values.observed !== undefined) {
-    plan = planFor(config, readObserved(values.observed));
+  if (served) {
+    plan = served.plan;
+  } else if (values.observed !== undefined) {
+    const { planFor } = await reconciler();
+    plan = planFor(values.destroy ? null : await loadChecked(values.file), readObserved(values.observed));
   } else {
+    const config = values.destroy ? null : await loadChecked(values.file);
+    const { planFor, namespacesOf } = await reconciler();
     const kernel = await openKernel();
     try {
       plan = planFor(config, await kernel.observe(namespacesOf(config)));
@@ -82,8 +119,14 @@ function readObserved(file: string): ObservedState {
 }
 
 export async function applyCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG });
-  return change(loadChecked(values.file), values.json, 'apply');
+  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG });
+  const served = values.local ? null : await servedByDaemon('apply', values.file);
+  if (served) {
+    if (!values.json) out(renderPlan(served.plan, { color: color() }));
+    out(values.json ? JSON.stringify(applyJson(served), null, 2) : applySummary(served));
+    return 0;
+  }
+  return change(await loadChecked(values.file), values.json, 'apply');
 }
 
 export async function destroyCommand(argv: string[]): Promise<number> {
@@ -94,6 +137,7 @@ export async function destroyCommand(argv: string[]): Promise<number> {
 /** apply and destroy: lock, reconcile, report. */
 async function change(config: Config | null, json: boolean, role: string): Promise<number> {
   const { acquireLock } = await import('../kernel/flock.js');
+  const { reconcile } = await reconciler();
   const lock = acquireLock(role);
   const kernel = await openKernel();
   const progress = !json && process.stderr.isTTY === true;
@@ -116,7 +160,7 @@ async function change(config: Config | null, json: boolean, role: string): Promi
   }
 }
 
-function applySummary(r: ReconcileResult): string {
+function applySummary(r: ServedResult): string {
   const t = r.timings;
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   if (r.executed.length === 0) return `Nothing to do (observe ${ms(t.observeMs)}, plan ${ms(t.planMs)}).`;
@@ -128,7 +172,7 @@ function applySummary(r: ReconcileResult): string {
 }
 
 /** The --json output of apply and destroy. format_version "1". */
-export function applyJson(r: ReconcileResult): object {
+export function applyJson(r: ServedResult): object {
   return {
     format_version: '1',
     plan: planToJson(r.plan),
@@ -138,72 +182,5 @@ export function applyJson(r: ReconcileResult): object {
 }
 
 export async function showCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...JSON_FLAG, netns: { type: 'string', multiple: true, default: [] } });
-  const kernel: Kernel = await openKernel();
-  let state: ObservedState;
-  try {
-    state = ownedView(await kernel.observe(values.netns));
-  } finally {
-    kernel.close();
-  }
-  out(values.json ? JSON.stringify(state, null, 2) : renderShow(state));
-  return 0;
-}
-
-/** What vlannet owns, plus the parents its links hang from (so `plan --observed` can read it back). */
-export function ownedView(state: ObservedState): ObservedState {
-  const owned = state.links.filter((l) => ownerOf(l) !== null);
-  const parents = new Set(owned.map((l) => l.parent).filter((p): p is string => p !== null));
-  const links = state.links.filter((l) => ownerOf(l) !== null || (l.netns === null && parents.has(l.name)));
-  const key = (netns: string | null, name: string) => `${netns ?? ''}/${name}`;
-  const ownedKeys = new Set(owned.map((l) => key(l.netns, l.name)));
-  const keep = new Set(links.map((l) => key(l.netns, l.name)));
-  const usedNs = new Set(owned.map((l) => l.netns));
-  return {
-    format_version: state.format_version,
-    namespaces: state.namespaces.filter((n) => n.owned || usedNs.has(n.name)),
-    links,
-    addresses: state.addresses.filter((a) => keep.has(key(a.netns, a.link))),
-    routes: state.routes.filter((r) => ownedKeys.has(key(r.netns, r.dev))),
-  };
-}
-
-function renderShow(state: ObservedState): string {
-  const lines: string[] = [];
-  const byNs = new Map<string | null, ObservedState['links']>();
-  for (const l of state.links) byNs.set(l.netns, [...(byNs.get(l.netns) ?? []), l]);
-  const owned = state.links.filter((l) => ownerOf(l) !== null);
-  if (owned.length === 0) return 'vlannet owns nothing in the kernel.';
-  for (const [netns, links] of [...byNs].sort(([a], [b]) => (a ?? '').localeCompare(b ?? ''))) {
-    const ns = state.namespaces.find((n) => n.name === netns);
-    lines.push(netns === null ? 'host namespace' : `netns ${netns}${ns?.owned ? ' (created by vlannet)' : ''}`);
-    for (const l of links) {
-      const mark = ownerOf(l);
-      const what = [l.kind || 'device', l.mode, l.flag, l.vlanId !== undefined ? `id ${l.vlanId}` : undefined].filter(Boolean).join(' ');
-      const addrs = state.addresses.filter((a) => a.netns === netns && a.link === l.name).map((a) => `${a.address}/${a.prefixLength}`);
-      lines.push(`  ${l.name}${l.parent ? `@${l.parent}` : ''}  ${what}  mtu ${l.mtu}  ${l.up ? 'up' : 'DOWN'}  ${mark ? `${mark.role} ${mark.name}` : '(parent, not vlannet\'s)'}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
-      for (const r of state.routes.filter((r) => r.netns === netns && r.dev === l.name)) {
-        lines.push(`    route ${routeText(r)}`);
-      }
-    }
-  }
-  const upstream = upstreamFromKernel(state);
-  if (upstream.length) {
-    lines.push('', 'ipvlan l3 networks: upstream routers need these routes (vlannet does not distribute them):');
-    for (const u of upstream) lines.push(`  ip route add ${u.subnet} via ${u.via ?? '<this host\'s address on ' + u.parent + '>'}`);
-  }
-  return lines.join('\n');
-}
-
-/** For owned ipvlan l3/l3s endpoints: the subnets of their addresses, via the host's address on the parent. */
-function upstreamFromKernel(state: ObservedState): { subnet: string; via: string | null; parent: string }[] {
-  const seen = new Map<string, { subnet: string; via: string | null; parent: string }>();
-  for (const l of state.links) {
-    if (l.kind !== 'ipvlan' || (l.mode !== 'l3' && l.mode !== 'l3s') || !ownerOf(l) || !l.parent) continue;
-    for (const a of state.addresses.filter((x) => x.netns === l.netns && x.link === l.name)) {
-      const subnet = networkOf(a.address, a.prefixLength);
-      seen.set(subnet, { subnet, via: hostAddressOn(state.addresses, l.parent, a.family), parent: l.parent });
-    }
-  }
-  return [...seen.values()];
+  return (await import('./show.js')).showCommand(argv);
 }

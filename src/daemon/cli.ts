@@ -17,7 +17,7 @@ import { createLogger } from './log.js';
 import { Daemon, DEFAULT_TIMING, type DaemonObserver } from './loop.js';
 import { serveMetrics } from './metrics.js';
 import { createNotifier } from './sdnotify.js';
-import { queryStatus, renderStatus, serveStatus, STATUS_FORMAT_VERSION, type StatusReport } from './status.js';
+import { queryStatus, renderStatus, serveDaemon, STATUS_FORMAT_VERSION, type StatusReport } from './status.js';
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -71,7 +71,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
 
-  const status = await serveStatus(runDir(), daemon);
+  const status = await serveDaemon(runDir(), daemon);
   const config = watchConfig(file, (why) => { log.debug(`config event: ${why}`); daemon?.schedule('config'); }, (e) => log.warning(`config watcher: ${e.message}`));
   log.info(`vlannet daemon ${process.pid} starting: config ${file}, resync every ${resyncSeconds} s, status on ${status.path}`);
 
@@ -167,6 +167,7 @@ async function recompute(file: string): Promise<{ report: StatusReport; plan: Pl
     },
     applied: null,
     lastReconcile: null,
+    lastChange: null,
     lastSuccessAt: null,
     reconciles: 0,
     driftRepairs: 0,

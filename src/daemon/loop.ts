@@ -9,15 +9,19 @@
 // (drift is still repaired against it). With no good config yet, nothing is done at all: an
 // empty or truncated file is never read as "own nothing".
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { ApplyError, describeOp } from '../apply/execute.js';
 import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
 import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
 import { readConfigSource, shortHash, truncationDiagnostic } from './config-source.js';
+import type { ServedAnswer } from './control.js';
 import { gitRevisionOf, type GitRevision } from './git.js';
 import type { Logger } from './log.js';
 import type { Notifier } from './sdnotify.js';
 
-export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry';
+/** Why a run happens; `cli`: `vlannet apply` asked the daemon (control.ts). */
+export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry' | 'cli';
 
 export interface Timing {
   /** A config change runs after this much quiet… */
@@ -68,6 +72,8 @@ export interface RunRecord {
   executed: number;
   /** The objects those actions touched (endpoint.web1, netns.web1 …). */
   objects: string[];
+  /** The first ACTIONS_RECORDED actions, as `create endpoint.web1 (link-add)`. */
+  actions: string[];
   /** The config revision enforced by this run. */
   configHash: string | null;
   error: string | null;
@@ -115,6 +121,11 @@ export interface DaemonOptions {
 
 interface Pending { first: number; due: number }
 
+/** How a run ended, for whoever asked for it (`vlannet apply` through the control socket). */
+interface RunOutcome { record: RunRecord; result: ReconcileResult | null; error: unknown }
+
+type ConfigVerdict = { valid: true; diagnostics: Diagnostic[] } | { valid: false; diagnostics: Diagnostic[] };
+
 export class Daemon {
   readonly timing: Timing;
   readonly startedAt = new Date().toISOString();
@@ -124,6 +135,8 @@ export class Daemon {
   appliedHash: string | null = null;
   appliedGit: GitRevision | null = null;
   lastRun: RunRecord | null = null;
+  /** The last run that executed actions (the runs after it, prompted by its own changes, find nothing to do). */
+  lastChange: RunRecord | null = null;
   lastSuccessAt: string | null = null;
   runs = 0;
   driftRepairs = 0;
@@ -137,6 +150,10 @@ export class Daemon {
   /** Recent repairs per object, for flap detection. */
   private flaps = new Map<string, { streak: number; at: number }>();
   private lastReadHash: string | null = null;
+  /** Everything loadConfig said about the file with lastReadHash. */
+  private lastDiagnostics: Diagnostic[] = [];
+  /** `vlannet apply` requests waiting for the next run. */
+  private waiters: Array<(outcome: RunOutcome) => void> = [];
   private reloading = false;
   private readonly now: () => number;
   private readonly reconcile: typeof realReconcile;
@@ -196,6 +213,46 @@ export class Daemon {
       this.log.info('stopping: waiting for the reconcile in progress to finish');
       await this.running;
     }
+    const stopped: RunRecord = { triggers: ['cli'], startedAt: new Date().toISOString(), durationMs: 0, result: 'failed', executed: 0, objects: [], actions: [], configHash: null, error: 'the daemon is stopping', timings: null };
+    for (const w of this.waiters.splice(0)) w({ record: stopped, result: null, error: new Error('the daemon stopped before running this apply; nothing was changed by it') });
+  }
+
+  /**
+   * `vlannet plan` served: the file as it is now, planned against the kernel as the daemon reads
+   * it (unchanged namespaces from its readings). Waits for a run in progress to end.
+   */
+  async servePlan(file: string): Promise<ServedAnswer> {
+    const declined = this.declines(file);
+    if (declined) return declined;
+    while (this.running) await this.running;
+    const verdict = this.readConfig();
+    if (!verdict.valid) return { outcome: 'invalid', diagnostics: verdict.diagnostics, pid: process.pid };
+    const { plan, timings } = await this.reconcile(this.opts.kernel, this.lastGood!.config, { dryRun: true });
+    return { outcome: 'done', result: { plan, executed: [], timings }, warnings: warningsOf(verdict.diagnostics), pid: process.pid };
+  }
+
+  /**
+   * `vlannet apply` served: a run now (after the one in progress), answered with what it did. A
+   * file that is not valid is refused with its diagnostics, as `vlannet apply` alone would.
+   */
+  async serveApply(file: string): Promise<ServedAnswer> {
+    const declined = this.declines(file);
+    if (declined) return declined;
+    if (this.stopping) return { outcome: 'failed', error: 'the daemon is stopping; nothing was changed', pid: process.pid };
+    const verdict = this.readConfig();
+    if (!verdict.valid) return { outcome: 'invalid', diagnostics: verdict.diagnostics, pid: process.pid };
+    const { record, result, error } = await new Promise<RunOutcome>((resolve) => {
+      this.waiters.push(resolve);
+      this.schedule('cli');
+    });
+    if (!result) return { outcome: 'failed', error: error ? describeError(error) : record.error ?? 'the run did nothing', pid: process.pid };
+    return { outcome: 'done', result, warnings: warningsOf(this.lastDiagnostics), pid: process.pid };
+  }
+
+  /** A request about another file than the one enforced is not the daemon's to answer. */
+  private declines(file: string): ServedAnswer | null {
+    const real = (f: string) => { try { return fs.realpathSync(f); } catch { return path.resolve(f); } };
+    return real(file) === real(this.opts.file) ? null : { outcome: 'declined', enforced: this.opts.file, pid: process.pid };
   }
 
   /** What a run would do now against the last good config (observe and plan only). */
@@ -249,29 +306,35 @@ export class Daemon {
   private async run(triggers: Trigger[]): Promise<void> {
     const started = this.now();
     const startedAt = new Date(started).toISOString();
+    const waiters = triggers.includes('cli') ? this.waiters.splice(0) : [];
     this.readConfig();
     const good = this.lastGood;
     let record: RunRecord;
+    let outcome: ReconcileResult | null = null;
+    let failure: unknown = null;
     if (!good) {
-      record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], configHash: null, error: null, timings: null };
+      record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], actions: [], configHash: null, error: null, timings: null };
     } else {
       try {
-        // A resync, a start or a lost notification reads the kernel afresh; kernel events may reuse readings.
-        if (!triggers.every((t) => t === 'kernel' || t === 'config')) this.opts.kernel.refresh?.();
+        // A resync, a start or a lost notification reads the kernel afresh; otherwise a namespace
+        // is read again only if the kernel announced a change there (see Kernel.refresh).
+        if (!triggers.every((t) => t === 'kernel' || t === 'config' || t === 'cli')) this.opts.kernel.refresh?.();
         const result = await this.reconcile(this.opts.kernel, good.config, {
           onAction: (action) => {
             this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);
             this.tell((o) => o.actionExecuted?.(action));
           },
         });
+        outcome = result;
         const executed = result.executed.length;
         const repaired = executed > 0 && this.appliedHash === good.hash;
-        record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, objects: rootsOf(result.executed), configHash: good.hash, error: null, timings: result.timings };
+        record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, objects: rootsOf(result.executed), actions: actionLines(result.executed), configHash: good.hash, error: null, timings: result.timings };
         this.appliedHash = good.hash;
         this.appliedGit = good.git;
         this.lastSuccessAt = new Date().toISOString();
       } catch (error) {
-        record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, objects: [], configHash: good.hash, error: describeError(error), timings: null };
+        failure = error;
+        record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, objects: [], actions: [], configHash: good.hash, error: describeError(error), timings: null };
         if (!(error instanceof ApplyError || error instanceof VerifyError || error instanceof KernelError || error instanceof DiagnosticsError)) {
           this.log.debug(error instanceof Error && error.stack ? error.stack : String(error));
         }
@@ -279,9 +342,11 @@ export class Daemon {
     }
     this.runs++;
     this.lastRun = record;
+    if (record.executed > 0) this.lastChange = record;
     this.decide(record);
     this.logRun(record);
     this.tell((o) => o.runFinished?.(record, this));
+    for (const w of waiters) w({ record, result: outcome, error: failure });
     if (this.reloading && triggers.includes('reload')) {
       this.reloading = false;
       this.notify({ READY: '1', STATUS: this.summary() });
@@ -290,8 +355,11 @@ export class Daemon {
     }
   }
 
-  /** Re-read the file; keep the last good config unless the file is readable, settled and valid. */
-  private readConfig(): void {
+  /**
+   * Re-read the file; keep the last good config unless the file is readable, settled and valid.
+   * Says whether the file as it is now is valid, and what loading it said.
+   */
+  private readConfig(): ConfigVerdict {
     const src = readConfigSource(this.opts.file);
     if (!src.ok) {
       const changed = this.config.valid || this.config.errors[0] !== src.message;
@@ -302,21 +370,24 @@ export class Daemon {
         this.logKeeping();
         this.tell((o) => o.configRead?.(false, this.lastGood));
       }
-      return;
+      return { valid: false, diagnostics: [{ severity: 'error', at: src.file, path: '', message: src.message }] };
     }
     if (!src.settled) {
       this.log.debug(`${src.realPath} is being written: reading it again in ${this.timing.unsettledRetryMs} ms`);
       this.pending.set('config', { first: this.now(), due: this.now() + this.timing.unsettledRetryMs });
-      return;
+      const moving: Diagnostic = { severity: 'error', at: src.file, path: '', message: 'the file changed while it was read (it is being written): try again' };
+      return { valid: false, diagnostics: [truncationDiagnostic(src.text, this.opts.file) ?? moving] };
     }
     if (src.hash === this.lastReadHash) {
       // Same bytes as last time: same verdict. Only the git revision may have moved.
-      if (this.config.valid && this.lastGood?.hash === src.hash) this.lastGood.git = gitRevisionOf(src.realPath);
-      return;
+      const same = this.config.valid && this.lastGood?.hash === src.hash;
+      if (same) this.lastGood!.git = gitRevisionOf(src.realPath);
+      return { valid: same, diagnostics: this.lastDiagnostics };
     }
     this.lastReadHash = src.hash;
     const cut = truncationDiagnostic(src.text, this.opts.file);
     const { config, diagnostics } = cut ? { config: null, diagnostics: [cut] } : this.opts.loadConfig(src.text, this.opts.file);
+    this.lastDiagnostics = diagnostics;
     const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
     const warnings = diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     for (const w of warnings) this.log.warning(w);
@@ -329,13 +400,14 @@ export class Daemon {
         this.log.info(`config ${this.opts.file} revision ${shortHash(src.hash)}${git ? ` (git ${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''})` : ''}: ${config.networks.length} networks, ${config.endpoints.length} endpoints`);
       }
       this.tell((o) => o.configRead?.(true, this.lastGood));
-      return;
+      return { valid: true, diagnostics };
     }
     const reported = errors.length > 0 ? errors : [`${this.opts.file}: error: the file was rejected without a message`];
     this.config = { file: this.opts.file, realPath: src.realPath, valid: false, currentHash: src.hash, errors: reported, warnings };
     for (const e of reported) this.log.error(e);
     this.logKeeping();
     this.tell((o) => o.configRead?.(false, this.lastGood));
+    return { valid: false, diagnostics };
   }
 
   private logKeeping(): void {
@@ -427,8 +499,19 @@ export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function warningsOf(diagnostics: Diagnostic[]): Diagnostic[] {
+  return diagnostics.filter((d) => d.severity === 'warning');
+}
+
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? '';
+}
+
+/** How many actions a RunRecord lists (a first apply of a thousand endpoints has thousands). */
+const ACTIONS_RECORDED = 100;
+
+function actionLines(actions: Action[]): string[] {
+  return actions.slice(0, ACTIONS_RECORDED).map((a) => `${a.change} ${a.object} (${a.op.op})`);
 }
 
 /** The objects actions touched, by their root (endpoint.web1.ipv4 counts as endpoint.web1). */

@@ -1,12 +1,10 @@
-// `vlannet status`: what the daemon knows, served as JSON on a root-only unix socket under the
-// run directory, and the same report recomputed from the file and the kernel when no daemon runs.
+// `vlannet status`: what the daemon knows, served as JSON on its root-only control socket
+// (control.ts), and the same report recomputed from the file and the kernel when no daemon runs.
 
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { planToJson, renderPlan, summarize } from '../plan/render.js';
 import type { Plan } from '../model/types.js';
 import { shortHash } from './config-source.js';
+import { askDaemon, serveControl, type ControlServer } from './control.js';
 import type { GitRevision } from './git.js';
 import type { ConfigState, Daemon, RunRecord } from './loop.js';
 
@@ -20,6 +18,8 @@ export interface StatusReport {
   /** The revision the kernel last matched, and the commit it came from. */
   applied: { hash: string; git: GitRevision | null } | null;
   lastReconcile: RunRecord | null;
+  /** The last reconcile that changed the kernel. */
+  lastChange: RunRecord | null;
   lastSuccessAt: string | null;
   reconciles: number;
   driftRepairs: number;
@@ -27,10 +27,6 @@ export interface StatusReport {
   /** What a run would do now (planToJson form); null when it could not be computed. */
   plan: object | null;
   planError: string | null;
-}
-
-export function statusSocketPath(dir: string): string {
-  return path.join(dir, 'status.sock');
 }
 
 /** The daemon's report, with the current plan computed now (unless a run is in progress). */
@@ -49,6 +45,7 @@ export async function daemonReport(daemon: Daemon): Promise<{ report: StatusRepo
     config: { ...daemon.config, lastGood: good ? { hash: good.hash, loadedAt: good.loadedAt, git: good.git } : null },
     applied: daemon.appliedHash ? { hash: daemon.appliedHash, git: daemon.appliedGit } : null,
     lastReconcile: daemon.lastRun,
+    lastChange: daemon.lastChange,
     lastSuccessAt: daemon.lastSuccessAt,
     reconciles: daemon.runs,
     driftRepairs: daemon.driftRepairs,
@@ -59,63 +56,24 @@ export async function daemonReport(daemon: Daemon): Promise<{ report: StatusRepo
   return { report, plan };
 }
 
-export interface StatusServer {
-  readonly path: string;
-  close(): Promise<void>;
-}
-
-/** Serve the report to whoever connects: one JSON document, then the connection ends. Root only. */
-export async function serveStatus(dir: string, daemon: Daemon): Promise<StatusServer> {
-  const socketPath = statusSocketPath(dir);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // We hold the lock, so a socket left here is a dead daemon's.
-  fs.rmSync(socketPath, { force: true });
-  const server = net.createServer((conn) => {
-    conn.on('error', () => conn.destroy());
-    daemonReport(daemon).then(
-      ({ report }) => conn.end(JSON.stringify(report) + '\n'),
-      (e) => conn.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n'),
-    );
+/**
+ * Serve the daemon's control socket (control.ts): its report to `vlannet status`, and plans and
+ * applies of the file it enforces to `vlannet plan` and `vlannet apply`.
+ */
+export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer> {
+  return serveControl(dir, async (request) => {
+    switch (request.command) {
+      case 'status': return (await daemonReport(daemon)).report;
+      case 'plan': return daemon.servePlan(request.file);
+      case 'apply': return daemon.serveApply(request.file);
+      default: throw new Error(`unknown request ${JSON.stringify((request as { command?: unknown }).command)}`);
+    }
   });
-  const umask = process.umask(0o077); // the socket is born 0600: no window where others can connect
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => resolve());
-    });
-  } finally {
-    process.umask(umask);
-  }
-  fs.chmodSync(socketPath, 0o600);
-  return {
-    path: socketPath,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
-/** Ask a running daemon; null when none answers on the socket. */
+/** Ask a running daemon for its report; null when no daemon listens. */
 export function queryStatus(dir: string, timeoutMs = 10_000): Promise<StatusReport | null> {
-  const socketPath = statusSocketPath(dir);
-  return new Promise((resolve, reject) => {
-    const conn = net.createConnection(socketPath);
-    let data = '';
-    conn.setTimeout(timeoutMs, () => conn.destroy(new Error(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
-    conn.on('data', (d) => { data += d.toString('utf8'); });
-    conn.on('end', () => {
-      try {
-        const parsed = JSON.parse(data) as StatusReport | { error: string };
-        if ('error' in parsed) reject(new Error(`the daemon could not report: ${parsed.error}`));
-        else resolve(parsed);
-      } catch {
-        reject(new Error(`the daemon's answer on ${socketPath} is not JSON`));
-      }
-    });
-    conn.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') resolve(null);
-      else if (e.code === 'EACCES') reject(new Error(`${socketPath}: EACCES: the status socket is root-only; run vlannet status as root`));
-      else reject(e);
-    });
-  });
+  return askDaemon<StatusReport>(dir, { command: 'status' }, timeoutMs);
 }
 
 /** The report for people. */
@@ -135,6 +93,10 @@ export function renderStatus(r: StatusReport, plan: Plan | null): string {
     const run = r.lastReconcile;
     lines.push(`last reconcile:  ${run ? `${run.startedAt} (${run.triggers.join('+')}): ${run.result}, ${run.executed} action${run.executed === 1 ? '' : 's'}, ${run.durationMs.toFixed(0)} ms` : 'none yet'}`);
     if (run?.error) for (const l of run.error.split('\n')) lines.push(`  ${l}`);
+    const change = r.lastChange;
+    if (change && change !== run && change.startedAt !== run?.startedAt) {
+      lines.push(`last change:     ${change.startedAt} (${change.triggers.join('+')}): ${change.result}, ${change.executed} action${change.executed === 1 ? '' : 's'}, ${change.durationMs.toFixed(0)} ms`);
+    }
     lines.push(`last success:    ${r.lastSuccessAt ?? 'never'}`);
     lines.push(`reconciles:      ${r.reconciles}, drift repairs: ${r.driftRepairs}${r.failures ? `, failing ${r.failures}× in a row` : ''}`);
   } else if (c.lastGood?.git) {

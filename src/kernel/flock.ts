@@ -6,14 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
 import { errnoName, libc } from './netns.js';
+import { runDir } from './run-dir.js';
+
+export { runDir };
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-
-/** Where vlannet keeps its lock and the daemon its status socket. */
-export function runDir(): string {
-  return process.env.VLANNET_RUN_DIR ?? '/run/vlannet';
-}
 
 export class LockBusyError extends Error {
   constructor(public readonly lockPath: string, public readonly holder: string) {

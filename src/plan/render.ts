@@ -28,10 +28,17 @@
 //     "warnings": [ { "severity": "warning", "at": "", "path": "", "message": "…" } ]
 //   }
 
-import jsonDiff from 'json-diff';
+import { createRequire } from 'node:module';
 import type { Action, KernelOp, Plan, RouteState } from '../model/types.js';
 
 export const PLAN_FORMAT_VERSION = '1';
+
+/** json-diff, loaded when a plan has an update to show (most plans have none; it costs ~20 ms to load). */
+let jsonDiffModule: typeof import('json-diff') | null = null;
+function jsonDiff(): typeof import('json-diff') {
+  jsonDiffModule ??= createRequire(import.meta.url)('json-diff') as typeof import('json-diff');
+  return jsonDiffModule;
+}
 
 export interface PlanSummary {
   add: number;
@@ -125,7 +132,7 @@ export function renderPlan(plan: Plan, opts: { color: boolean }): string {
       const line = a.change === 'replace' ? SYMBOL[a.op.op === 'link-del' ? 'delete' : 'create'] : SYMBOL[a.change];
       out.push(`      ${paint(line.color, line.text)} ${describeOp(a.op)}`);
       if (a.change === 'update' && a.before && a.after) {
-        const diff = jsonDiff.diffString(a.before, a.after, { color: opts.color, full: false });
+        const diff = jsonDiff().diffString(a.before, a.after, { color: opts.color, full: false });
         for (const line of diff.replace(/\n$/, '').split('\n')) out.push(`          ${line}`);
       }
     }

@@ -6,10 +6,13 @@
 import fs from 'node:fs';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 import koffi from 'koffi';
 import { createNetlink, type NetlinkSocket } from 'netlink';
 import { configYaml, endpointName, IFNAME } from './workload.js';
 import { percentile } from './stats.js';
+import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
+import type { StatusReport } from '../../src/daemon/status.js';
 
 const run = promisify(execFile);
 const CLONE_NEWNET = 0x40000000;
@@ -94,6 +97,7 @@ function memoryOf(pid: number): { vmHwmKiB: number; vmRssKiB: number } {
 export interface DaemonContext {
   work: string;
   vlannet: string;
+  timed(cmd: string, args: string[]): { wallMs: number; stdout: string };
   mustMatch(step: string, expected: Map<string, string>): Promise<void>;
   expectAll(ids: number[]): Map<string, string>;
 }
@@ -118,6 +122,7 @@ export async function runDaemon(n: number, deletions: number, budgetMs: number, 
       void exited.then((code) => reject(new Error(`daemon exited (${code}) before it was ready:\n${log}`)));
     });
     const readyRss = memoryOf(daemon.pid!);
+    const served = await servedByDaemon(n, file, ctx, () => log);
 
     const repairs: Repair[] = [];
     const started = performance.now();
@@ -139,10 +144,58 @@ export async function runDaemon(n: number, deletions: number, budgetMs: number, 
       repairMs: { p50: percentile(routeMs, 50), p99: percentile(routeMs, 99), max: Math.max(...routeMs) },
       linkBackMs: { p50: percentile(linkMs, 50), p99: percentile(linkMs, 99) },
       memory: { ready: readyRss, end: memoryOf(daemon.pid!) },
+      served,
     };
   } finally {
     daemon.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
     if (code === 'timeout') daemon.kill('SIGKILL');
   }
+}
+
+const SERVED_REPS = 5;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * With the daemon running, as operators run vlannet: `vlannet plan` and `vlannet apply` of its
+ * file are answered by the daemon from its current reading of the kernel; an edit of the file is
+ * applied by the daemon itself. Times: whole command (spawn to exit), in the daemon (observe +
+ * plan + execute + verify, as its timings say), and edit to converged (the write to the daemon's
+ * log line saying it applied that revision; includes the 100 ms debounce of file events).
+ */
+async function servedByDaemon(n: number, file: string, ctx: DaemonContext, log: () => string) {
+  const plans = [];
+  for (let i = 0; i < SERVED_REPS; i++) {
+    const r = ctx.timed(process.execPath, [ctx.vlannet, 'plan', '-f', file, '--json']);
+    const changes = (JSON.parse(r.stdout) as { changes: unknown[] }).changes.length;
+    if (changes !== 0) throw new Error(`converged plan served by the daemon: ${changes} changes, expected none`);
+    plans.push(r.wallMs);
+  }
+  const inDaemon = [];
+  for (let i = 0; i < SERVED_REPS; i++) {
+    const a = await askDaemon<ServedAnswer>('/run/vlannet', { command: 'plan', file }, null);
+    if (a?.outcome !== 'done') throw new Error(`the daemon did not plan: ${JSON.stringify(a)}`);
+    inDaemon.push(a.result.timings.observeMs + a.result.timings.planMs);
+  }
+  const ids = Array.from({ length: n }, (_, k) => k + 1);
+  const edit = async (step: string, wanted: number[]) => {
+    const text = configYaml(wanted);
+    const hash = sha256(text).slice(0, 12);
+    const before = log().length;
+    const t0 = performance.now();
+    fs.writeFileSync(file, text);
+    for (;;) {
+      if (log().slice(before).includes(`applied revision ${hash}`)) break;
+      if (performance.now() - t0 > REPAIR_TIMEOUT_MS) throw new Error(`${step}: the daemon did not apply revision ${hash}:\n${log().slice(before)}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const wallMs = performance.now() - t0;
+    await ctx.mustMatch(step, ctx.expectAll(wanted));
+    const run = (await askDaemon<StatusReport>('/run/vlannet', { command: 'status' }))!.lastChange!;
+    const t = run.timings!;
+    return { wallMs, inProcessMs: t.observeMs + t.planMs + t.executeMs + t.verifyMs, timings: t, actions: run.actions };
+  };
+  const addOne = await edit('add one (daemon)', [...ids, n + 1]);
+  const removeOne = await edit('remove one (daemon)', ids);
+  return { planWallMs: plans, planInDaemonMs: inDaemon, addOne, removeOne };
 }

@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   let result: unknown;
   if (scenario === 'vlannet') result = await benchVlannet(n);
   else if (scenario === 'iproute2') result = await benchIproute2(n);
-  else if (scenario === 'daemon') result = await runDaemon(n, Number(deletions ?? 100), Number(budgetSeconds ?? 30) * 1000, { work: WORK, vlannet: VLANNET, mustMatch, expectAll: (ids) => expectAll(ids, nthAddress) });
+  else if (scenario === 'daemon') result = await runDaemon(n, Number(deletions ?? 100), Number(budgetSeconds ?? 30) * 1000, { work: WORK, vlannet: VLANNET, timed, mustMatch, expectAll: (ids) => expectAll(ids, nthAddress) });
   else throw new Error(`unknown scenario ${scenario}`);
   process.stdout.write(JSON.stringify(result) + '\n');
 }

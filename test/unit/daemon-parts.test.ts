@@ -13,9 +13,10 @@ import { createLogger, underSystemd } from '../../src/daemon/log.js';
 import { Daemon } from '../../src/daemon/loop.js';
 import { parseListen, serveMetrics } from '../../src/daemon/metrics.js';
 import { createNotifier, sockaddrUn, watchdogInterval } from '../../src/daemon/sdnotify.js';
-import { queryStatus, renderStatus, serveStatus } from '../../src/daemon/status.js';
+import { queryStatus, renderStatus, serveDaemon } from '../../src/daemon/status.js';
 import { memoryLogger } from '../../src/daemon/log.js';
-import type { LinkState } from '../../src/model/types.js';
+import { formatDiagnostic, type LinkState } from '../../src/model/types.js';
+import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-parts-'));
@@ -92,7 +93,7 @@ test('status socket: 0600, JSON with config revision, last reconcile, repairs an
   const kernel = new MemoryKernel().seed({ links: [ETH0] });
   const daemon = new Daemon({ file, kernel, log: memoryLogger(), loadConfig });
   await daemon.start();
-  const server = await serveStatus(path.join(dir, 'run'), daemon);
+  const server = await serveDaemon(path.join(dir, 'run'), daemon);
   assert.is(fs.statSync(server.path).mode & 0o777, 0o600);
   let r = (await queryStatus(path.join(dir, 'run')))!;
   assert.ok(r.daemon.running);
@@ -126,13 +127,61 @@ test('status socket: a still-invalid file is reported with line:column and the l
   fs.utimesSync(file, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
   daemon.reload();
   while (daemon.runs < 2) await new Promise((r) => setTimeout(r, 5));
-  const server = await serveStatus(path.join(dir, 'run'), daemon);
+  const server = await serveDaemon(path.join(dir, 'run'), daemon);
   const r = (await queryStatus(path.join(dir, 'run')))!;
   assert.not.ok(r.config.valid);
   assert.match(r.config.errors[0]!, /vlannet\.yaml:\d+:\d+/);
   const text = renderStatus(r, null);
   assert.match(text, /NOT VALID/);
   assert.match(text, /keeping the last good one/);
+  await server.close();
+  await daemon.stop();
+});
+
+test('control socket: plan and apply of the enforced file are answered by the daemon; other files are declined', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'vlannet.yaml');
+  fs.writeFileSync(file, CONFIG);
+  const kernel = new MemoryKernel().seed({ links: [ETH0] });
+  const daemon = new Daemon({ file, kernel, log: memoryLogger(), loadConfig, timing: { configDebounceMs: 60_000, configMaxWaitMs: 60_000 } });
+  await daemon.start();
+  const run = path.join(dir, 'run');
+  const server = await serveDaemon(run, daemon);
+  const ask = (command: 'plan' | 'apply', f = file) => askDaemon<ServedAnswer>(run, { command, file: f }, null);
+
+  let a = (await ask('plan'))!;
+  assert.is(a.outcome, 'done');
+  if (a.outcome === 'done') assert.equal(a.result.plan.actions, [], 'converged: nothing to do');
+  // The same file by another path (a symlink) is the daemon's; another file is not.
+  fs.symlinkSync(file, path.join(dir, 'link.yaml'));
+  assert.is((await ask('plan', path.join(dir, 'link.yaml')))!.outcome, 'done');
+  a = (await ask('apply', path.join(dir, 'other.yaml')))!;
+  assert.is(a.outcome, 'declined');
+  if (a.outcome === 'declined') assert.is(a.enforced, file);
+
+  // An edit the watcher has not delivered yet (debounce of a minute here): plan sees it, apply makes it so.
+  fs.writeFileSync(file, CONFIG + '  b:\n    network: net1\n');
+  a = (await ask('plan'))!;
+  assert.is(a.outcome, 'done');
+  if (a.outcome === 'done') assert.ok(a.result.plan.actions.some((x) => x.object === 'endpoint.b'), 'plan shows endpoint.b');
+  assert.not.ok((await kernel.observe(['b'])).namespaces.some((n) => n.name === 'b'), 'plan changed nothing');
+  a = (await ask('apply'))!;
+  assert.is(a.outcome, 'done');
+  if (a.outcome === 'done') {
+    assert.ok(a.result.executed.length > 0 && a.result.executed.every((x) => /\bb\b/.test(x.object)), JSON.stringify(a.result.executed.map((x) => x.object)));
+    assert.ok(a.result.timings.verifyMs >= 0);
+  }
+  assert.ok((await kernel.observe(['b'])).namespaces.some((n) => n.name === 'b'), 'apply created namespace b');
+  assert.is(daemon.lastRun!.triggers.join(), 'cli');
+  assert.ok(daemon.lastRun!.actions.some((x) => x.startsWith('create endpoint.b')), daemon.lastRun!.actions.join('; '));
+
+  // A broken file: its diagnostics with line:column, and nothing changes.
+  fs.writeFileSync(file, CONFIG.replace('macvlan', 'macvlna'));
+  const runs = daemon.runs;
+  a = (await ask('apply'))!;
+  assert.is(a.outcome, 'invalid');
+  if (a.outcome === 'invalid') assert.match(formatDiagnostic(a.diagnostics[0]!), /vlannet\.yaml:4:\d+/);
+  assert.is(daemon.runs, runs, 'no run for an invalid file');
   await server.close();
   await daemon.stop();
 });

@@ -1,0 +1,82 @@
+// `vlannet show`: what vlannet owns in the kernel, for people or as the ObservedState JSON that
+// `plan --observed` reads back.
+
+import { hostAddressOn, networkOf } from '../model/addressing.js';
+import { ownerOf } from '../model/owner.js';
+import { routeText } from '../plan/render.js';
+import type { Kernel, ObservedState } from '../model/types.js';
+import { openKernel } from './kernel.js';
+import { parseFlags, JSON_FLAG } from './args.js';
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+
+export async function showCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...JSON_FLAG, netns: { type: 'string', multiple: true, default: [] } });
+  const kernel: Kernel = await openKernel();
+  let state: ObservedState;
+  try {
+    state = ownedView(await kernel.observe(values.netns));
+  } finally {
+    kernel.close();
+  }
+  out(values.json ? JSON.stringify(state, null, 2) : renderShow(state));
+  return 0;
+}
+
+/** What vlannet owns, plus the parents its links hang from (so `plan --observed` can read it back). */
+export function ownedView(state: ObservedState): ObservedState {
+  const owned = state.links.filter((l) => ownerOf(l) !== null);
+  const parents = new Set(owned.map((l) => l.parent).filter((p): p is string => p !== null));
+  const links = state.links.filter((l) => ownerOf(l) !== null || (l.netns === null && parents.has(l.name)));
+  const key = (netns: string | null, name: string) => `${netns ?? ''}/${name}`;
+  const ownedKeys = new Set(owned.map((l) => key(l.netns, l.name)));
+  const keep = new Set(links.map((l) => key(l.netns, l.name)));
+  const usedNs = new Set(owned.map((l) => l.netns));
+  return {
+    format_version: state.format_version,
+    namespaces: state.namespaces.filter((n) => n.owned || usedNs.has(n.name)),
+    links,
+    addresses: state.addresses.filter((a) => keep.has(key(a.netns, a.link))),
+    routes: state.routes.filter((r) => ownedKeys.has(key(r.netns, r.dev))),
+  };
+}
+
+function renderShow(state: ObservedState): string {
+  const lines: string[] = [];
+  const byNs = new Map<string | null, ObservedState['links']>();
+  for (const l of state.links) byNs.set(l.netns, [...(byNs.get(l.netns) ?? []), l]);
+  const owned = state.links.filter((l) => ownerOf(l) !== null);
+  if (owned.length === 0) return 'vlannet owns nothing in the kernel.';
+  for (const [netns, links] of [...byNs].sort(([a], [b]) => (a ?? '').localeCompare(b ?? ''))) {
+    const ns = state.namespaces.find((n) => n.name === netns);
+    lines.push(netns === null ? 'host namespace' : `netns ${netns}${ns?.owned ? ' (created by vlannet)' : ''}`);
+    for (const l of links) {
+      const mark = ownerOf(l);
+      const what = [l.kind || 'device', l.mode, l.flag, l.vlanId !== undefined ? `id ${l.vlanId}` : undefined].filter(Boolean).join(' ');
+      const addrs = state.addresses.filter((a) => a.netns === netns && a.link === l.name).map((a) => `${a.address}/${a.prefixLength}`);
+      lines.push(`  ${l.name}${l.parent ? `@${l.parent}` : ''}  ${what}  mtu ${l.mtu}  ${l.up ? 'up' : 'DOWN'}  ${mark ? `${mark.role} ${mark.name}` : '(parent, not vlannet\'s)'}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
+      for (const r of state.routes.filter((r) => r.netns === netns && r.dev === l.name)) {
+        lines.push(`    route ${routeText(r)}`);
+      }
+    }
+  }
+  const upstream = upstreamFromKernel(state);
+  if (upstream.length) {
+    lines.push('', 'ipvlan l3 networks: upstream routers need these routes (vlannet does not distribute them):');
+    for (const u of upstream) lines.push(`  ip route add ${u.subnet} via ${u.via ?? '<this host\'s address on ' + u.parent + '>'}`);
+  }
+  return lines.join('\n');
+}
+
+/** For owned ipvlan l3/l3s endpoints: the subnets of their addresses, via the host's address on the parent. */
+function upstreamFromKernel(state: ObservedState): { subnet: string; via: string | null; parent: string }[] {
+  const seen = new Map<string, { subnet: string; via: string | null; parent: string }>();
+  for (const l of state.links) {
+    if (l.kind !== 'ipvlan' || (l.mode !== 'l3' && l.mode !== 'l3s') || !ownerOf(l) || !l.parent) continue;
+    for (const a of state.addresses.filter((x) => x.netns === l.netns && x.link === l.name)) {
+      const subnet = networkOf(a.address, a.prefixLength);
+      seen.set(subnet, { subnet, via: hostAddressOn(state.addresses, l.parent, a.family), parent: l.parent });
+    }
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,135 @@
+// The daemon's control socket, RUN_DIR/status.sock, root only: one JSON request line in, one JSON
+// answer out, then the connection ends. `vlannet status` asks for the daemon's report; `plan` and
+// `apply` ask the running daemon to plan or apply the file it enforces against the kernel as it
+// already knows it. The daemon's readings are kept current by rtnetlink notifications in every
+// namespace it reads (a namespace with any change since is read again), so the answer is what a
+// fresh process would compute, without a fresh process opening and reading every namespace.
+//
+// This module is loaded by every command that may talk to a daemon: it imports nothing heavy.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Action, Diagnostic, Plan } from '../model/types.js';
+
+export function controlSocketPath(dir: string): string {
+  return path.join(dir, 'status.sock');
+}
+
+export type ControlRequest =
+  | { command: 'status' }
+  /** `file`: the config file the command was given, as an absolute path. */
+  | { command: 'plan'; file: string }
+  | { command: 'apply'; file: string };
+
+/** What a run did, as `vlannet apply` reports it (ReconcileResult, plain data). */
+export interface ServedResult {
+  plan: Plan;
+  executed: Action[];
+  timings: { observeMs: number; planMs: number; executeMs: number; verifyMs: number };
+}
+
+/** The daemon's answer to plan and apply. */
+export type ServedAnswer =
+  /** The daemon enforces another file: the command runs on its own. */
+  | { outcome: 'declined'; enforced: string; pid: number }
+  /** The file is not valid (or not readable, or half written): its diagnostics; nothing was done. */
+  | { outcome: 'invalid'; diagnostics: Diagnostic[]; pid: number }
+  /** The run failed: what happened and what rollback did, for people; the kernel is as before. */
+  | { outcome: 'failed'; error: string; pid: number }
+  | { outcome: 'done'; result: ServedResult; warnings: Diagnostic[]; pid: number };
+
+/** The daemon answered, but not with success (matched by name in the CLI's error reporting). */
+export class DaemonError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DaemonError';
+  }
+}
+
+export interface ControlServer {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/** Longest request line accepted: requests are a few hundred bytes. */
+const MAX_REQUEST = 64 << 10;
+
+/**
+ * Serve `answer` on RUN_DIR/status.sock, created 0600 (no moment where others could connect).
+ * The caller holds the lock, so a socket found there is a dead daemon's and is replaced.
+ */
+export async function serveControl(dir: string, answer: (request: ControlRequest) => Promise<unknown>): Promise<ControlServer> {
+  const socketPath = controlSocketPath(dir);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.rmSync(socketPath, { force: true });
+  const server = net.createServer((conn) => {
+    let data = '';
+    conn.setEncoding('utf8');
+    conn.on('error', () => conn.destroy());
+    conn.on('data', (chunk: string) => {
+      data += chunk;
+      if (data.length > MAX_REQUEST) return void conn.end(JSON.stringify({ error: 'request too long' }) + '\n');
+      const end = data.indexOf('\n');
+      if (end < 0) return;
+      conn.removeAllListeners('data');
+      let request: ControlRequest;
+      try {
+        request = JSON.parse(data.slice(0, end)) as ControlRequest;
+      } catch {
+        return void conn.end(JSON.stringify({ error: 'the request is not JSON' }) + '\n');
+      }
+      answer(request).then(
+        (a) => { if (!conn.destroyed) conn.end(JSON.stringify(a) + '\n'); },
+        (e) => { if (!conn.destroyed) conn.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n'); },
+      );
+    });
+  });
+  const umask = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
+  fs.chmodSync(socketPath, 0o600);
+  return {
+    path: socketPath,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Ask a running daemon; null when none listens on the socket. `timeoutMs` null waits as long as the
+ * daemon works (an apply of a thousand endpoints takes seconds).
+ */
+export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: number | null = 10_000): Promise<T | null> {
+  const socketPath = controlSocketPath(dir);
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection(socketPath);
+    let data = '';
+    if (timeoutMs !== null) conn.setTimeout(timeoutMs, () => conn.destroy(new Error(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
+    conn.on('data', (d: string) => { data += d; });
+    conn.on('end', () => {
+      if (data === '') return reject(new Error(`the daemon closed ${socketPath} without answering (it may have stopped); see \`vlannet status\``));
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        return reject(new Error(`the daemon's answer on ${socketPath} is not JSON`));
+      }
+      const error = (parsed as { error?: unknown }).error;
+      if (typeof error === 'string') reject(new Error(`the daemon could not answer: ${error}`));
+      else resolve(parsed as T);
+    });
+    conn.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') resolve(null);
+      else if (e.code === 'EACCES') reject(new Error(`${socketPath}: EACCES: the daemon's socket is root-only; run vlannet as root`));
+      else reject(e);
+    });
+  });
+}
