@@ -58,8 +58,32 @@ export function networkOf(address: string, prefixLength: number): string {
   return `${parseAddress(`${address}/${prefixLength}`).startAddress().correctForm()}/${prefixLength}`;
 }
 
+// The daemon allocates the same thousands of addresses on every run: their conversions between
+// text and number are remembered (bounded, like isLinkLocal's).
+const MEMO_LIMIT = 100_000;
+const numbers = new Map<string, bigint>();
+const texts = [new Map<bigint, string>(), new Map<bigint, string>()];
+
+/** An address (no prefix) as a number; throws on invalid input. */
+function addressNumber(text: string): bigint {
+  let n = numbers.get(text);
+  if (n === undefined) {
+    n = parseAddress(text).bigInt();
+    if (numbers.size >= MEMO_LIMIT) numbers.clear();
+    numbers.set(text, n);
+  }
+  return n;
+}
+
 function fromBigInt(family: Family, n: bigint): string {
-  return family === 4 ? Address4.fromBigInt(n).correctForm() : Address6.fromBigInt(n).correctForm();
+  const memo = texts[family === 4 ? 0 : 1]!;
+  let text = memo.get(n);
+  if (text === undefined) {
+    text = family === 4 ? Address4.fromBigInt(n).correctForm() : Address6.fromBigInt(n).correctForm();
+    if (memo.size >= MEMO_LIMIT) memo.clear();
+    memo.set(n, text);
+  }
+  return text;
 }
 
 /** An address an endpoint gets, and where it came from. */
@@ -216,7 +240,7 @@ function allocateFamily(
     if (text === null) continue;
     let n: bigint;
     try {
-      n = parseAddress(text).bigInt();
+      n = addressNumber(text);
     } catch {
       diagnostics.push({ severity: 'error', at: ep.at, path: `${ep.path}.${field}`, message: `${text} is not an ${familyName(family)} address` });
       continue;
@@ -246,7 +270,7 @@ function allocateFamily(
     const candidates = (kept.get(ep.name) ?? []).filter((a) => a.family === family);
     let found = false;
     for (const a of candidates) {
-      const n = parseAddress(a.address).bigInt();
+      const n = addressNumber(a.address);
       const pool = poolOf(n);
       if (!pool || pool.reserved.has(n) || used.has(n)) continue;
       record(ep, n, pool, 'observed');

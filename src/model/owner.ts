@@ -32,18 +32,29 @@ export function formatMark(m: OwnerMark): string {
   return `${PREFIX}${m.role}/${m.name} ${m.kind}${parent}${vid}`;
 }
 
+/**
+ * The mark an alias holds, or null. Marks are read several times per link in every plan and the
+ * same aliases come back run after run in the daemon, so parses are remembered (frozen: shared).
+ */
 export function parseMark(alias: string | null | undefined): OwnerMark | null {
   if (!alias) return null;
-  const m = MARK.exec(alias);
-  if (!m) return null;
-  return {
-    role: m[1] as OwnerRole,
-    name: m[2]!,
-    kind: m[3]!,
-    parent: m[4] ?? null,
-    vlanId: m[5] !== undefined ? Number(m[5]) : null,
-  };
+  let mark = parsedMarks.get(alias);
+  if (mark === undefined) {
+    const m = MARK.exec(alias);
+    mark = m ? Object.freeze({
+      role: m[1] as OwnerRole,
+      name: m[2]!,
+      kind: m[3]!,
+      parent: m[4] ?? null,
+      vlanId: m[5] !== undefined ? Number(m[5]) : null,
+    }) : null;
+    if (parsedMarks.size >= MEMO_LIMIT) parsedMarks.clear();
+    parsedMarks.set(alias, mark);
+  }
+  return mark;
 }
+const parsedMarks = new Map<string, OwnerMark | null>();
+const MEMO_LIMIT = 100_000;
 
 /** The mark of a link vlannet is about to create. */
 export function markFor(role: OwnerRole, name: string, link: Pick<LinkSpec, 'kind' | 'parent' | 'vlanId'>): string {
