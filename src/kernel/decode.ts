@@ -68,9 +68,24 @@ export function parseMac(mac: string): Buffer {
   return Buffer.from(bytes);
 }
 
-/** The canonical text of an address in kernel byte order (4 or 16 bytes). */
+const ipv6Texts = new Map<string, string>();
+const IPV6_TEXTS_KEPT = 1 << 14;
+
+/**
+ * The canonical text of an address in kernel byte order (4 or 16 bytes). IPv4's canonical text is
+ * its four bytes in decimal; IPv6's (RFC 5952 compression) comes from ip-address, remembered per
+ * address because a thousand namespaces repeat the same few (fe80::/64, ff00::/8, gateways).
+ */
 export function formatAddress(b: Buffer): string {
-  return b.length === 4 ? Address4.fromUnsignedByteArray([...b]).correctForm() : Address6.fromUnsignedByteArray([...b]).correctForm();
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  const key = b.toString('hex');
+  let text = ipv6Texts.get(key);
+  if (text === undefined) {
+    text = Address6.fromUnsignedByteArray([...b]).correctForm();
+    if (ipv6Texts.size >= IPV6_TEXTS_KEPT) ipv6Texts.clear();
+    ipv6Texts.set(key, text);
+  }
+  return text;
 }
 
 /** The kernel bytes of an address written by a person, with its family. */

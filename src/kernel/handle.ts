@@ -5,7 +5,7 @@
 // event loop, and "in flight together" gains nothing: the kernel serialises rtnetlink requests
 // under one lock anyway. The socket joins no multicast group, so only answers arrive on it.
 
-import { changedSince, closeSocket, errnoName, openRequestSocket, receiveNow, sendNow } from './netns.js';
+import { changedSince, closeSocket, errnoName, openRequestSocket, receiveNow, sendNow, type RequestSockets } from './netns.js';
 import { NLM_F, NLMSG_ERROR, NLMSGERR_ATTR_MSG } from './messages.js';
 import { attrString, parseAttrs } from './nlattr.js';
 
@@ -34,14 +34,18 @@ export class RtnlHandle {
   private listener: number | null;
 
   /**
-   * Open a handle in vlannet's own namespace (`nsFd` null) or in the named namespace open as
-   * `nsFd`; with `listen`, also a socket that notices changes there (see changed()).
+   * A handle in vlannet's own namespace (`nsFd` null) or in the named namespace open as `nsFd`,
+   * on sockets from openRequestSocket (see open()).
    */
-  constructor(readonly netns: string | null, private readonly nsFd: number | null, listen = false) {
-    const { fd, strict, listener } = openRequestSocket(nsFd, netns ?? "vlannet's namespace", true, listen);
-    this.fd = fd!;
-    this.strict = strict;
-    this.listener = listener;
+  constructor(readonly netns: string | null, private readonly nsFd: number | null, sockets: RequestSockets) {
+    this.fd = sockets.fd!;
+    this.strict = sockets.strict;
+    this.listener = sockets.listener;
+  }
+
+  /** Open a handle in `netns` (open as `nsFd`); with `listen`, also a socket that notices changes there (see changed()). */
+  static open(netns: string | null, nsFd: number | null, listen = false): RtnlHandle {
+    return new RtnlHandle(netns, nsFd, openRequestSocket(nsFd, netns ?? "vlannet's namespace", true, listen));
   }
 
   /**
@@ -68,12 +72,23 @@ export class RtnlHandle {
 
   /** Send one request with NLM_F_REQUEST|NLM_F_ACK (+ `flags`); the replies before its ACK. */
   request(type: number, body: Buffer, flags = 0): Buffer[] {
-    return this.exchange(type, body, NLM_F.REQUEST | NLM_F.ACK | flags);
+    const replies: Buffer[] = [];
+    this.exchange(type, body, NLM_F.REQUEST | NLM_F.ACK | flags, (reply) => { replies.push(Buffer.from(reply)); });
+    return replies;
   }
 
-  /** Dump (NLM_F_DUMP): every message body of the answer. */
-  dump(type: number, body: Buffer): Buffer[] {
-    return this.exchange(type, body, NLM_F.REQUEST | NLM_F.DUMP);
+  /**
+   * Dump (NLM_F_DUMP): every message body of the answer through `decode`, skipping nulls. A body
+   * is a view of a buffer reused for the next part: `decode` must keep nothing of it but what it
+   * copies out (numbers, strings), which spares a copy of every message.
+   */
+  dump<T>(type: number, body: Buffer, decode: (body: Buffer) => T | null): T[] {
+    const out: T[] = [];
+    this.exchange(type, body, NLM_F.REQUEST | NLM_F.DUMP, (part) => {
+      const value = decode(part);
+      if (value !== null) out.push(value);
+    });
+    return out;
   }
 
   close(): void {
@@ -85,11 +100,11 @@ export class RtnlHandle {
 
   private static readonly scratch = Buffer.alloc(64 << 10);
 
-  private exchange(type: number, body: Buffer, flags: number): Buffer[] {
+  /** Send a request and hand each message body of its answer to `each`, until the ACK or NLMSG_DONE. */
+  private exchange(type: number, body: Buffer, flags: number, each: (body: Buffer) => void): void {
     if (this.closed) throw new NetlinkError('EBADF', 'netlink handle is closed');
     const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
     sendNow(this.fd, Buffer.concat([header(type, flags, seq, body.length), body]));
-    const parts: Buffer[] = [];
     for (;;) {
       const buf = RtnlHandle.scratch.subarray(0, receiveNow(this.fd, RtnlHandle.scratch, TIMEOUT_MS));
       let at = 0;
@@ -103,13 +118,13 @@ export class RtnlHandle {
           if (kind === NLMSG_ERROR) {
             const e = errorOf(body, buf.readUInt16LE(at + 6));
             if (e) throw e;
-            return parts;
+            return;
           }
           if (kind === NLMSG_DONE) {
             if (body.length >= 4 && body.readInt32LE(0) < 0) throw errorOf(body, 0)!;
-            return parts;
+            return;
           }
-          parts.push(Buffer.from(body)); // the scratch buffer is reused: copy
+          each(body);
         }
         at += (len + 3) & ~3;
       }

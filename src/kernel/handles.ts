@@ -1,7 +1,8 @@
 // The adapter's open namespaces: one rtnetlink handle (and, for named namespaces, one fd for
 // IFLA_NET_NS_FD) per namespace, kept for the life of the adapter because the daemon reads the
 // same namespaces again and again. A namespace deleted and re-created under the same name is a
-// different namespace: the inode of /run/netns/NAME tells them apart.
+// different namespace: the inode of /run/netns/NAME tells them apart. It is checked once per cycle
+// (see newCycle()), not on every use: an apply's operations trust what its observe() checked.
 // Each namespace also has a map from link name to ifindex, filled by observe() (which reads every
 // link anyway) and by link-add, so adding an address or a route needs no lookup first.
 
@@ -14,6 +15,8 @@ interface Entry {
   handle: RtnlHandle;
   fd: number | null;
   ino: number;
+  /** The cycle in which /run/netns/NAME was last checked to be this namespace. */
+  checked: number;
   indexes: Map<string, number>;
   /** What observe() last read here, while nothing has changed since (see snapshot()). */
   snapshot: unknown;
@@ -21,6 +24,15 @@ interface Entry {
 
 export class Handles {
   private readonly entries = new Map<Netns, Entry>();
+  private cycle = 0;
+
+  /**
+   * A new observe/apply cycle: each named namespace's file is checked again on its next use, so a
+   * namespace deleted and re-created under the same name since the last cycle is opened afresh.
+   */
+  newCycle(): void {
+    this.cycle++;
+  }
 
   /** The handle of `netns`; throws code ENOENT when the namespace does not exist (any more). */
   get(netns: Netns): RtnlHandle {
@@ -78,6 +90,16 @@ export class Handles {
   /** Drop every remembered reading: the next observe() reads each namespace afresh. */
   forgetReadings(): void {
     for (const e of this.entries.values()) e.snapshot = null;
+    this.newCycle();
+  }
+
+  /**
+   * A named namespace vlannet has just created (createNamedNetns), with its fd, inode and a
+   * handle opened inside it: nothing to open again.
+   */
+  adopt(netns: string, fd: number, ino: number, handle: RtnlHandle): void {
+    this.forget(netns);
+    this.entries.set(netns, { handle, fd, ino, checked: this.cycle, indexes: new Map<string, number>(), snapshot: null });
   }
 
   forget(netns: Netns): void {
@@ -94,27 +116,33 @@ export class Handles {
 
   private entry(netns: Netns, listen = false): Entry {
     const cached = this.entries.get(netns);
+    if (cached && (netns === null || cached.checked === this.cycle)) return cached;
     if (netns === null) {
-      if (cached) return cached;
-      const e = { handle: new RtnlHandle(null, null, listen), fd: null, ino: 0, indexes: new Map<string, number>(), snapshot: null };
+      const e = { handle: RtnlHandle.open(null, null, listen), fd: null, ino: 0, checked: 0, indexes: new Map<string, number>(), snapshot: null };
       this.entries.set(null, e);
       return e;
     }
-    let ino: number;
-    try {
-      const st = fs.statSync(`${NETNS_DIR}/${netns}`);
-      // A file nothing is mounted on (a process killed while creating it) is no namespace yet.
-      if (!isNamespaceDev(st.dev)) throw Object.assign(new Error(`${NETNS_DIR}/${netns} is not a namespace`), { code: 'ENOENT' });
-      ino = st.ino;
-    } catch (e) {
+    if (cached) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(`${NETNS_DIR}/${netns}`);
+      } catch (e) {
+        this.forget(netns);
+        throw e;
+      }
+      if (isNamespaceDev(st.dev) && st.ino === cached.ino) {
+        cached.checked = this.cycle;
+        return cached;
+      }
       this.forget(netns);
-      throw e;
     }
-    if (cached && cached.ino === ino) return cached;
-    this.forget(netns);
+    // Opened first, then checked with fstat: one walk of the path instead of two.
     const fd = openNetnsFd(netns);
     try {
-      const e = { handle: new RtnlHandle(netns, fd, listen), fd, ino, indexes: new Map<string, number>(), snapshot: null };
+      const st = fs.fstatSync(fd);
+      // A file nothing is mounted on (a process killed while creating it) is no namespace yet.
+      if (!isNamespaceDev(st.dev)) throw Object.assign(new Error(`${NETNS_DIR}/${netns} is not a namespace`), { code: 'ENOENT' });
+      const e = { handle: RtnlHandle.open(netns, fd, listen), fd, ino: st.ino, checked: this.cycle, indexes: new Map<string, number>(), snapshot: null };
       this.entries.set(netns, e);
       return e;
     } catch (err) {

@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import { RawNetlinkSocket } from 'netlink';
 
 export const NETNS_DIR = '/run/netns';
@@ -52,11 +52,18 @@ interface Libc {
   close(fd: number): number;
 }
 
+let libcLibrary: LibraryHandle | null = null;
+/** libc as koffi loaded it, once for the whole program (for bindings that may be missing, see sysctl.ts). */
+export function libcLib(): LibraryHandle {
+  libcLibrary ??= koffi.load('libc.so.6');
+  return libcLibrary;
+}
+
 let libcCache: Libc | null = null;
 /** The libc calls Node lacks, bound once through koffi for the whole program. */
 export function libc(): Libc {
   if (libcCache) return libcCache;
-  const lib = koffi.load('libc.so.6');
+  const lib = libcLib();
   libcCache = {
     setns: lib.func('int setns(int fd, int nstype)'),
     unshare: lib.func('int unshare(int flags)'),
@@ -166,11 +173,13 @@ function ensureNetnsDir(): void {
 
 /**
  * Create the named namespace NAME the way `ip netns add` does: a new network namespace for the
- * main thread, bind-mounted onto /run/netns/NAME, then back to vlannet's own namespace.
- * Throws SyscallError EEXIST when the name is taken. A stale file of that name (left by a process
- * killed between creating it and mounting on it) is mounted over, as iproute2 does.
+ * main thread, bind-mounted onto /run/netns/NAME, then back to vlannet's own namespace. While the
+ * thread is still inside, `inside` runs (to open sockets there without entering again); its result
+ * is returned with an fd on the new namespace (for setns and IFLA_NET_NS_FD) and the namespace's
+ * inode. Throws SyscallError EEXIST when the name is taken. A stale file of that name (left by a
+ * process killed between creating it and mounting on it) is mounted over, as iproute2 does.
  */
-export function createNamedNetns(name: string): void {
+export function createNamedNetns<T>(name: string, inside: () => T): { fd: number; ino: number; value: T } {
   const path = netnsPath(name);
   ensureNetnsDir();
   try {
@@ -179,16 +188,24 @@ export function createNamedNetns(name: string): void {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || isNamespaceDev(fs.statSync(path).dev)) throw e;
   }
   const own = ownNetnsFd();
+  let fd: number | null = null;
+  let mounted = false;
   try {
     check(libc().unshare(CLONE_NEWNET), 'unshare', `CLONE_NEWNET for ${name}`);
     try {
-      check(libc().mount(`/proc/self/task/${libc().gettid()}/ns/net`, path, 'none', MS_BIND, null), 'mount', `--bind ${path}`);
+      fd = fs.openSync('/proc/thread-self/ns/net', 'r');
+      check(libc().mount(`/proc/thread-self/ns/net`, path, 'none', MS_BIND, null), 'mount', `--bind ${path}`);
+      mounted = true;
+      const value = inside();
+      return { fd, ino: fs.fstatSync(fd).ino, value };
     } finally {
       if (libc().setns(own, CLONE_NEWNET) !== 0) {
         throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
       }
     }
   } catch (e) {
+    if (fd !== null) fs.closeSync(fd);
+    if (mounted) libc().umount2(path, MNT_DETACH);
     try { fs.unlinkSync(path); } catch { /* already gone */ }
     throw e;
   }
@@ -288,6 +305,9 @@ export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
   return { socket, fd };
 }
 
+/** The sockets of openRequestSocket: request socket (null when not asked for), its strict checking, listener. */
+export interface RequestSockets { fd: number | null; strict: boolean; listener: number | null }
+
 /**
  * Bare rtnetlink socket fds for synchronous requests and dumps (handle.ts), in the namespace of
  * `fd` (null: vlannet's own), opened inside one switch of namespace. Cheaper to open than the
@@ -299,7 +319,7 @@ export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
  * makes every rtnetlink notification of every namespace cost a little more (the kernel walks all
  * of them), so the handles keep one only while it saves work.
  */
-export function openRequestSocket(fd: number | null, name: string, request = true, listen = false): { fd: number | null; strict: boolean; listener: number | null } {
+export function openRequestSocket(fd: number | null, name: string, request = true, listen = false): RequestSockets {
   const opened: number[] = [];
   const open = (): void => {
     for (let i = 0; i < Number(request) + Number(listen); i++) {

@@ -15,7 +15,7 @@ import type { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
 import {
   AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg,
-  readRtmsg, rtgenmsg, rtmsg,
+  rtgenmsg, rtmsg,
 } from './messages.js';
 import { AttrWriter, attrS32, parseAttrs } from './nlattr.js';
 import { listNamedNetns, ownNetnsFd } from './netns.js';
@@ -30,6 +30,7 @@ interface NamespaceDump {
 }
 
 export async function observe(handles: Handles, wanted: string[]): Promise<ObservedState> {
+  handles.newCycle();
   const names = [...new Set([...listNamedNetns(), ...wanted])].sort();
   const [own, ...named] = await Promise.all([dumpNamespace(handles, null), ...names.map((n) => dumpNamespace(handles, n))]);
   const ownNames = new Map(own!.links.map((l) => [l.index, l.name]));
@@ -59,14 +60,13 @@ async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceD
     const known = handles.snapshot<NamespaceDump>(netns);
     if (known) return known;
     handles.listening(netns);
-    const links = h.dump(RTM.GETLINK, LINK_DUMP).map(decodeLink);
+    const links = h.dump(RTM.GETLINK, LINK_DUMP, decodeLink);
     const indexes = handles.indexes(netns);
     indexes.clear();
     for (const l of links) indexes.set(l.name, l.index);
-    const addresses = h.dump(RTM.GETADDR, ADDRESS_DUMP).map(decodeAddress).filter((a): a is RawAddress => a !== null);
+    const addresses = h.dump(RTM.GETADDR, ADDRESS_DUMP, decodeAddress);
     // With strict checking the kernel sends the main table's unicast routes only; else all of them.
-    const routes = h.dump(RTM.GETROUTE, h.strict ? ROUTE_DUMP_STRICT : ROUTE_DUMP)
-      .filter(isMainUnicast).map(decodeRoute).filter((r): r is RawRoute => r !== null);
+    const routes = h.dump(RTM.GETROUTE, h.strict ? ROUTE_DUMP_STRICT : ROUTE_DUMP, decodeMainUnicast);
     const ownNsid = netns !== null && links.some((l) => l.linkNetnsid !== undefined) ? nsidOfOwn(h) : -1;
     const dump = { netns, links, addresses, routes, ownNsid };
     handles.setSnapshot(netns, dump);
@@ -85,10 +85,9 @@ const ROUTE_DUMP = rtgenmsg(AF_UNSPEC);
 /** Kernel-side filter (4.20+, strict checking): the main table's unicast routes only. */
 const ROUTE_DUMP_STRICT = rtmsg({ family: AF_UNSPEC, dstLen: 0, table: RT_TABLE_MAIN, protocol: 0, scope: 0, type: RTN_UNICAST });
 
-/** Read from a route message's header before decoding its attributes (most routes are not main-table unicast). */
-function isMainUnicast(body: Buffer): boolean {
-  const msg = readRtmsg(body);
-  return msg.table === RT_TABLE_MAIN && msg.type === RTN_UNICAST;
+/** A main-table unicast route, told from its struct rtmsg (rtm_table, rtm_type) before decoding its attributes. */
+function decodeMainUnicast(body: Buffer): RawRoute | null {
+  return body.length >= 12 && body[4] === RT_TABLE_MAIN && body[7] === RTN_UNICAST ? decodeRoute(body) : null;
 }
 
 /** RTM_GETNSID: which nsid the namespace behind `h` gives to vlannet's own namespace (-1: none). */

@@ -7,7 +7,7 @@ import { Address4 } from 'ip-address';
 import { VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
 import { netnsMark } from '../model/owner.js';
 import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
-import { NetlinkError } from './handle.js';
+import { NetlinkError, RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
 import { encodeLinkInfo, type IpvlanFlagName, type IpvlanModeName, type LinkInfo, type MacvlanModeName } from './linkinfo.js';
 import {
@@ -15,7 +15,8 @@ import {
   RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg,
 } from './messages.js';
 import { AttrWriter } from './nlattr.js';
-import { createNamedNetns, deleteNamedNetns, inNetnsFd } from './netns.js';
+import { openSysctl } from './sysctl.js';
+import { createNamedNetns, deleteNamedNetns, inNetnsFd, openRequestSocket } from './netns.js';
 
 const CREATE = NLM_F.CREATE | NLM_F.EXCL;
 const LOOPBACK_INDEX = 1; // lo is the first link of every namespace
@@ -60,9 +61,13 @@ function withIndex<T>(handles: Handles, netns: Netns, name: string, fn: (index: 
   return fn(getLink(handles, netns, name).index);
 }
 
-/** `ip netns add NAME`, then `ip -n NAME link set lo up alias vlannet:netns/NAME`. */
+/**
+ * `ip netns add NAME`, then `ip -n NAME link set lo up alias vlannet:netns/NAME`. The namespace's
+ * socket is opened while the thread is still inside it after creating it.
+ */
 export async function addNetns(handles: Handles, name: string): Promise<void> {
-  createNamedNetns(name);
+  const { fd, ino, value: sockets } = createNamedNetns(name, () => openRequestSocket(null, name));
+  handles.adopt(name, fd, ino, new RtnlHandle(name, fd, sockets));
   try {
     const body = Buffer.concat([
       ifinfomsg({ index: LOOPBACK_INDEX, flags: IFF_UP, change: IFF_UP }),
@@ -99,14 +104,33 @@ function linkInfoOf(spec: Pick<LinkSpec, 'kind' | 'mode' | 'flag' | 'vlanId'>): 
 }
 
 /**
- * `ip link add link PARENT name NAME netns NS type KIND …`, created directly in its namespace.
- * A kernel before 6.x checks the name in the creating namespace too (EEXIST when vlannet's own
- * namespace has an eth0 and the endpoint is to be eth0 elsewhere), so a link for another
- * namespace is created under a temporary name and renamed there, while it is still down; the
- * same request sets the alias and brings it up. Whatever fails after the create deletes the link.
+ * Whether this kernel checks a new link's name in the creating namespace too (before 6.x: EEXIST
+ * when vlannet's own namespace has an eth0 and the endpoint is to be eth0 elsewhere). Learnt from
+ * the first clash; until then links are created under their own names.
+ */
+let namesClashAcrossNamespaces = false;
+
+/**
+ * `ip link add link PARENT name NAME netns NS type KIND …`, created directly in its namespace,
+ * then alias, IPv6 and up. On a kernel whose names clash across namespaces, a link for another
+ * namespace is created under a temporary name and renamed there, while it is still down, in the
+ * request that sets the alias and brings it up (a rename costs the kernel a sysfs and sysctl
+ * re-registration, so only where needed). Whatever fails after the create deletes the link.
  */
 export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
-  const created = spec.netns === null ? spec.name : temporaryName();
+  if (spec.netns === null || !namesClashAcrossNamespaces) {
+    try {
+      return addLinkNamed(handles, spec, spec.name);
+    } catch (e) {
+      // Taken in the namespace, or (on such a kernel) in vlannet's own: the temporary name tells.
+      if (!(spec.netns !== null && e instanceof NetlinkError && e.errno === 'EEXIST')) throw e;
+    }
+  }
+  addLinkNamed(handles, spec, temporaryName());
+  namesClashAcrossNamespaces = true;
+}
+
+function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
   const create = (parentIndex: number | null): void => {
     const attrs = new AttrWriter();
     attrs.string(IFLA.IFNAME, created);
@@ -182,7 +206,7 @@ function writeDisableIpv6(handles: Handles, netns: Netns, name: string, disabled
   const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
   let fd: number;
   try {
-    const open = () => fs.openSync(path, 'w');
+    const open = () => openSysctl(`net/ipv6/conf/${name}/disable_ipv6`, fs.constants.O_WRONLY);
     fd = netns === null ? open() : inNetnsFd(handles.fd(netns), netns, open);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && disabled) return;
