@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigInput } from './schema.js';
 
 /** The JSON Schema text of vlannet.yaml, as committed (two-space indent, final newline). */

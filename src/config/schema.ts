@@ -3,7 +3,7 @@
 // input as written; every description names the default. Cross-field checks are in rules.ts.
 // schemas/vlannet.schema.json is generated from this file (schema-gen.ts).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES } from '../model/types.js';
 
 export const VLAN_ID_MIN = 1;
