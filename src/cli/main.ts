@@ -2,18 +2,15 @@
 // exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode),
 // 3 an internal error, which is a bug in vlannet.
 
-import { ApplyError, describeFailure } from '../apply/execute.js';
-import { VerifyError } from '../apply/reconcile.js';
-import { LockBusyError } from '../kernel/flock.js';
+import type { ApplyError } from '../apply/execute.js';
 import { DiagnosticsError, KernelError, formatDiagnostic } from '../model/types.js';
-import { applyCommand, destroyCommand, planCommand, showCommand, validateCommand } from './commands.js';
 import { DEFAULT_CONFIG, UsageError } from './args.js';
-import { daemonCommand, statusCommand } from '../daemon/cli.js';
 
 export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
 
 // Commands are loaded on first use: start-up time is most of a converged `plan`, and the daemon's
 // modules (chokidar, prom-client) or the YAML and schema libraries are not needed by every command.
+// Nothing else is imported eagerly but the error classes of model/types.js and args.js.
 const commands = () => import('./commands.js');
 const daemon = () => import('../daemon/cli.js');
 
@@ -64,12 +61,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    return report(error);
+    return await report(error);
   }
 }
 
 /** The one place errors become messages and exit codes. */
-export function report(error: unknown): number {
+export async function report(error: unknown): Promise<number> {
   const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
   if (error instanceof DiagnosticsError) {
     for (const d of error.diagnostics) say(formatDiagnostic(d));
@@ -77,10 +74,14 @@ export function report(error: unknown): number {
     say(`${n} error${n === 1 ? '' : 's'}; nothing was changed.`);
     return EXIT.error;
   }
-  if (error instanceof ApplyError) {
-    say(`error: ${error.message}`);
-    for (const o of error.otherFailures) say(`error: ${describeFailure(o.action, o.cause)}`);
-    const r = error.rollback;
+  // Matched by name, like the errors below: execute.js (and the plan renderer it imports) is loaded
+  // only by the commands that can throw it, and is then already loaded here.
+  if (error instanceof Error && error.name === 'ApplyError') {
+    const { describeFailure } = await import('../apply/execute.js');
+    const e = error as ApplyError;
+    say(`error: ${e.message}`);
+    for (const o of e.otherFailures) say(`error: ${describeFailure(o.action, o.cause)}`);
+    const r = e.rollback;
     if (r.failed.length === 0) say(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply.`);
     else {
       say(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`);
@@ -101,7 +102,8 @@ export function report(error: unknown): number {
     say(`error: ${error.message}\n  hint: vlannet needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)`);
     return EXIT.error;
   }
-  say(`internal error (this is a bug in vlannet; please report it with the output below):\n${error instanceof Error ? error.stack : String(error)}`);
+  const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);
+  say(`internal error (this is a bug in vlannet; please report it with the output below):\n${stack}`);
   return EXIT.bug;
 }
 
