@@ -25,4 +25,5 @@ if [ "${1:-}" = "--kernel" ]; then
   fi
 fi
 
-npx tsc -p tsconfig.json
+# tsc (dist/src, the tests) and the command-line bundle bin/vlannet.js runs (dist/vlannet).
+npm run --silent build
