@@ -26,6 +26,9 @@ export class Handles {
   private readonly entries = new Map<Netns, Entry>();
   private cycle = 0;
 
+  /** With `listen` false no namespace gets a listener: every observe() reads every namespace. */
+  constructor(private readonly listen = true) {}
+
   /**
    * A new observe/apply cycle: each named namespace's file is checked again on its next use, so a
    * namespace deleted and re-created under the same name since the last cycle is opened afresh.
@@ -47,7 +50,7 @@ export class Handles {
   /** Like get(), but null when the namespace is gone; with `listen`, a new handle notices changes at once. */
   tryGet(netns: Netns, listen = false): RtnlHandle | null {
     try {
-      return this.entry(netns, listen).handle;
+      return this.entry(netns, listen && this.listen).handle;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -76,7 +79,7 @@ export class Handles {
 
   /** Notice changes in `netns` from now on. */
   listening(netns: Netns): void {
-    this.entry(netns).handle.listen();
+    if (this.listen) this.entry(netns).handle.listen();
   }
 
   /** vlannet is changing `netns`: the next observe() reads it afresh, and until then nothing listens there. */

@@ -11,8 +11,23 @@ import {
 } from './operations.js';
 import { SyscallError } from './netns.js';
 
+export interface NetlinkKernelOptions {
+  /**
+   * Keep a listener socket (rtnetlink multicast groups) in every namespace read, so that a later
+   * observe() re-reads only the namespaces where something changed: for a process that observes
+   * again and again (the daemon). Default true. A one-shot command is faster without: the kernel
+   * walks every such socket of every namespace to open or close one (netlink_update_listeners,
+   * ~140 µs each at a thousand) and to deliver any rtnetlink notification anywhere.
+   */
+  listen?: boolean;
+}
+
 export class NetlinkKernel implements Kernel {
-  private readonly handles = new Handles();
+  private readonly handles: Handles;
+
+  constructor(options: NetlinkKernelOptions = {}) {
+    this.handles = new Handles(options.listen ?? true);
+  }
 
   observe(netns: string[]): Promise<ObservedState> {
     return observe(this.handles, netns);

@@ -262,6 +262,26 @@ test('a namespace read before is read again after a change by anyone: links, add
   }
 });
 
+test('without listeners (a one-shot command) every observe reads every namespace afresh', async () => {
+  const oneShot = new NetlinkKernel({ listen: false });
+  try {
+    await oneShot.apply({ op: 'netns-add', netns: 'ad-a' });
+    await oneShot.apply({ op: 'link-add', link: endpoint('ad-a', 'eth0') });
+    const addrs = (s: ObservedState) => s.addresses.filter((a) => a.netns === 'ad-a').map((a) => `${a.link} ${a.address}/${a.prefixLength}`);
+    assert.equal(addrs(await oneShot.observe(['ad-a'])), []);
+    ip('-n', 'ad-a', 'addr', 'add', '10.9.0.2/24', 'dev', 'eth0');
+    assert.equal(addrs(await oneShot.observe(['ad-a'])), ['eth0 10.9.0.2/24']);
+    // /proc/net/netlink of the namespace: protocol 0 (rtnetlink) sockets with groups are listeners.
+    const listeners = () => run('ip', ['netns', 'exec', 'ad-a', 'cat', '/proc/net/netlink']).stdout.trim().split('\n').slice(1)
+      .map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === '0' && !/^0+$/.test(f[3]!)).length;
+    assert.is(listeners(), 0, 'the one-shot adapter listens nowhere');
+    assert.equal(await oneShot.observe(['ad-a']), await kernel.observe(['ad-a']), 'the same as an adapter with listeners');
+    assert.is(listeners(), 1, 'the adapter with listeners has one there');
+  } finally {
+    oneShot.close();
+  }
+});
+
 test('addresses and routes on a link re-created behind vlannet\'s back go to the new link (stale ifindex)', async () => {
   ip('netns', 'add', 'ad-a');
   await kernel.apply({ op: 'link-add', link: endpoint('ad-a', 'eth0') });
