@@ -8,7 +8,7 @@ import {
   AF_INET, AF_INET6, DEVCONF_DISABLE_IPV6, IFA, IFF_UP, IFLA, IFLA_INET6_CONF, RTA, readIfaddrmsg,
   readIfinfomsg, readRtmsg,
 } from './messages.js';
-import { attrS32, attrString, attrU32, parseAttrs } from './nlattr.js';
+import { attrS32, attrString, attrTypes, attrU32, parseAttrs } from './nlattr.js';
 
 /** A link as the dump gives it: a LinkState without its namespace, the parent still an index. */
 export interface RawLink extends Omit<LinkState, 'netns' | 'parent'> {
@@ -17,9 +17,15 @@ export interface RawLink extends Omit<LinkState, 'netns' | 'parent'> {
   linkNetnsid?: number;
 }
 
+const LINK_ATTRS = attrTypes(IFLA.IFNAME, IFLA.MTU, IFLA.ADDRESS, IFLA.IFALIAS, IFLA.LINKINFO, IFLA.LINK, IFLA.LINK_NETNSID, IFLA.AF_SPEC);
+const AF_INET6_ONLY = attrTypes(AF_INET6);
+const INET6_CONF_ONLY = attrTypes(IFLA_INET6_CONF);
+const ADDRESS_ATTRS = attrTypes(IFA.LOCAL, IFA.ADDRESS);
+const ROUTE_ATTRS = attrTypes(RTA.DST, RTA.GATEWAY, RTA.TABLE, RTA.OIF, RTA.PRIORITY);
+
 export function decodeLink(body: Buffer): RawLink {
   const info = readIfinfomsg(body);
-  const attrs = parseAttrs(body, 16);
+  const attrs = parseAttrs(body, 16, LINK_ATTRS);
   const link: RawLink = {
     index: info.index,
     name: attrString(attrs.get(IFLA.IFNAME)) ?? '',
@@ -50,16 +56,19 @@ export function decodeLink(body: Buffer): RawLink {
 /** IFLA_AF_SPEC → AF_INET6 → IFLA_INET6_CONF is the device's ipv6 sysctls, an s32 per DEVCONF_*. */
 function ipv6DisabledOf(afSpec: Buffer | undefined): boolean | undefined {
   if (!afSpec) return undefined;
-  const inet6 = parseAttrs(afSpec).get(AF_INET6);
+  const inet6 = parseAttrs(afSpec, 0, AF_INET6_ONLY).get(AF_INET6);
   if (!inet6) return undefined;
-  const conf = parseAttrs(inet6).get(IFLA_INET6_CONF);
+  const conf = parseAttrs(inet6, 0, INET6_CONF_ONLY).get(IFLA_INET6_CONF);
   if (!conf || conf.length < (DEVCONF_DISABLE_IPV6 + 1) * 4) return undefined;
   return conf.readInt32LE(DEVCONF_DISABLE_IPV6 * 4) !== 0;
 }
 
 function formatMac(b: Buffer | undefined): string {
-  if (!b) return '';
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  if (!b || b.length === 0) return '';
+  const hex = b.toString('hex');
+  let text = hex.slice(0, 2);
+  for (let i = 2; i < hex.length; i += 2) text += `:${hex.slice(i, i + 2)}`;
+  return text;
 }
 
 export function parseMac(mac: string): Buffer {
@@ -105,7 +114,7 @@ export interface RawAddress {
 export function decodeAddress(body: Buffer): RawAddress | null {
   const msg = readIfaddrmsg(body);
   if (msg.family !== AF_INET && msg.family !== AF_INET6) return null;
-  const attrs = parseAttrs(body, 8);
+  const attrs = parseAttrs(body, 8, ADDRESS_ATTRS);
   // IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer on point-to-point links.
   const bytes = attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS);
   if (!bytes) return null;
@@ -127,7 +136,7 @@ export interface RawRoute {
 export function decodeRoute(body: Buffer): RawRoute | null {
   const msg = readRtmsg(body);
   if (msg.family !== AF_INET && msg.family !== AF_INET6) return null;
-  const attrs = parseAttrs(body, 12);
+  const attrs = parseAttrs(body, 12, ROUTE_ATTRS);
   const dst = attrs.get(RTA.DST);
   const gateway = attrs.get(RTA.GATEWAY);
   const route: RawRoute = {

@@ -71,13 +71,27 @@ export class AttrWriter {
 /** Attributes by type (the last one wins when a type repeats); payloads are views, not copies. */
 export type Attrs = Map<number, Buffer>;
 
-export function parseAttrs(buf: Buffer, offset = 0): Attrs {
+/** A set of attribute types, as a table indexed by type (see parseAttrs). */
+export type AttrTypes = Uint8Array;
+
+export function attrTypes(...types: number[]): AttrTypes {
+  const table = new Uint8Array(Math.max(...types) + 1);
+  for (const t of types) table[t] = 1;
+  return table;
+}
+
+/**
+ * The attributes from `offset` on; with `only`, just those types (a link message has some fifty
+ * attributes, and a view of each costs more than reading past it).
+ */
+export function parseAttrs(buf: Buffer, offset = 0, only?: AttrTypes): Attrs {
   const attrs: Attrs = new Map();
   let at = offset;
   while (at + 4 <= buf.length) {
-    const len = buf.readUInt16LE(at);
+    const len = buf[at]! | (buf[at + 1]! << 8);
     if (len < 4 || at + len > buf.length) break;
-    attrs.set(buf.readUInt16LE(at + 2) & NLA_TYPE_MASK, buf.subarray(at + 4, at + len));
+    const type = (buf[at + 2]! | (buf[at + 3]! << 8)) & NLA_TYPE_MASK;
+    if (!only || only[type] === 1) attrs.set(type, buf.subarray(at + 4, at + len));
     at += align4(len);
   }
   return attrs;
