@@ -34,10 +34,21 @@ function networksOf(ctx: RuleContext): Map<string, NetworkConfig> {
   return new Map(ctx.config.networks.map((n) => [n.name, n]));
 }
 
-/** Endpoints whose network is known and valid, with it. */
-function attached(ctx: RuleContext): Array<{ e: EndpointConfig; n: NetworkConfig }> {
-  const nets = networksOf(ctx);
-  return ctx.config.endpoints.flatMap((e) => (nets.has(e.network) ? [{ e, n: nets.get(e.network)! }] : []));
+const attachedCache = new WeakMap<Config, ReadonlyArray<{ e: EndpointConfig; n: NetworkConfig }>>();
+
+/** Endpoints whose network is known and valid, with it (computed once per config: several rules ask). */
+function attached(ctx: RuleContext): ReadonlyArray<{ e: EndpointConfig; n: NetworkConfig }> {
+  let list = attachedCache.get(ctx.config);
+  if (!list) {
+    const nets = networksOf(ctx);
+    const found: Array<{ e: EndpointConfig; n: NetworkConfig }> = [];
+    for (const e of ctx.config.endpoints) {
+      const n = nets.get(e.network);
+      if (n) found.push({ e, n });
+    }
+    attachedCache.set(ctx.config, (list = found));
+  }
+  return list;
 }
 
 /** Parents shared by networks: dummies are per network, so only written parents can be shared. */
