@@ -5,12 +5,12 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as z from 'zod';
+import { toJSONSchema } from 'zod/mini';
 import { ConfigInput } from './schema.js';
 
 /** The JSON Schema text of vlannet.yaml, as committed (two-space indent, final newline). */
 export function jsonSchemaText(): string {
-  const schema = z.toJSONSchema(ConfigInput, { io: 'input', target: 'draft-2020-12' });
+  const schema = toJSONSchema(ConfigInput, { io: 'input', target: 'draft-2020-12' });
   return `${JSON.stringify({ ...schema, title: 'vlannet.yaml' }, null, 2)}\n`;
 }
 
