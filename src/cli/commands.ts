@@ -45,7 +45,7 @@ const LOCAL_FLAG = { local: { type: 'boolean', default: false } } as const;
  * file (plan then works alone; apply is refused, since the daemon would undo it). The file's
  * errors and a failed run throw as they would without the daemon.
  */
-async function servedByDaemon(command: 'plan' | 'apply', file: string): Promise<ServedResult | null> {
+async function servedByDaemon(command: 'plan' | 'apply', file: string): Promise<(ServedResult & { daemonPid: number }) | null> {
   const answer = await askDaemon<ServedAnswer>(runDir(), { command, file: path.resolve(file) }, command === 'apply' ? null : 60_000);
   if (!answer) return null;
   switch (answer.outcome) {
@@ -59,7 +59,7 @@ async function servedByDaemon(command: 'plan' | 'apply', file: string): Promise<
     case 'done':
       printWarnings(answer.warnings);
       if (process.stderr.isTTY) err(`(${command === 'plan' ? 'planned' : 'applied'} by the running daemon, pid ${answer.pid}; --local reads the kernel afresh in this process)`);
-      return answer.result;
+      return { ...answer.result, daemonPid: answer.pid };
   }
 }
 
@@ -123,7 +123,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
   const served = values.local ? null : await servedByDaemon('apply', values.file);
   if (served) {
     if (!values.json) out(renderPlan(served.plan, { color: color() }));
-    out(values.json ? JSON.stringify(applyJson(served), null, 2) : applySummary(served));
+    out(values.json ? JSON.stringify(applyJson(served, served.daemonPid), null, 2) : applySummary(served));
     return 0;
   }
   return change(await loadChecked(values.file), values.json, 'apply');
@@ -171,10 +171,11 @@ function applySummary(r: ServedResult): string {
   ].join('\n');
 }
 
-/** The --json output of apply and destroy. format_version "1". */
-export function applyJson(r: ServedResult): object {
+/** The --json output of apply and destroy. format_version "1"; daemon_pid: the daemon that did it, or null. */
+export function applyJson(r: ServedResult, daemonPid: number | null = null): object {
   return {
     format_version: '1',
+    daemon_pid: daemonPid,
     plan: planToJson(r.plan),
     executed: r.executed.map((a) => ({ object: a.object, change: a.change, op: a.op })),
     timings_ms: r.timings,

@@ -2,6 +2,8 @@
 // sources — the config watcher, rtnetlink notifications, signals, the resync timer — and to its
 // outputs: the journal, sd_notify, the status socket and, with --metrics, Prometheus.
 
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { namespacesOf, planFor } from '../apply/reconcile.js';
 import { openKernel } from '../cli/kernel.js';
 import { FILE_FLAG, JSON_FLAG, parseFlags, UsageError } from '../cli/args.js';
@@ -15,11 +17,31 @@ import { watchConfig } from './config-watch.js';
 import { gitRevisionOf } from './git.js';
 import { createLogger } from './log.js';
 import { Daemon, DEFAULT_TIMING, type DaemonObserver } from './loop.js';
-import { serveMetrics } from './metrics.js';
 import { createNotifier } from './sdnotify.js';
 import { queryStatus, renderStatus, serveDaemon, STATUS_FORMAT_VERSION, type StatusReport } from './status.js';
 
+/**
+ * The daemon lives for months with a small live heap (~17 MB at 1000 endpoints, half of it code and
+ * strings) but makes a few MB of short-lived garbage per run. V8's defaults suit a short burst of
+ * work: the young generation grows to 3 × 16 MB, and the old one is not collected at all until it
+ * reaches a start-up limit far above what is live; at 1000 endpoints that took the daemon to ~150 MB
+ * resident. So: keep the young generation at its starting size, grow the old one by 15 % between
+ * collections, and collect in full after each new config revision is read (parsing a 1000-endpoint
+ * file leaves megabytes of syntax tree behind) and after the first reconcile, which also sets the
+ * limits from what is really live. More, shorter collections (a few ms per run at 1000 endpoints)
+ * for a footprint near what is live. V8 reads these flags whenever it sizes the heap, so setting
+ * them at start-up takes effect; the collector is exposed for those calls.
+ * Returns the collector.
+ */
+function tuneHeapForDaemon(): () => void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  v8.setFlagsFromString('--heap-growing-percent=15');
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
 export async function daemonCommand(argv: string[]): Promise<number> {
+  const collectGarbage = tuneHeapForDaemon();
   const { values } = parseFlags(argv, {
     ...FILE_FLAG,
     resync: { type: 'string', default: String(DEFAULT_TIMING.resyncMs / 1000) },
@@ -34,13 +56,17 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const lock = acquireLock('daemon');
   const notifier = createNotifier();
   const kernel = await openKernel();
-  const metrics = values.metrics ? await serveMetrics(values.metrics) : null;
+  // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
+  const metrics = values.metrics ? await (await import('./metrics.js')).serveMetrics(values.metrics) : null;
   if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
 
   let daemon: Daemon | null = null;
   const events = watchKernel([], (e) => daemon?.schedule(e.kind === 'overflow' ? 'overflow' : 'kernel'));
   let watchedNs = '';
   const follow: DaemonObserver = {
+    configRead(valid) {
+      if (valid) collectGarbage();
+    },
     // Subscribe to the namespaces the enforced config uses; again after a run created any.
     runFinished(run, d) {
       const ns = namespacesOf(d.lastGood?.config ?? null);
@@ -106,6 +132,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       watchdog = setInterval(() => notifier.send({ WATCHDOG: '1' }), notifier.watchdogMs);
       notifier.send({ WATCHDOG: '1' });
     }
+    collectGarbage();
     log.info(`ready: ${daemon.summary()}`);
     const signal = await stopped;
     log.info(`${signal}: stopping; the networks stay in place (\`vlannet destroy\` removes them)`);

@@ -226,6 +226,49 @@ test('invalid and truncated files remove nothing; status says why; valid again a
   }
 });
 
+test('plan and apply of its file are answered by the running daemon; other files and --local are refused', async () => {
+  const w = new World();
+  w.veth('eth0');
+  const file = w.config(V1);
+  const other = w.config(V2, 'other.yaml');
+  const d = startDaemon(file);
+  try {
+    await until('start', converged(V1), 20_000, d);
+    const plan = vlannet('plan', '-f', file, '--json');
+    assert.is(plan.status, 0, plan.stderr);
+    assert.equal(JSON.parse(plan.stdout).changes, []);
+    const before = checkKernel(parseConfig(V1));
+    // The daemon holds the lock: apply works through it, and on its own it is refused.
+    let r = vlannet('apply', '-f', file, '--json');
+    assert.is(r.status, 0, r.stderr);
+    assert.is(JSON.parse(r.stdout).daemon_pid, d.child.pid, 'apply answered by the daemon');
+    r = vlannet('apply', '-f', file, '--local');
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /another vlannet is changing the kernel \(pid \d+: daemon/);
+    r = vlannet('apply', '-f', other);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, /enforces .*vlannet\.yaml, not .*other\.yaml: it would undo this apply/);
+    r = vlannet('plan', '-f', other, '--json');
+    assert.is(r.status, 0, `plan of another file runs on its own: ${r.stderr}`);
+    assert.ok(JSON.parse(r.stdout).changes.some((c: { object: string }) => c.object === 'endpoint.dm-c'));
+    // An invalid file: its diagnostics, and nothing changes.
+    fs.writeFileSync(file, V2.replace('driver: macvlan', 'driver: macvlna'));
+    r = vlannet('apply', '-f', file);
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /vlannet\.yaml:4:\d+: error: .*macvlna/);
+    assert.equal(checkKernel(parseConfig(V1)), before, 'nothing changed');
+    // A valid edit applied through the daemon (or by its watcher first): either way, converged and reported.
+    fs.writeFileSync(file, V2);
+    r = vlannet('apply', '-f', file, '--json');
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(checkKernel(parseConfig(V2)), [], 'V2 applied');
+    assert.is(await d.stop(), 0);
+  } finally {
+    await d.stop();
+    w.cleanup();
+  }
+});
+
 test('kill -9 during a large apply, then start again: converged, no duplicates, no leftovers', async () => {
   const w = new World();
   w.veth('eth0');
