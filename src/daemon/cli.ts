@@ -55,7 +55,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
 
   const lock = acquireLock('daemon');
   const notifier = createNotifier();
-  const kernel = await openKernel();
+  const kernel = await openKernel(true);
   // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
   const metrics = values.metrics ? await (await import('./metrics.js')).serveMetrics(values.metrics) : null;
   if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
