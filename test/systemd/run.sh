@@ -15,7 +15,7 @@ cd "$repo"
 say() { echo "systemd-test: $*" >&2; }
 [ "$(id -u)" = 0 ] || { say "needs root"; exit 1; }
 command -v linux.uml >/dev/null || { say "User-mode Linux is missing: run scripts/setup.sh --kernel"; exit 1; }
-[ "${VLANNET_NO_BUILD:-}" = 1 ] || npx tsc -p tsconfig.json >/dev/null 2>&1 || say "tsc reported errors; using what it emitted"
+[ "${VLANNET_NO_BUILD:-}" = 1 ] || npm run --silent build >/dev/null 2>&1 || say "the build reported errors; using what it emitted"
 out="$repo/test-output/systemd-$(date +%Y%m%d-%H%M%S)-$$"
 mkdir -p "$out/uml"
 printf 'VLANNET_REPO=%q\n' "$repo" > "$out/guest.env"
