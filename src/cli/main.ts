@@ -13,6 +13,7 @@ export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
 // Nothing else is imported eagerly but the error classes of model/types.js and args.js.
 const commands = () => import('./commands.js');
 const daemon = () => import('../daemon/cli.js');
+const status = () => import('../daemon/status-command.js');
 
 interface Command {
   summary: string;
@@ -27,7 +28,7 @@ const COMMANDS: Record<string, Command> = {
   show: { summary: "print what vlannet owns in the kernel (the ObservedState with --json)", usage: 'show [--json] [--netns NAME]...', run: async (a) => (await commands()).showCommand(a) },
   destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json]', run: async (a) => (await commands()).destroyCommand(a) },
   daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--metrics ADDR:PORT]', run: async (a) => (await daemon()).daemonCommand(a) },
-  status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: async (a) => (await daemon()).statusCommand(a) },
+  status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: async (a) => (await status()).statusCommand(a) },
 };
 
 function help(): string {
@@ -90,7 +91,7 @@ export async function report(error: unknown): Promise<number> {
     return EXIT.error;
   }
   // Matched by name: their modules are loaded only by the commands that can throw them.
-  if (error instanceof UsageError || (error instanceof Error && (error.name === 'VerifyError' || error.name === 'LockBusyError'))) {
+  if (error instanceof UsageError || (error instanceof Error && (error.name === 'VerifyError' || error.name === 'LockBusyError' || error.name === 'DaemonError'))) {
     say(`error: ${error.message}`);
     return EXIT.error;
   }

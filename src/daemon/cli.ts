@@ -1,24 +1,20 @@
-// `vlannet daemon` and `vlannet status`. The daemon wires the loop (loop.ts) to its event
+// `vlannet daemon` (`vlannet status` is status-command.ts). The daemon wires the loop (loop.ts) to its event
 // sources — the config watcher, rtnetlink notifications, signals, the resync timer — and to its
 // outputs: the journal, sd_notify, the status socket and, with --metrics, Prometheus.
 
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { namespacesOf, planFor } from '../apply/reconcile.js';
+import { namespacesOf } from '../apply/reconcile.js';
 import { openKernel } from '../cli/kernel.js';
-import { FILE_FLAG, JSON_FLAG, parseFlags, UsageError } from '../cli/args.js';
+import { FILE_FLAG, parseFlags, UsageError } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { watchKernel } from '../kernel/events.js';
 import { acquireLock, runDir } from '../kernel/flock.js';
-import { formatDiagnostic, type Plan } from '../model/types.js';
-import { planToJson } from '../plan/render.js';
-import { readConfigSource, truncationDiagnostic } from './config-source.js';
 import { watchConfig } from './config-watch.js';
-import { gitRevisionOf } from './git.js';
 import { createLogger } from './log.js';
 import { Daemon, DEFAULT_TIMING, type DaemonObserver } from './loop.js';
 import { createNotifier } from './sdnotify.js';
-import { queryStatus, renderStatus, serveDaemon, STATUS_FORMAT_VERSION, type StatusReport } from './status.js';
+import { serveDaemon } from './status.js';
 
 /**
  * The daemon lives for months with a small live heap (~17 MB at 1000 endpoints, half of it code and
@@ -144,63 +140,4 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     await shutdown(3).catch(() => {});
     throw error;
   }
-}
-
-export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG });
-  const running = await queryStatus(runDir());
-  if (running) {
-    if (!values.json && running.config.file !== values.file && argv.some((a) => a === '-f' || a.startsWith('--file'))) {
-      process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${values.file}\n`);
-    }
-    process.stdout.write((values.json ? JSON.stringify(running, null, 2) : renderStatus(running, null)) + '\n');
-    return 0;
-  }
-  const { report, plan } = await recompute(values.file);
-  process.stdout.write((values.json ? JSON.stringify(report, null, 2) : renderStatus(report, plan)) + '\n');
-  return 0;
-}
-
-/** The report without a daemon: the file as it is and the plan against the kernel now. */
-async function recompute(file: string): Promise<{ report: StatusReport; plan: Plan | null }> {
-  const src = readConfigSource(file);
-  const cut = src.ok ? truncationDiagnostic(src.text, file) : null;
-  const loaded = cut ? { config: null, diagnostics: [cut] } : src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
-  const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
-  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
-  const git = src.ok ? gitRevisionOf(src.realPath) : null;
-  let plan: Plan | null = null;
-  let planError: string | null = null;
-  if (loaded.config) {
-    const kernel = await openKernel();
-    try {
-      plan = planFor(loaded.config, await kernel.observe(namespacesOf(loaded.config)));
-    } catch (e) {
-      planError = e instanceof Error ? e.message : String(e);
-    } finally {
-      kernel.close();
-    }
-  } else {
-    planError = 'the config is not valid';
-  }
-  const converged = plan !== null && plan.actions.length === 0;
-  const report: StatusReport = {
-    format_version: STATUS_FORMAT_VERSION,
-    daemon: { running: false, pid: null, since: null, busy: false },
-    summary: !loaded.config ? 'daemon not running; config not valid' : converged ? 'daemon not running; the kernel matches the config' : `daemon not running; ${plan ? `${plan.actions.length} changes pending` : 'plan not computed'}`,
-    config: {
-      file, realPath: src.ok ? src.realPath : null, valid: loaded.config !== null, currentHash: src.ok ? src.hash : null, errors, warnings,
-      lastGood: loaded.config && src.ok ? { hash: src.hash, loadedAt: new Date().toISOString(), git } : null,
-    },
-    applied: null,
-    lastReconcile: null,
-    lastChange: null,
-    lastSuccessAt: null,
-    reconciles: 0,
-    driftRepairs: 0,
-    failures: 0,
-    plan: plan ? planToJson(plan) : null,
-    planError,
-  };
-  return { report, plan };
 }
