@@ -10,6 +10,7 @@ import {
   addAddress, addLink, addNetns, addRoute, delAddress, delLink, delNetns, delRoute, setLink,
 } from './operations.js';
 import { SyscallError } from './netns.js';
+import { closeSysctls } from './sysctl.js';
 
 export interface NetlinkKernelOptions {
   /**
@@ -47,6 +48,7 @@ export class NetlinkKernel implements Kernel {
 
   close(): void {
     this.handles.close();
+    closeSysctls();
   }
 
   private async perform(op: KernelOp): Promise<void> {

@@ -80,7 +80,7 @@ export function openSysctl(path: string, flags: number): number {
   return fd;
 }
 
-/** Release the private proc instance (a long-lived process that is done writing sysctls). */
+/** Release the private proc instance (NetlinkKernel.close()); the next openSysctl makes another. */
 export function closeSysctls(): void {
   if (proc) mountApi()?.close(proc.fd);
   proc = null;
