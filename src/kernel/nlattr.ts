@@ -9,62 +9,77 @@ const NLA_F_NESTED = 0x8000;
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
-/** Builds a sequence of attributes. */
+/** Builds a sequence of attributes, in one buffer that grows as needed. */
 export class AttrWriter {
-  private readonly parts: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(128);
+  private length = 0;
 
-  bytes(type: number, payload: Buffer, flags = 0): this {
-    const header = Buffer.alloc(4);
-    header.writeUInt16LE(4 + payload.length, 0);
-    header.writeUInt16LE(type | flags, 2);
-    this.parts.push(header, payload);
-    const pad = align4(payload.length) - payload.length;
-    if (pad) this.parts.push(Buffer.alloc(pad));
+  /** Room for `n` more bytes. */
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
+  /** An attribute header and `size` payload bytes written by `fill` at the offset it is given, then padding. */
+  private put(type: number, size: number, fill: (buf: Buffer, at: number) => void, flags = 0): this {
+    const total = align4(4 + size);
+    this.reserve(total);
+    const at = this.length;
+    this.buf.writeUInt16LE(4 + size, at);
+    this.buf.writeUInt16LE(type | flags, at + 2);
+    fill(this.buf, at + 4);
+    this.buf.fill(0, at + 4 + size, at + total);
+    this.length += total;
     return this;
   }
 
+  bytes(type: number, payload: Buffer, flags = 0): this {
+    return this.put(type, payload.length, (b, at) => { payload.copy(b, at); }, flags);
+  }
+
   u8(type: number, value: number): this {
-    return this.bytes(type, Buffer.from([value]));
+    return this.put(type, 1, (b, at) => { b[at] = value; });
   }
 
   u16(type: number, value: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16LE(value);
-    return this.bytes(type, b);
+    return this.put(type, 2, (b, at) => { b.writeUInt16LE(value, at); });
   }
 
   /** A 16-bit value in network byte order (IFLA_VLAN_PROTOCOL). */
   be16(type: number, value: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(value);
-    return this.bytes(type, b);
+    return this.put(type, 2, (b, at) => { b.writeUInt16BE(value, at); });
   }
 
   u32(type: number, value: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(value >>> 0);
-    return this.bytes(type, b);
+    return this.put(type, 4, (b, at) => { b.writeUInt32LE(value >>> 0, at); });
   }
 
   s32(type: number, value: number): this {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(value);
-    return this.bytes(type, b);
+    return this.put(type, 4, (b, at) => { b.writeInt32LE(value, at); });
   }
 
   /** A NUL-terminated string (IFLA_IFNAME, IFLA_INFO_KIND …). */
   string(type: number, value: string): this {
-    return this.bytes(type, Buffer.concat([Buffer.from(value, 'utf8'), Buffer.from([0])]));
+    const n = Buffer.byteLength(value, 'utf8');
+    return this.put(type, n + 1, (b, at) => { b.write(value, at, 'utf8'); b[at + n] = 0; });
   }
 
+  /** A nested attribute (NLA_F_NESTED): `build` writes its attributes, in place. */
   nested(type: number, build: (w: AttrWriter) => void): this {
-    const inner = new AttrWriter();
-    build(inner);
-    return this.bytes(type, inner.toBuffer(), NLA_F_NESTED);
+    this.reserve(4);
+    const at = this.length;
+    this.length += 4;
+    build(this);
+    this.buf.writeUInt16LE(this.length - at, at);
+    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
+    return this;
   }
 
+  /** The attributes written, as a buffer of their own. */
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts);
+    return Buffer.from(this.buf.subarray(0, this.length));
   }
 }
 
