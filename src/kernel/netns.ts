@@ -5,9 +5,20 @@
 // and iproute2's `ip netns add`, done from Node through libc (koffi).
 
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import koffi, { type LibraryHandle } from 'koffi';
-import { RawNetlinkSocket } from 'netlink';
+import type { RawNetlinkSocket } from 'netlink';
+
+let netlinkPackage: typeof import('netlink') | null = null;
+/**
+ * The netlink package, loaded on first use: only the event sockets (events.ts) need it, and
+ * loading its native module costs a one-shot command 60-80 ms of start-up.
+ */
+function netlink(): typeof import('netlink') {
+  netlinkPackage ??= createRequire(import.meta.url)('netlink') as typeof import('netlink');
+  return netlinkPackage;
+}
 
 export const NETNS_DIR = '/run/netns';
 
@@ -287,7 +298,7 @@ export function openRtnetlinkInFd(fd: number, name: string, options: RtnetlinkOp
  */
 export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
   const hint = lowestFreeFd();
-  const socket = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 0, sendBufferSize: 0 });
+  const socket = new (netlink().RawNetlinkSocket)(NETLINK_ROUTE, { recvBufferSize: 0, sendBufferSize: 0 });
   if (!options.ref) socket.unref();
   const fd = findFd(socket, hint);
   const int = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; };
