@@ -27,29 +27,55 @@ interface NamespaceDump {
   routes: RawRoute[];
   /** The nsid of vlannet's own namespace as this namespace knows it (-1: none), when asked. */
   ownNsid: number;
+  /**
+   * What this reading contributes to an ObservedState, worked out against the reading `own` of
+   * vlannet's namespace (parents are named from it). Kept with the reading: a daemon observing a
+   * thousand unchanged namespaces reuses these instead of rebuilding them (and their garbage).
+   */
+  derived?: { own: NamespaceDump; part: Part };
+}
+
+/** One namespace's share of an ObservedState; `namespace` null for vlannet's own. */
+interface Part {
+  namespace: NamespaceState | null;
+  /** Whether any of its links is vlannet's. */
+  ownsLinks: boolean;
+  links: LinkState[];
+  addresses: AddressState[];
+  routes: RouteState[];
 }
 
 export async function observe(handles: Handles, wanted: string[]): Promise<ObservedState> {
   handles.newCycle();
   const names = [...new Set([...listNamedNetns(), ...wanted])].sort();
   const [own, ...named] = await Promise.all([dumpNamespace(handles, null), ...names.map((n) => dumpNamespace(handles, n))]);
-  const ownNames = new Map(own!.links.map((l) => [l.index, l.name]));
+  let ownNames: Map<number, string> | null = null;
 
   const state: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
   const wantedSet = new Set(wanted);
   for (const dump of [own!, ...named.filter((d): d is NamespaceDump => d !== null)]) {
-    const links = dump.links.map((l) => linkState(dump, l, ownNames));
-    if (dump.netns !== null) {
-      const owned = links.some((l) => l.name === 'lo' && isNetnsMark(l.alias, dump.netns!));
-      if (!wantedSet.has(dump.netns) && !owned && !links.some(isOwned)) continue;
-      state.namespaces.push({ name: dump.netns, owned } satisfies NamespaceState);
+    if (dump.derived?.own !== own) {
+      ownNames ??= new Map(own!.links.map((l) => [l.index, l.name]));
+      dump.derived = { own: own!, part: partOf(dump, ownNames) };
     }
-    const names = new Map(dump.links.map((l) => [l.index, l.name]));
-    state.links.push(...links);
-    state.addresses.push(...addressStates(dump, names));
-    state.routes.push(...routeStates(dump, names));
+    const { namespace, links, addresses, routes } = dump.derived.part;
+    if (namespace) {
+      if (!wantedSet.has(namespace.name) && !namespace.owned && !dump.derived.part.ownsLinks) continue;
+      state.namespaces.push(namespace);
+    }
+    for (const l of links) state.links.push(l);
+    for (const a of addresses) state.addresses.push(a);
+    for (const r of routes) state.routes.push(r);
   }
   return state;
+}
+
+function partOf(dump: NamespaceDump, ownNames: Map<number, string>): Part {
+  const links = dump.links.map((l) => linkState(dump, l, ownNames));
+  const names = new Map(dump.links.map((l) => [l.index, l.name]));
+  const namespace = dump.netns === null ? null
+    : { name: dump.netns, owned: links.some((l) => l.name === 'lo' && isNetnsMark(l.alias, dump.netns!)) } satisfies NamespaceState;
+  return { namespace, ownsLinks: links.some(isOwned), links, addresses: addressStates(dump, names), routes: routeStates(dump, names) };
 }
 
 /** Links, addresses and routes of one namespace; null when it does not exist. */
