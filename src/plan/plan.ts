@@ -46,7 +46,8 @@ const objectOf = (m: OwnerMark) => `${m.role}.${m.name}`;
 const where = (netns: string | null) => (netns === null ? 'host' : netns);
 const isEndpoint = (kind: string) => kind === 'macvlan' || kind === 'ipvlan';
 const routeKey = (r: RouteState) => `${r.netns ?? ''}|${r.family}|${r.dst}|${r.gateway ?? ''}|${r.dev}`;
-const addrKey = (a: AddressState) => `${a.family}|${a.address}/${a.prefixLength}`;
+/** Whether two addresses of one link are the same (family, address and prefix length). */
+const sameAddress = (a: AddressState, b: AddressState) => a.address === b.address && a.prefixLength === b.prefixLength && a.family === b.family;
 
 /** What an observed owned link is, as a LinkSpec (for link-del, so an undo can re-create it). */
 export function specOf(l: LinkState): LinkSpec {
@@ -106,12 +107,9 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     actions.push({ object, change, reason, op, stage, ...extra });
 
   // Owned links by identity; desired links by identity.
-  const owned = new Map<string, { link: LinkState; mark: OwnerMark }[]>();
-  for (const link of observed.links) {
-    const mark = ownerOf(link);
-    if (!mark) continue;
-    owned.set(identity(mark), [...(owned.get(identity(mark)) ?? []), { link, mark }]);
-  }
+  const owned = groupBy(
+    observed.links.flatMap((link) => { const mark = ownerOf(link); return mark ? [{ link, mark }] : []; }),
+    ({ mark }) => identity(mark));
   const objectAt = new Map<string, string>(); // place → object address (owned and desired links)
   for (const list of owned.values()) for (const { link, mark } of list) objectAt.set(place(link.netns, link.name), objectOf(mark));
 
@@ -210,26 +208,27 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
 
   // Addresses: on owned endpoint links that stay; a new or replaced link gets all of its own.
   const keptEndpoints = new Set(kept.filter((k) => isEndpoint(k.o.kind)).map((k) => place(k.o.netns, k.o.name)));
-  const wanted = new Map<string, AddressState[]>();
-  for (const a of desired.addresses) wanted.set(place(a.netns, a.link), [...(wanted.get(place(a.netns, a.link)) ?? []), a]);
+  // A link has one or two addresses: lists compared field by field, no keys to build.
+  const wanted = groupBy(desired.addresses, (a) => place(a.netns, a.link));
   const addrObject = (a: AddressState) => `${objectAt.get(place(a.netns, a.link)) ?? `link.${where(a.netns)}.${a.link}`}.ipv${a.family}`;
   const cidr = (a: AddressState) => `${a.address}/${a.prefixLength}`;
+  const isIn = (list: readonly AddressState[]) => (a: AddressState) => list.some((b) => sameAddress(a, b));
   for (const [at, list] of wanted) {
     const have = keptEndpoints.has(at) ? (addressesAt.get(at) ?? []).filter((a) => !isLinkLocal(a.address)) : [];
-    const haveKeys = new Set(have.map(addrKey));
-    const wantKeys = new Set(list.map(addrKey));
+    const had = isIn(have);
+    const wantedHere = isIn(list);
     for (const a of list) {
-      if (haveKeys.has(addrKey(a))) continue;
-      const old = have.find((h) => h.family === a.family && !wantKeys.has(addrKey(h)));
+      if (had(a)) continue;
+      const old = have.find((h) => h.family === a.family && !wantedHere(h));
       add(addrObject(a), 'create', old ? `address changed from ${cidr(old)} to ${cidr(a)}` : 'not in the kernel',
         { op: 'addr-add', addr: a }, STAGE.addrAdd, { after: { address: cidr(a) } });
     }
   }
   for (const at of keptEndpoints) {
     const list = wanted.get(at) ?? [];
-    const wantKeys = new Set(list.map(addrKey));
+    const wantedHere = isIn(list);
     for (const a of addressesAt.get(at) ?? []) {
-      if (isLinkLocal(a.address) || wantKeys.has(addrKey(a))) continue;
+      if (isLinkLocal(a.address) || wantedHere(a)) continue;
       const next = list.find((w) => w.family === a.family);
       add(addrObject(a), 'delete', next ? `address changed from ${cidr(a)} to ${cidr(next)}` : 'not in the configuration',
         { op: 'addr-del', addr: a }, STAGE.addrDel, { before: { address: cidr(a) } });
@@ -244,7 +243,8 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const defaultsIn = groupBy(observed.routes.filter((r) => r.dst === 'default'), (r) => `${r.netns ?? ''}|${r.family}`);
   for (const r of observed.routes) {
     if (r.protocol !== VLANNET_ROUTE_PROTOCOL || gone.has(place(r.netns, r.dev))) continue;
-    if (desiredRoutes.has(routeKey(r))) { present.add(routeKey(r)); continue; }
+    const key = routeKey(r);
+    if (desiredRoutes.has(key)) { present.add(key); continue; }
     add(routeObject(r), 'delete', 'not in the configuration', { op: 'route-del', route: r }, STAGE.routeDel, { before: { route: routeText(r) } });
   }
   for (const r of desired.routes) {
