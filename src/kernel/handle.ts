@@ -57,6 +57,11 @@ export class RtnlHandle {
     return changedSince(this.listener);
   }
 
+  /** The socket that notices changes, while there is one. */
+  get listenerFd(): number | null {
+    return this.closed ? null : this.listener;
+  }
+
   /** Start noticing changes (before reading what is there, so that nothing falls in between). */
   listen(): void {
     if (this.listener !== null || this.closed) return;

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { Netns } from '../model/types.js';
 import { RtnlHandle } from './handle.js';
-import { isNamespaceDev, NETNS_DIR, openNetnsFd } from './netns.js';
+import { isNamespaceDev, NETNS_DIR, openNetnsFd, readableSockets } from './netns.js';
 
 interface Entry {
   handle: RtnlHandle;
@@ -25,6 +25,8 @@ interface Entry {
 export class Handles {
   private readonly entries = new Map<Netns, Entry>();
   private cycle = 0;
+  /** Handles whose listener had nothing queued when sweep() last looked: unchanged since their reading. */
+  private readonly quiet = new Set<RtnlHandle>();
 
   /** With `listen` false no namespace gets a listener: every observe() reads every namespace. */
   constructor(private readonly listen = true) {}
@@ -35,6 +37,19 @@ export class Handles {
    */
   newCycle(): void {
     this.cycle++;
+    this.quiet.clear();
+  }
+
+  /**
+   * Look at every listener at once (one poll(2)) for announced changes; snapshot() then trusts the
+   * answer instead of asking each listener. A change announced after the look stays queued for
+   * the next cycle, as it would have after asking each one.
+   */
+  sweep(): void {
+    this.quiet.clear();
+    const listening = [...this.entries.values()].map((e) => e.handle).filter((h) => h.listenerFd !== null);
+    const ready = readableSockets(listening.map((h) => h.listenerFd!));
+    for (const h of listening) if (!ready.has(h.listenerFd!)) this.quiet.add(h);
   }
 
   /** The handle of `netns`; throws code ENOENT when the namespace does not exist (any more). */
@@ -68,7 +83,7 @@ export class Handles {
    */
   snapshot<T>(netns: Netns): T | null {
     const e = this.entry(netns);
-    if (e.handle.changed()) e.snapshot = null;
+    if (!this.quiet.delete(e.handle) && e.handle.changed()) e.snapshot = null;
     return e.snapshot as T | null;
   }
 

@@ -389,6 +389,29 @@ export function changedSince(listener: number): boolean {
   }
 }
 
+const POLLERR = 8;
+const POLLHUP = 16;
+
+/**
+ * Which of these sockets have something queued (or an error, such as a lost notification), in one
+ * poll(2) that waits for nothing: at a thousand namespaces, one system call instead of a recv(2) on
+ * each listener.
+ */
+export function readableSockets(fds: readonly number[]): Set<number> {
+  const ready = new Set<number>();
+  if (fds.length === 0) return ready;
+  const pollfds = Buffer.alloc(8 * fds.length); // struct pollfd { int fd; short events; short revents; }
+  fds.forEach((fd, i) => { pollfds.writeInt32LE(fd, 8 * i); pollfds.writeInt16LE(POLLIN, 8 * i + 4); });
+  for (;;) {
+    const n = libc().poll(pollfds, fds.length, 0);
+    if (n >= 0) break;
+    const code = errnoName(koffi.errno());
+    if (code !== 'EINTR') throw new SyscallError(code, 'poll', 'rtnetlink listeners');
+  }
+  fds.forEach((fd, i) => { if (pollfds.readInt16LE(8 * i + 6) & (POLLIN | POLLERR | POLLHUP)) ready.add(fd); });
+  return ready;
+}
+
 /** close(2) of a socket from openRequestSocket. */
 export function closeSocket(fd: number): void {
   libc().close(fd);

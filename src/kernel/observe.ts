@@ -28,11 +28,13 @@ interface NamespaceDump {
   /** The nsid of vlannet's own namespace as this namespace knows it (-1: none), when asked. */
   ownNsid: number;
   /**
-   * What this reading contributes to an ObservedState, worked out against the reading `own` of
-   * vlannet's namespace (parents are named from it). Kept with the reading: a daemon observing a
-   * thousand unchanged namespaces reuses these instead of rebuilding them (and their garbage).
+   * What this reading contributes to an ObservedState, worked out against the names of the links
+   * of vlannet's namespace (`ownNames`: parents are named from them). Kept with the reading: a
+   * daemon observing a thousand unchanged namespaces reuses these instead of rebuilding them (and
+   * their garbage). Keyed by the names, not by the reading of vlannet's namespace, which is read
+   * again whenever an endpoint comes or goes (its parent's list of upper devices changes).
    */
-  derived?: { own: NamespaceDump; part: Part };
+  derived?: { ownNames: string; part: Part };
 }
 
 /** One namespace's share of an ObservedState; `namespace` null for vlannet's own. */
@@ -47,17 +49,16 @@ interface Part {
 
 export async function observe(handles: Handles, wanted: string[]): Promise<ObservedState> {
   handles.newCycle();
+  handles.sweep();
   const names = [...new Set([...listNamedNetns(), ...wanted])].sort();
   const [own, ...named] = await Promise.all([dumpNamespace(handles, null), ...names.map((n) => dumpNamespace(handles, n))]);
-  let ownNames: Map<number, string> | null = null;
+  const ownNames = new Map(own!.links.map((l) => [l.index, l.name]));
+  const ownNamesKey = own!.links.map((l) => `${l.index}:${l.name}`).join('/');
 
   const state: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
   const wantedSet = new Set(wanted);
   for (const dump of [own!, ...named.filter((d): d is NamespaceDump => d !== null)]) {
-    if (dump.derived?.own !== own) {
-      ownNames ??= new Map(own!.links.map((l) => [l.index, l.name]));
-      dump.derived = { own: own!, part: partOf(dump, ownNames) };
-    }
+    if (dump.derived?.ownNames !== ownNamesKey) dump.derived = { ownNames: ownNamesKey, part: partOf(dump, ownNames) };
     const { namespace, links, addresses, routes } = dump.derived.part;
     if (namespace) {
       if (!wantedSet.has(namespace.name) && !namespace.owned && !dump.derived.part.ownsLinks) continue;
