@@ -2,7 +2,7 @@
 // one operation's requests. One adapter holds one socket per namespace for its whole life (the
 // daemon keeps one adapter); close() releases them.
 
-import { KernelError, type Kernel, type KernelOp, type ObservedState } from '../model/types.js';
+import { KernelError, netnsOfOp, type Kernel, type KernelOp, type ObservedState } from '../model/types.js';
 import { NetlinkError } from './handle.js';
 import { Handles } from './handles.js';
 import { observe } from './observe.js';
@@ -54,7 +54,7 @@ export class NetlinkKernel implements Kernel {
   private async perform(op: KernelOp): Promise<void> {
     const h = this.handles;
     // Most changes are announced to the listener of their namespace anyway; not the IPv6 sysctl.
-    h.touch(netnsOf(op));
+    h.touch(netnsOfOp(op));
     switch (op.op) {
       case 'netns-add': return addNetns(h, op.netns);
       case 'netns-del': return delNetns(h, op.netns);
@@ -69,15 +69,6 @@ export class NetlinkKernel implements Kernel {
   }
 }
 
-function netnsOf(op: KernelOp): string | null {
-  switch (op.op) {
-    case 'netns-add': case 'netns-del': return op.netns;
-    case 'link-add': return op.link.netns;
-    case 'link-set': case 'link-del': return op.netns;
-    case 'addr-add': case 'addr-del': return op.addr.netns;
-    case 'route-add': case 'route-del': return op.route.netns;
-  }
-}
 
 /** Every failure of an operation as KernelError: the errno name, then what the kernel said. */
 function asKernelError(e: unknown, op: KernelOp): KernelError {

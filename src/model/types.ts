@@ -281,6 +281,17 @@ export interface LinkChange {
   ipv6Disabled?: boolean;
 }
 
+/** The namespace an operation acts in (null: vlannet's own). */
+export function netnsOfOp(op: KernelOp): Netns {
+  switch (op.op) {
+    case 'netns-add': case 'netns-del': return op.netns;
+    case 'link-add': return op.link.netns;
+    case 'link-set': case 'link-del': return op.netns;
+    case 'addr-add': case 'addr-del': return op.addr.netns;
+    case 'route-add': case 'route-del': return op.route.netns;
+  }
+}
+
 /** The inverse of an operation, used to roll back a failed apply. */
 export function inverse(op: KernelOp): KernelOp[] {
   switch (op.op) {

@@ -29,15 +29,50 @@ export const STAGE = {
 
 /** Plan the changes that make the kernel match `config`. Throws DiagnosticsError on any error. */
 export function makePlan(config: Config, observed: ObservedState): Plan {
+  return planWithDesired(config, observed).plan;
+}
+
+/** makePlan, with the desired state it planned towards (null config: destroy, nothing desired). */
+export function planWithDesired(config: Config | null, observed: ObservedState): { plan: Plan; desired: DesiredState } {
+  if (!config) return { plan: planAgainst(NOTHING, observed, []), desired: NOTHING };
   const { desired, diagnostics } = resolveDesired(config, observed);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new DiagnosticsError(errors);
-  return planAgainst(desired, observed, diagnostics.filter((d) => d.severity === 'warning'));
+  return { plan: planAgainst(desired, observed, diagnostics.filter((d) => d.severity === 'warning')), desired };
 }
+
+const NOTHING: DesiredState = { namespaces: [], links: [], addresses: [], routes: [], upstreamRoutes: [] };
 
 /** Plan the removal of everything vlannet owns, and nothing else. */
 export function planDestroy(observed: ObservedState): Plan {
-  return planAgainst({ namespaces: [], links: [], addresses: [], routes: [], upstreamRoutes: [] }, observed, []);
+  return planAgainst(NOTHING, observed, []);
+}
+
+/**
+ * What is left to do in the namespaces of `scope` (null: vlannet's own) for `desired`: the check
+ * after an apply, for the namespaces it acted in, without planning every other namespace again.
+ * Links vlannet does not own are kept from everywhere: they are never acted on, but a parent they
+ * hang from is kept for them, wherever they are.
+ */
+export function planWithin(desired: DesiredState, observed: ObservedState, scope: ReadonlySet<string | null>): Plan {
+  const inScope = (x: { netns: string | null }) => scope.has(x.netns);
+  return planAgainst(
+    {
+      namespaces: desired.namespaces.filter((n) => scope.has(n)),
+      links: desired.links.filter(inScope),
+      addresses: desired.addresses.filter(inScope),
+      routes: desired.routes.filter(inScope),
+      upstreamRoutes: desired.upstreamRoutes,
+    },
+    {
+      format_version: observed.format_version,
+      namespaces: observed.namespaces.filter((n) => scope.has(n.name)),
+      links: observed.links.filter((l) => inScope(l) || !ownerOf(l)),
+      addresses: observed.addresses.filter(inScope),
+      routes: observed.routes.filter(inScope),
+    },
+    [],
+  );
 }
 
 const place = (netns: string | null, name: string) => `${netns ?? ''}\0${name}`;

@@ -106,6 +106,29 @@ test('a kernel that does not do what it acknowledged fails verification, listing
   });
 });
 
+test('verification looks where the run acted: drift elsewhere is the next run\'s, and a full plan finds it', async () => {
+  const inner = world();
+  await reconcile(inner, trunk(2));
+  // While web0's address is removed behind vlannet's back, a run that adds web2 verifies web2's namespace (clean) and leaves web0 to the next run.
+  let drifted = false;
+  const meddling: Kernel = {
+    observe: (ns) => inner.observe(ns),
+    apply: async (op) => {
+      await inner.apply(op);
+      if (!drifted && op.op === 'route-add') {
+        drifted = true;
+        const addr = (await inner.observe(['web0'])).addresses.find((a) => a.netns === 'web0' && a.family === 4)!;
+        await inner.apply({ op: 'addr-del', addr });
+      }
+    },
+    close() {},
+  };
+  const run = await reconcile(meddling, trunk(3));
+  assert.ok(run.executed.every((a) => a.object.includes('web2')), run.executed.map((a) => a.object).join(', '));
+  const next = await reconcile(inner, trunk(3));
+  assert.equal(next.executed.map((a) => `${a.object} ${a.op.op}`), ['endpoint.web0.ipv4 addr-add'], 'the next run repairs web0');
+});
+
 test('the lock: a second holder fails at once and names the first; released, it can be taken again', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-lock-'));
   try {
