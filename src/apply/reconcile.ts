@@ -35,8 +35,15 @@ export class VerifyError extends Error {
 /** Named namespaces a config puts endpoints in: observed even when nothing of vlannet's is there yet. */
 export function namespacesOf(config: Config | null): string[] {
   if (!config) return [];
-  return [...new Set(config.endpoints.flatMap((e) => (e.netns === null ? [] : [e.netns])))];
+  let names = namespacesByConfig.get(config);
+  if (!names) {
+    names = [...new Set(config.endpoints.flatMap((e) => (e.netns === null ? [] : [e.netns])))];
+    namespacesByConfig.set(config, names);
+  }
+  return names;
 }
+/** A config is read once and planned many times (every run of the daemon). */
+const namespacesByConfig = new WeakMap<Config, string[]>();
 
 /** The plan that takes `observed` to `config` (null: destroy everything vlannet owns). */
 export function planFor(config: Config | null, observed: ObservedState): Plan {

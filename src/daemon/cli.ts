@@ -5,6 +5,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { namespacesOf } from '../apply/reconcile.js';
+import type { Config } from '../model/types.js';
 import { openKernel } from '../cli/kernel.js';
 import { FILE_FLAG, parseFlags, UsageError } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
@@ -59,23 +60,29 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   let daemon: Daemon | null = null;
   const events = watchKernel([], (e) => daemon?.schedule(e.kind === 'overflow' ? 'overflow' : 'kernel'));
   let watchedNs = '';
+  let watchedConfig: Config | null = null;
   const follow: DaemonObserver = {
     configRead(valid) {
       if (valid) collectGarbage();
     },
-    // Subscribe to the namespaces the enforced config uses; again after a run created any.
+    // Subscribe to the namespaces the enforced config uses: all of them when that list changed,
+    // else those a run created, deleted or replaced (their objects are netns.NAME).
     runFinished(run, d) {
-      const ns = namespacesOf(d.lastGood?.config ?? null);
+      const config = d.lastGood?.config ?? null;
+      if (config === watchedConfig && run.executed === 0) return;
+      const ns = namespacesOf(config);
       const key = ns.join('\0');
-      if (key !== watchedNs || run.executed > 0) {
+      const acted = run.objects.filter((o) => o.startsWith('netns.')).map((o) => o.slice('netns.'.length));
+      try {
+        if (key !== watchedNs) events.setNamespaces(ns);
+        else if (acted.length > 0) events.recheck(acted);
         watchedNs = key;
-        try {
-          events.setNamespaces(ns);
-        } catch (e) {
-          watchedNs = ''; // try again after the next run; the resync timer covers the gap
-          const names = ns.length > 5 ? `${ns.slice(0, 5).join(', ')} … (${ns.length})` : ns.join(', ');
-          log.warning(`cannot watch the namespaces ${names}: ${e instanceof Error ? e.message : String(e)}`);
-        }
+        watchedConfig = config;
+      } catch (e) {
+        watchedNs = ''; // try again after the next run; the resync timer covers the gap
+        watchedConfig = null;
+        const names = ns.length > 5 ? `${ns.slice(0, 5).join(', ')} … (${ns.length})` : ns.join(', ');
+        log.warning(`cannot watch the namespaces ${names}: ${e instanceof Error ? e.message : String(e)}`);
       }
     },
   };

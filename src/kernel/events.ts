@@ -17,6 +17,8 @@ export interface KernelEvent {
 export interface KernelWatch {
   /** Watch exactly these named namespaces (and vlannet's own, always). */
   setNamespaces(netns: string[]): void;
+  /** These namespaces may have been created, deleted or replaced: follow them if they are watched. */
+  recheck(netns: string[]): void;
   close(): void;
 }
 
@@ -107,21 +109,27 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
     }
   };
 
-  let wanted: string[] = [];
+  let wanted = new Set<string>();
   const setNamespaces = (names: string[]): void => {
     if (closed) return;
-    wanted = [...new Set(names)];
-    for (const ns of [...subscriptions.keys()]) if (ns !== null && !wanted.includes(ns)) unsubscribe(ns);
+    wanted = new Set(names);
+    for (const ns of [...subscriptions.keys()]) if (ns !== null && !wanted.has(ns)) unsubscribe(ns);
     for (const ns of wanted) subscribe(ns);
+  };
+  const recheck = (names: string[]): void => {
+    if (closed) return;
+    for (const ns of names) if (wanted.has(ns)) subscribe(ns);
   };
 
   let dirWatcher: fs.FSWatcher | null = null;
   const watchDir = (): void => {
     try {
       fs.mkdirSync(NETNS_DIR, { recursive: true });
-      dirWatcher = fs.watch(NETNS_DIR, () => {
+      dirWatcher = fs.watch(NETNS_DIR, (_event, name) => {
         if (closed) return;
-        setNamespaces(wanted); // follow namespaces that appeared, went, or were re-created
+        // Follow namespaces that appeared, went, or were re-created: the one named, else all.
+        if (name) recheck([name.toString()]);
+        else setNamespaces([...wanted]);
         onEvent({ netns: null, kind: 'netns' });
       });
       dirWatcher.on('error', () => { /* the resync timer still covers it */ });
@@ -134,6 +142,7 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
 
   return {
     setNamespaces,
+    recheck,
     close() {
       if (closed) return;
       closed = true;

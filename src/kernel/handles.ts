@@ -2,14 +2,15 @@
 // IFLA_NET_NS_FD) per namespace, kept for the life of the adapter because the daemon reads the
 // same namespaces again and again. A namespace deleted and re-created under the same name is a
 // different namespace: the inode of /run/netns/NAME tells them apart. It is checked once per cycle
-// (see newCycle()), not on every use: an apply's operations trust what its observe() checked.
+// (see newCycle()), not on every use: an apply's operations trust what its observe() checked; and
+// only after a mount or unmount anywhere, since a namespace is replaced only through them.
 // Each namespace also has a map from link name to ifindex, filled by observe() (which reads every
 // link anyway) and by link-add, so adding an address or a route needs no lookup first.
 
 import fs from 'node:fs';
 import type { Netns } from '../model/types.js';
 import { RtnlHandle } from './handle.js';
-import { isNamespaceDev, NETNS_DIR, openNetnsFd, readableSockets } from './netns.js';
+import { isNamespaceDev, mountsChanged, NETNS_DIR, openNetnsFd, readableSockets } from './netns.js';
 
 interface Entry {
   handle: RtnlHandle;
@@ -33,10 +34,11 @@ export class Handles {
 
   /**
    * A new observe/apply cycle: each named namespace's file is checked again on its next use, so a
-   * namespace deleted and re-created under the same name since the last cycle is opened afresh.
+   * namespace deleted and re-created under the same name since the last cycle is opened afresh;
+   * unless nothing was mounted or unmounted since (mountsChanged): then none can have been.
    */
   newCycle(): void {
-    this.cycle++;
+    if (this.entries.size === 0 || mountsChanged()) this.cycle++;
     this.quiet.clear();
   }
 
@@ -108,7 +110,8 @@ export class Handles {
   /** Drop every remembered reading: the next observe() reads each namespace afresh. */
   forgetReadings(): void {
     for (const e of this.entries.values()) e.snapshot = null;
-    this.newCycle();
+    this.cycle++;
+    this.quiet.clear();
   }
 
   /**

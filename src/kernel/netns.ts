@@ -389,8 +389,29 @@ export function changedSince(listener: number): boolean {
   }
 }
 
+const POLLPRI = 2;
 const POLLERR = 8;
 const POLLHUP = 16;
+
+let mountinfo: number | null = null;
+/**
+ * Whether anything was mounted or unmounted in this process's mount namespace since the last call
+ * (the first call opens the watch and says yes). The kernel flags a change of the mount table to
+ * every open /proc/self/mountinfo, and a poll(2) both reads and clears the flag. Every named
+ * namespace comes and goes by a mount on /run/netns (a shared mount, so namespaces made from other
+ * mount namespaces show here too): no change, no namespace replaced under its name.
+ */
+export function mountsChanged(): boolean {
+  if (mountinfo === null) {
+    mountinfo = fs.openSync('/proc/self/mountinfo', 'r');
+    return true;
+  }
+  const pollfd = Buffer.alloc(8);
+  pollfd.writeInt32LE(mountinfo, 0);
+  pollfd.writeInt16LE(POLLPRI, 4);
+  if (libc().poll(pollfd, 1, 0) < 0) return true;
+  return (pollfd.readInt16LE(6) & (POLLPRI | POLLERR)) !== 0;
+}
 
 /**
  * Which of these sockets have something queued (or an error, such as a lost notification), in one
