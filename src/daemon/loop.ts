@@ -375,6 +375,7 @@ export class Daemon {
     if (!src.settled) {
       this.log.debug(`${src.realPath} is being written: reading it again in ${this.timing.unsettledRetryMs} ms`);
       this.pending.set('config', { first: this.now(), due: this.now() + this.timing.unsettledRetryMs });
+      this.arm(); // a no-op during a run (it arms when it ends); needed when a plan or apply request read the file
       const moving: Diagnostic = { severity: 'error', at: src.file, path: '', message: 'the file changed while it was read (it is being written): try again' };
       return { valid: false, diagnostics: [truncationDiagnostic(src.text, this.opts.file) ?? moving] };
     }
