@@ -24,13 +24,17 @@ export interface EndpointSeen {
   defaultVia: string[];
 }
 
-function socketIn(netns: string): RtNetlinkSocket {
+/**
+ * `open()` run with this thread inside the named namespace, then back: a socket it opens stays
+ * bound to that namespace. The bench's own setns, independent of vlannet's.
+ */
+export function openIn<T>(netns: string, open: () => T): T {
   const own = fs.openSync('/proc/self/ns/net', 'r');
   const fd = fs.openSync(`/run/netns/${netns}`, 'r');
   try {
     if (setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns ${netns} failed`);
     try {
-      return createRtNetlink();
+      return open();
     } finally {
       if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot return to the bench namespace');
     }
@@ -38,6 +42,10 @@ function socketIn(netns: string): RtNetlinkSocket {
     fs.closeSync(fd);
     fs.closeSync(own);
   }
+}
+
+function socketIn(netns: string): RtNetlinkSocket {
+  return openIn(netns, () => createRtNetlink());
 }
 
 const ipv4 = (b: Buffer | undefined) => (b && b.length === 4 ? [...b].join('.') : null);

@@ -7,15 +7,14 @@ import fs from 'node:fs';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import koffi from 'koffi';
 import { createNetlink, type NetlinkSocket } from 'netlink';
 import { configYaml, endpointName, IFNAME } from './workload.js';
 import { percentile } from './stats.js';
+import { openIn } from './check.js';
 import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
 import type { StatusReport } from '../../src/daemon/status.js';
 
 const run = promisify(execFile);
-const CLONE_NEWNET = 0x40000000;
 const RTNLGRP_LINK = 1;
 const RTNLGRP_IPV4_ROUTE = 7;
 const RTM_NEWLINK = 16;
@@ -32,25 +31,13 @@ const REPAIR_TIMEOUT_MS = 10_000;
 const PAIR_GAP_MS = 20;
 const FLAP_PAUSE_MS = 2100;
 
-const setns = koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (fd: number, type: number) => number;
-
 function monitorIn(netns: string): NetlinkSocket {
-  const own = fs.openSync('/proc/self/ns/net', 'r');
-  const fd = fs.openSync(`/run/netns/${netns}`, 'r');
-  try {
-    if (setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns ${netns} failed`);
-    try {
-      const s = createNetlink(0, { ref: true } as never);
-      s.addMembership(RTNLGRP_LINK);
-      s.addMembership(RTNLGRP_IPV4_ROUTE);
-      return s;
-    } finally {
-      if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot return to the bench namespace');
-    }
-  } finally {
-    fs.closeSync(fd);
-    fs.closeSync(own);
-  }
+  return openIn(netns, () => {
+    const s = createNetlink(0, { ref: true } as never);
+    s.addMembership(RTNLGRP_LINK);
+    s.addMembership(RTNLGRP_IPV4_ROUTE);
+    return s;
+  });
 }
 
 interface Repair {
