@@ -406,11 +406,11 @@ export function mountsChanged(): boolean {
     mountinfo = fs.openSync('/proc/self/mountinfo', 'r');
     return true;
   }
-  const pollfd = Buffer.alloc(8);
-  pollfd.writeInt32LE(mountinfo, 0);
-  pollfd.writeInt16LE(POLLPRI, 4);
-  if (libc().poll(pollfd, 1, 0) < 0) return true;
-  return (pollfd.readInt16LE(6) & (POLLPRI | POLLERR)) !== 0;
+  try {
+    return readyNow([mountinfo], POLLPRI, '/proc/self/mountinfo').size > 0;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -419,17 +419,22 @@ export function mountsChanged(): boolean {
  * each listener.
  */
 export function readableSockets(fds: readonly number[]): Set<number> {
+  return readyNow(fds, POLLIN, 'rtnetlink listeners');
+}
+
+/** One poll(2) that waits for nothing: the fds with any of `events`, an error or a hang-up. */
+function readyNow(fds: readonly number[], events: number, what: string): Set<number> {
   const ready = new Set<number>();
   if (fds.length === 0) return ready;
   const pollfds = Buffer.alloc(8 * fds.length); // struct pollfd { int fd; short events; short revents; }
-  fds.forEach((fd, i) => { pollfds.writeInt32LE(fd, 8 * i); pollfds.writeInt16LE(POLLIN, 8 * i + 4); });
+  fds.forEach((fd, i) => { pollfds.writeInt32LE(fd, 8 * i); pollfds.writeInt16LE(events, 8 * i + 4); });
   for (;;) {
     const n = libc().poll(pollfds, fds.length, 0);
     if (n >= 0) break;
     const code = errnoName(koffi.errno());
-    if (code !== 'EINTR') throw new SyscallError(code, 'poll', 'rtnetlink listeners');
+    if (code !== 'EINTR') throw new SyscallError(code, 'poll', what);
   }
-  fds.forEach((fd, i) => { if (pollfds.readInt16LE(8 * i + 6) & (POLLIN | POLLERR | POLLHUP)) ready.add(fd); });
+  fds.forEach((fd, i) => { if (pollfds.readInt16LE(8 * i + 6) & (events | POLLERR | POLLHUP)) ready.add(fd); });
   return ready;
 }
 

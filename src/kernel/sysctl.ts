@@ -9,7 +9,7 @@
 
 import fs from 'node:fs';
 import koffi from 'koffi';
-import { errnoName, libcLib } from './netns.js';
+import { errnoName, libc, libcLib } from './netns.js';
 
 const OPENS_PER_PROC = 64;
 const FSOPEN_CLOEXEC = 1;
@@ -22,7 +22,6 @@ interface MountApi {
   fsconfig(fd: number, cmd: number, key: null, value: null, aux: number): number;
   fsmount(fd: number, flags: number, attrs: number): number;
   openat(dirfd: number, path: string, flags: number): number;
-  close(fd: number): number;
 }
 
 let api: MountApi | null | undefined;
@@ -37,7 +36,6 @@ function mountApi(): MountApi | null {
       fsconfig: lib.func('int fsconfig(int fd, unsigned int cmd, const char *key, const void *value, int aux)'),
       fsmount: lib.func('int fsmount(int fd, unsigned int flags, unsigned int attrs)'),
       openat: lib.func('int openat(int dirfd, const char *path, int flags)'),
-      close: lib.func('int close(int fd)'),
     } as MountApi;
   } catch {
     api = null; // a libc before 2.36
@@ -50,7 +48,7 @@ function privateProc(): number | null {
   const m = mountApi();
   if (!m) return null;
   if (proc && proc.opens < OPENS_PER_PROC) return proc.fd;
-  if (proc) m.close(proc.fd);
+  if (proc) libc().close(proc.fd);
   proc = null;
   const ctx = m.fsopen('proc', FSOPEN_CLOEXEC);
   if (ctx < 0) { api = null; return null; }
@@ -60,7 +58,7 @@ function privateProc(): number | null {
     proc = { fd: mnt, opens: 0 };
     return mnt;
   } finally {
-    m.close(ctx);
+    libc().close(ctx);
   }
 }
 
@@ -82,6 +80,6 @@ export function openSysctl(path: string, flags: number): number {
 
 /** Release the private proc instance (NetlinkKernel.close()); the next openSysctl makes another. */
 export function closeSysctls(): void {
-  if (proc) mountApi()?.close(proc.fd);
+  if (proc) libc().close(proc.fd);
   proc = null;
 }
