@@ -7,7 +7,7 @@
 // next run's business, not a failure of this one. At a thousand endpoints this keeps the check
 // after adding one endpoint at the cost of reading and planning that one namespace.
 
-import { makePlan, planDestroy, planWithDesired, planWithin } from '../plan/plan.js';
+import { planWithDesired, planWithin } from '../plan/plan.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
 import { describeOp, executePlan, type ExecuteOptions } from './execute.js';
 
@@ -47,7 +47,7 @@ const namespacesByConfig = new WeakMap<Config, string[]>();
 
 /** The plan that takes `observed` to `config` (null: destroy everything vlannet owns). */
 export function planFor(config: Config | null, observed: ObservedState): Plan {
-  return config ? makePlan(config, observed) : planDestroy(observed);
+  return planWithDesired(config, observed).plan;
 }
 
 export interface ReconcileOptions extends ExecuteOptions {

@@ -121,8 +121,8 @@ export interface DaemonOptions {
 
 interface Pending { first: number; due: number }
 
-/** How a run ended, for whoever asked for it (`vlannet apply` through the control socket). */
-interface RunOutcome { record: RunRecord; result: ReconcileResult | null; error: unknown }
+/** How a run ended, for whoever asked for it (`vlannet apply` through the control socket): what it did, or why not. */
+type RunOutcome = { result: ReconcileResult; error: null } | { result: null; error: string };
 
 type ConfigVerdict = { valid: true; diagnostics: Diagnostic[] } | { valid: false; diagnostics: Diagnostic[] };
 
@@ -213,8 +213,7 @@ export class Daemon {
       this.log.info('stopping: waiting for the reconcile in progress to finish');
       await this.running;
     }
-    const stopped: RunRecord = { triggers: ['cli'], startedAt: new Date().toISOString(), durationMs: 0, result: 'failed', executed: 0, objects: [], actions: [], configHash: null, error: 'the daemon is stopping', timings: null };
-    for (const w of this.waiters.splice(0)) w({ record: stopped, result: null, error: new Error('the daemon stopped before running this apply; nothing was changed by it') });
+    for (const w of this.waiters.splice(0)) w({ result: null, error: 'the daemon stopped before running this apply; nothing was changed by it' });
   }
 
   /**
@@ -241,12 +240,12 @@ export class Daemon {
     if (this.stopping) return { outcome: 'failed', error: 'the daemon is stopping; nothing was changed', pid: process.pid };
     const verdict = this.readConfig();
     if (!verdict.valid) return { outcome: 'invalid', diagnostics: verdict.diagnostics, pid: process.pid };
-    const { record, result, error } = await new Promise<RunOutcome>((resolve) => {
+    const outcome = await new Promise<RunOutcome>((resolve) => {
       this.waiters.push(resolve);
       this.schedule('cli');
     });
-    if (!result) return { outcome: 'failed', error: error ? describeError(error) : record.error ?? 'the run did nothing', pid: process.pid };
-    return { outcome: 'done', result, warnings: warningsOf(this.lastDiagnostics), pid: process.pid };
+    if (outcome.error !== null) return { outcome: 'failed', error: outcome.error, pid: process.pid };
+    return { outcome: 'done', result: outcome.result, warnings: warningsOf(this.lastDiagnostics), pid: process.pid };
   }
 
   /** A request about another file than the one enforced is not the daemon's to answer. */
@@ -310,8 +309,7 @@ export class Daemon {
     this.readConfig();
     const good = this.lastGood;
     let record: RunRecord;
-    let outcome: ReconcileResult | null = null;
-    let failure: unknown = null;
+    let outcome: RunOutcome = { result: null, error: 'the run did nothing' };
     if (!good) {
       record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], actions: [], configHash: null, error: null, timings: null };
     } else {
@@ -325,7 +323,7 @@ export class Daemon {
             this.tell((o) => o.actionExecuted?.(action));
           },
         });
-        outcome = result;
+        outcome = { result, error: null };
         const executed = result.executed.length;
         const repaired = executed > 0 && this.appliedHash === good.hash;
         record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, objects: rootsOf(result.executed), actions: actionLines(result.executed), configHash: good.hash, error: null, timings: result.timings };
@@ -333,7 +331,6 @@ export class Daemon {
         this.appliedGit = good.git;
         this.lastSuccessAt = new Date().toISOString();
       } catch (error) {
-        failure = error;
         record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, objects: [], actions: [], configHash: good.hash, error: describeError(error), timings: null };
         if (!(error instanceof ApplyError || error instanceof VerifyError || error instanceof KernelError || error instanceof DiagnosticsError)) {
           this.log.debug(error instanceof Error && error.stack ? error.stack : String(error));
@@ -346,7 +343,8 @@ export class Daemon {
     this.decide(record);
     this.logRun(record);
     this.tell((o) => o.runFinished?.(record, this));
-    for (const w of waiters) w({ record, result: outcome, error: failure });
+    if (record.error !== null) outcome = { result: null, error: record.error };
+    for (const w of waiters) w(outcome);
     if (this.reloading && triggers.includes('reload')) {
       this.reloading = false;
       this.notify({ READY: '1', STATUS: this.summary() });

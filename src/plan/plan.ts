@@ -34,7 +34,7 @@ export function makePlan(config: Config, observed: ObservedState): Plan {
 
 /** makePlan, with the desired state it planned towards (null config: destroy, nothing desired). */
 export function planWithDesired(config: Config | null, observed: ObservedState): { plan: Plan; desired: DesiredState } {
-  if (!config) return { plan: planAgainst(NOTHING, observed, []), desired: NOTHING };
+  if (!config) return { plan: planDestroy(observed), desired: NOTHING };
   const { desired, diagnostics } = resolveDesired(config, observed);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new DiagnosticsError(errors);
