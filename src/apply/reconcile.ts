@@ -8,6 +8,7 @@
 // after adding one endpoint at the cost of reading and planning that one namespace.
 
 import { planWithDesired, planWithin } from '../plan/plan.js';
+import type { IncrementalPlanner } from '../plan/incremental.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
 import { describeOp, executePlan, type ExecuteOptions } from './execute.js';
 
@@ -55,26 +56,47 @@ export interface ReconcileOptions extends ExecuteOptions {
   dryRun?: boolean;
   /** Called with the plan before anything is executed. */
   onPlan?(plan: Plan): void;
+  /**
+   * The daemon's: plan only the namespaces that changed since they last matched, and remember
+   * what matches after this run. Not used for a dry run or a destroy (they plan everything).
+   */
+  planner?: IncrementalPlanner;
 }
 
 export async function reconcile(kernel: Kernel, config: Config | null, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
+  if (!config) opts.planner?.forget();
+  const planner = opts.dryRun || !config ? undefined : opts.planner;
+  try {
+    return await reconcileWith(kernel, config, opts, planner);
+  } catch (error) {
+    planner?.forget(); // a run that failed or left something undone proves nothing about any namespace
+    throw error;
+  }
+}
+
+async function reconcileWith(kernel: Kernel, config: Config | null, opts: ReconcileOptions, planner: IncrementalPlanner | undefined): Promise<ReconcileResult> {
   const namespaces = namespacesOf(config);
   const t0 = performance.now();
   const observed = await kernel.observe(namespaces);
   const t1 = performance.now();
-  const { plan, desired } = planWithDesired(config, observed);
+  const { plan, desired } = planner ? planner.plan(config!, observed) : planWithDesired(config, observed);
   const t2 = performance.now();
   opts.onPlan?.(plan);
   const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };
-  if (opts.dryRun || plan.actions.length === 0) return { plan, executed: [], timings };
+  if (opts.dryRun || plan.actions.length === 0) {
+    planner?.converged();
+    return { plan, executed: [], timings };
+  }
 
   const executed = await executePlan(kernel, plan.actions, opts);
   const t3 = performance.now();
   const scope = new Set(executed.map((a) => netnsOfOp(a.op)));
-  const after = planWithin(desired, await kernel.observe(namespaces), scope);
+  const observedAfter = await kernel.observe(namespaces);
+  const after = planWithin(desired, observedAfter, scope);
   const t4 = performance.now();
   timings.executeMs = t3 - t2;
   timings.verifyMs = t4 - t3;
   if (after.actions.length > 0) throw new VerifyError(after.actions);
+  planner?.applied(observedAfter, scope);
   return { plan, executed, timings };
 }

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplyError, describeOp } from '../apply/execute.js';
 import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
+import { IncrementalPlanner } from '../plan/incremental.js';
 import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
 import { readConfigSource, shortHash, truncationDiagnostic } from './config-source.js';
 import type { ServedAnswer } from './control.js';
@@ -158,6 +159,7 @@ export class Daemon {
   private readonly now: () => number;
   private readonly reconcile: typeof realReconcile;
   private readonly observers: DaemonObserver[];
+  private readonly planner = new IncrementalPlanner();
 
   constructor(private readonly opts: DaemonOptions) {
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
@@ -314,10 +316,15 @@ export class Daemon {
       record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], actions: [], configHash: null, error: null, timings: null };
     } else {
       try {
-        // A resync, a start or a lost notification reads the kernel afresh; otherwise a namespace
-        // is read again only if the kernel announced a change there (see Kernel.refresh).
-        if (!triggers.every((t) => t === 'kernel' || t === 'config' || t === 'cli')) this.opts.kernel.refresh?.();
+        // A resync, a start or a lost notification reads the kernel afresh and plans every
+        // namespace; otherwise a namespace is read again only if the kernel announced a change
+        // there (see Kernel.refresh), and planned only if it changed (IncrementalPlanner).
+        if (!triggers.every((t) => t === 'kernel' || t === 'config' || t === 'cli')) {
+          this.opts.kernel.refresh?.();
+          this.planner.forget();
+        }
         const result = await this.reconcile(this.opts.kernel, good.config, {
+          planner: this.planner,
           onAction: (action) => {
             this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);
             this.tell((o) => o.actionExecuted?.(action));

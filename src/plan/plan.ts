@@ -35,10 +35,16 @@ export function makePlan(config: Config, observed: ObservedState): Plan {
 /** makePlan, with the desired state it planned towards (null config: destroy, nothing desired). */
 export function planWithDesired(config: Config | null, observed: ObservedState): { plan: Plan; desired: DesiredState } {
   if (!config) return { plan: planDestroy(observed), desired: NOTHING };
+  const { desired, warnings } = desiredOrThrow(config, observed);
+  return { plan: planAgainst(desired, observed, warnings), desired };
+}
+
+/** The desired state for `config`, with its warnings. Throws DiagnosticsError on any error. */
+export function desiredOrThrow(config: Config, observed: ObservedState): { desired: DesiredState; warnings: Diagnostic[] } {
   const { desired, diagnostics } = resolveDesired(config, observed);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new DiagnosticsError(errors);
-  return { plan: planAgainst(desired, observed, diagnostics.filter((d) => d.severity === 'warning')), desired };
+  return { desired, warnings: diagnostics.filter((d) => d.severity === 'warning') };
 }
 
 const NOTHING: DesiredState = { namespaces: [], links: [], addresses: [], routes: [], upstreamRoutes: [] };
@@ -50,11 +56,12 @@ export function planDestroy(observed: ObservedState): Plan {
 
 /**
  * What is left to do in the namespaces of `scope` (null: vlannet's own) for `desired`: the check
- * after an apply, for the namespaces it acted in, without planning every other namespace again.
+ * after an apply, for the namespaces it acted in, without planning every other namespace again;
+ * and the daemon's plan of the namespaces that changed (incremental.ts).
  * Links vlannet does not own are kept from everywhere: they are never acted on, but a parent they
  * hang from is kept for them, wherever they are.
  */
-export function planWithin(desired: DesiredState, observed: ObservedState, scope: ReadonlySet<string | null>): Plan {
+export function planWithin(desired: DesiredState, observed: ObservedState, scope: ReadonlySet<string | null>, warnings: Diagnostic[] = []): Plan {
   const inScope = (x: { netns: string | null }) => scope.has(x.netns);
   return planAgainst(
     {
@@ -71,7 +78,7 @@ export function planWithin(desired: DesiredState, observed: ObservedState, scope
       addresses: observed.addresses.filter(inScope),
       routes: observed.routes.filter(inScope),
     },
-    [],
+    warnings,
   );
 }
 
