@@ -47,17 +47,26 @@ interface Part {
   routes: RouteState[];
 }
 
-export async function observe(handles: Handles, wanted: string[]): Promise<ObservedState> {
-  handles.newCycle();
+/**
+ * `sameCycle`: the check right after an apply, which trusts the namespace files as the observe
+ * before it checked them, as the apply's own operations did (see Handles.newCycle).
+ */
+export function observe(handles: Handles, wanted: string[], sameCycle = false): ObservedState {
+  if (!sameCycle) handles.newCycle();
   handles.sweep();
   const names = [...new Set([...listNamedNetns(), ...wanted])].sort();
-  const [own, ...named] = await Promise.all([dumpNamespace(handles, null), ...names.map((n) => dumpNamespace(handles, n))]);
-  const ownNames = new Map(own!.links.map((l) => [l.index, l.name]));
-  const ownNamesKey = own!.links.map((l) => `${l.index}:${l.name}`).join('/');
+  const own = dumpNamespace(handles, null)!;
+  const dumps = [own];
+  for (const n of names) {
+    const d = dumpNamespace(handles, n);
+    if (d) dumps.push(d);
+  }
+  const ownNames = new Map(own.links.map((l) => [l.index, l.name]));
+  const ownNamesKey = own.links.map((l) => `${l.index}:${l.name}`).join('/');
 
   const state: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
   const wantedSet = new Set(wanted);
-  for (const dump of [own!, ...named.filter((d): d is NamespaceDump => d !== null)]) {
+  for (const dump of dumps) {
     if (dump.derived?.ownNames !== ownNamesKey) dump.derived = { ownNames: ownNamesKey, part: partOf(dump, ownNames) };
     const { namespace, links, addresses, routes } = dump.derived.part;
     if (namespace) {
@@ -80,7 +89,7 @@ function partOf(dump: NamespaceDump, ownNames: Map<number, string>): Part {
 }
 
 /** Links, addresses and routes of one namespace; null when it does not exist. */
-async function dumpNamespace(handles: Handles, netns: Netns): Promise<NamespaceDump | null> {
+function dumpNamespace(handles: Handles, netns: Netns): NamespaceDump | null {
   const h = handles.tryGet(netns, true);
   if (!h) return null;
   try {

@@ -2,7 +2,7 @@
 // one operation's requests. One adapter holds one socket per namespace for its whole life (the
 // daemon keeps one adapter); close() releases them.
 
-import { KernelError, netnsOfOp, type Kernel, type KernelOp, type ObservedState } from '../model/types.js';
+import { KernelError, netnsOfOp, type Kernel, type KernelOp, type ObservedState, type ObserveOptions } from '../model/types.js';
 import { NetlinkError } from './handle.js';
 import { Handles } from './handles.js';
 import { observe } from './observe.js';
@@ -30,8 +30,8 @@ export class NetlinkKernel implements Kernel {
     this.handles = new Handles(options.listen ?? true);
   }
 
-  observe(netns: string[]): Promise<ObservedState> {
-    return observe(this.handles, netns);
+  async observe(netns: string[], opts: ObserveOptions = {}): Promise<ObservedState> {
+    return observe(this.handles, netns, opts.afterApply ?? false);
   }
 
   async apply(op: KernelOp): Promise<void> {

@@ -342,13 +342,21 @@ export interface Kernel {
    * Read vlannet's own namespace, every named namespace in `netns` and every named namespace that
    * holds a vlannet-owned object or carries the netns owner mark.
    */
-  observe(netns: string[]): Promise<ObservedState>;
+  observe(netns: string[], opts?: ObserveOptions): Promise<ObservedState>;
   /** Perform one operation. Independent operations may be in flight together. Rejects with KernelError. */
   apply(op: KernelOp): Promise<void>;
   /** Forget cached readings, so the next observe() reads everything afresh: the daemon's periodic
    * resync must not trust change notifications (the IPv6 sysctl, for one, sends none). */
   refresh?(): void;
   close(): void;
+}
+
+export interface ObserveOptions {
+  /**
+   * The check right after an apply: part of the apply's cycle, so what the observe before it
+   * checked (which namespace each name is) is trusted, as the apply's operations trusted it.
+   */
+  afterApply?: boolean;
 }
 
 /** The kernel refused an operation. */

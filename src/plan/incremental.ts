@@ -21,15 +21,14 @@
 import type { AddressState, Config, DesiredState, LinkSpec, LinkState, NamespaceState, Netns, ObservedState, Plan, RouteState } from '../model/types.js';
 import { desiredOrThrow, planAgainst, planWithin } from './plan.js';
 
-/** One namespace's share of a desired or observed state. */
-interface Share {
-  /** The namespace's own entry: its name when desired, its NamespaceState when observed. */
-  namespace: string | NamespaceState | null;
-  links: (LinkSpec | LinkState)[];
-  addresses: AddressState[];
-  routes: RouteState[];
-}
+/**
+ * One namespace's share of a desired or observed state, flat: its own entry (its name when desired,
+ * its NamespaceState when observed, or null), then its links, addresses and routes, each list
+ * ended by SEPARATOR. One array per namespace: a thousand namespaces are read every run.
+ */
+type Share = unknown[];
 type Shares = Map<Netns, Share>;
+const SEPARATOR = Symbol('end of list');
 
 interface Reading {
   desired: Shares;
@@ -107,29 +106,36 @@ function sharesOf<N extends string | NamespaceState>(
   only?: ReadonlySet<Netns>,
 ): Shares {
   const shares: Shares = new Map();
-  const at = (ns: Netns): Share | null => {
-    if (only && !only.has(ns)) return null;
-    let s = shares.get(ns);
-    if (!s) shares.set(ns, s = { namespace: null, links: [], addresses: [], routes: [] });
-    return s;
+  // Lists ended so far: a namespace first met among the addresses starts with an empty link list.
+  let ended = 0;
+  const add = (ns: Netns, item: unknown): void => {
+    if (only && !only.has(ns)) return;
+    const share = shares.get(ns);
+    if (share) share.push(item);
+    else shares.set(ns, [null, ...Array<symbol>(ended).fill(SEPARATOR), item]); // its own entry is set below
   };
+  const end = (): void => {
+    for (const share of shares.values()) share.push(SEPARATOR);
+    ended++;
+  };
+  for (const l of state.links) add(l.netns, l);
+  end();
+  for (const a of state.addresses) add(a.netns, a);
+  end();
+  for (const r of state.routes) add(r.netns, r);
+  end();
   for (const n of namespaces) {
-    const s = at(typeof n === 'string' ? n : n.name);
-    if (s) s.namespace = n;
+    const name = typeof n === 'string' ? n : n.name;
+    if (only && !only.has(name)) continue;
+    const share = shares.get(name);
+    if (share) share[0] = n;
+    else shares.set(name, [n, SEPARATOR, SEPARATOR, SEPARATOR]);
   }
-  for (const l of state.links) at(l.netns)?.links.push(l);
-  for (const a of state.addresses) at(a.netns)?.addresses.push(a);
-  for (const r of state.routes) at(r.netns)?.routes.push(r);
   return shares;
 }
 
 function sameShare(a: Share, b: Share | undefined): boolean {
-  return b !== undefined && sameRecord(a.namespace, b.namespace) &&
-    sameList(a.links, b.links) && sameList(a.addresses, b.addresses) && sameList(a.routes, b.routes);
-}
-
-function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
+  if (b === undefined || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (!sameRecord(a[i], b[i])) return false;
   return true;
 }

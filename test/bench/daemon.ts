@@ -9,10 +9,11 @@ import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { createNetlink, type NetlinkSocket } from 'netlink';
 import { configYaml, endpointName, IFNAME } from './workload.js';
-import { percentile } from './stats.js';
+import { median, percentile, summarize } from './stats.js';
 import { openIn } from './check.js';
 import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
 import type { StatusReport } from '../../src/daemon/status.js';
+import type { Timings } from '../../src/apply/reconcile.js';
 
 const run = promisify(execFile);
 const RTNLGRP_LINK = 1;
@@ -140,7 +141,7 @@ export async function runDaemon(n: number, deletions: number, budgetMs: number, 
   }
 }
 
-const SERVED_REPS = 5;
+export const SERVED_REPS = 5;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
@@ -182,7 +183,23 @@ async function servedByDaemon(n: number, file: string, ctx: DaemonContext, log: 
     const t = run.timings!;
     return { wallMs, inProcessMs: t.observeMs + t.planMs + t.executeMs + t.verifyMs, timings: t, actions: run.actions };
   };
-  const addOne = await edit('add one (daemon)', [...ids, n + 1]);
-  const removeOne = await edit('remove one (daemon)', ids);
-  return { planWallMs: plans, planInDaemonMs: inDaemon, addOne, removeOne };
+  const adds = [];
+  const removes = [];
+  for (let i = 0; i < SERVED_REPS; i++) {
+    adds.push(await edit('add one (daemon)', [...ids, n + 1]));
+    removes.push(await edit('remove one (daemon)', ids));
+  }
+  return { planWallMs: plans, planInDaemonMs: inDaemon, addOne: edits(adds), removeOne: edits(removes) };
+}
+
+/** Repeated edits: median and spread of each time, and the actions of the first. */
+function edits(runs: { wallMs: number; inProcessMs: number; timings: Timings; actions: string[] }[]) {
+  const of = (f: (t: Timings) => number) => median(runs.map((r) => f(r.timings)));
+  return {
+    wallMs: summarize(runs.map((r) => r.wallMs)),
+    inProcessMs: summarize(runs.map((r) => r.inProcessMs)),
+    timings: { observeMs: of((t) => t.observeMs), planMs: of((t) => t.planMs), executeMs: of((t) => t.executeMs), verifyMs: of((t) => t.verifyMs) },
+    actions: runs[0]!.actions,
+    sameActions: runs.every((r) => r.actions.join('\n') === runs[0]!.actions.join('\n')),
+  };
 }
