@@ -125,7 +125,8 @@ interface Pending { first: number; due: number }
 /** How a run ended, for whoever asked for it (`vlannet apply` through the control socket): what it did, or why not. */
 type RunOutcome = { result: ReconcileResult; error: null } | { result: null; error: string };
 
-type ConfigVerdict = { valid: true; diagnostics: Diagnostic[] } | { valid: false; diagnostics: Diagnostic[] };
+/** Whether the file as it is now is valid, and what loading it said. */
+type ConfigVerdict = { valid: boolean; diagnostics: Diagnostic[] };
 
 export class Daemon {
   readonly timing: Timing;
