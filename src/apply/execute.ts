@@ -1,13 +1,17 @@
-// The executor: runs a plan's kernel operations and nothing else. Operations of one stage are
-// independent (the planner guarantees it), so they are sent together — pipelined over netlink —
-// up to a window. If any operation fails, everything this execution already did is undone in
-// reverse, and the error names the object, the operation, the kernel's errno and a hint.
+// The executor: runs a plan's kernel operations and nothing else. An action waits only for what
+// it can depend on (see dependsOn): the earlier stages of its own namespace and of vlannet's own,
+// and every earlier deletion. So the namespaces of a plan proceed independently: while one is
+// still being created, the links, addresses and routes of those already made go ahead, and an
+// adapter that creates namespaces on another thread (src/kernel/factory.ts) keeps both busy.
+// If any operation fails, nothing new starts; once what is in flight has settled, everything this
+// execution did is undone in reverse order of completion, and the error names the object, the
+// operation, the kernel's errno and a hint.
 
-import { inverse, KernelError, type Action, type Kernel, type KernelOp } from '../model/types.js';
+import { inverse, KernelError, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
 import { routeText } from '../plan/render.js';
 
-/** At most this many requests in flight: keeps the acks well inside a socket's receive buffer. */
-const WINDOW = 256;
+/** At most this many operations of one stage in flight: keeps the acks well inside a socket's receive buffer. */
+const WINDOW = 64;
 
 export interface ExecuteOptions {
   /** Called after each action completes (progress bars, logs). */
@@ -32,18 +36,24 @@ export class ApplyError extends Error {
   }
 }
 
-/** Execute actions in order, stage by stage; returns the actions executed. Throws ApplyError after rolling back. */
+/**
+ * Execute a plan's actions (sorted by stage, as plans are); returns them in the order they
+ * completed. Throws ApplyError after rolling back.
+ */
 export async function executePlan(kernel: Kernel, actions: Action[], opts: ExecuteOptions = {}): Promise<Action[]> {
   const done: Action[] = [];
-  for (const stage of stages(actions)) {
-    const failures: { action: Action; cause: unknown }[] = [];
-    await runWindowed(stage, async (action) => {
+  const failures: { action: Action; cause: unknown }[] = [];
+  kernel.prepare?.(actions.map((a) => a.op));
+  try {
+    await new Schedule(actions).run(async (action) => {
       try {
         await kernel.apply(action.op);
         done.push(action);
         opts.onAction?.(action, done.length, actions.length);
+        return true;
       } catch (cause) {
         failures.push({ action, cause });
+        return false;
       }
     });
     if (failures.length > 0) {
@@ -51,27 +61,124 @@ export async function executePlan(kernel: Kernel, actions: Action[], opts: Execu
       const [first, ...others] = failures;
       throw new ApplyError(first!.action, first!.cause, rollback, others);
     }
+  } finally {
+    kernel.finish?.();
   }
   return done;
 }
 
-/** Consecutive actions sharing a stage number. */
-function stages(actions: Action[]): Action[][] {
-  const out: Action[][] = [];
-  for (const a of actions) {
-    const last = out[out.length - 1];
-    if (last && last[0]!.stage === a.stage) last.push(a);
-    else out.push([a]);
-  }
-  return out;
+/**
+ * Whether `later` must wait for `earlier` (of a lower stage) to complete. Within a namespace the
+ * stages are the planner's order (a namespace before its links, a link before its addresses, an
+ * address before the routes through it). vlannet's own namespace holds the parents every other
+ * namespace's links hang from. A deletion frees a name, a MAC address or an IP address that a
+ * create anywhere may take. Nothing else orders the namespaces: a link, address or route in one
+ * namespace cannot clash with a create in another.
+ */
+export function dependsOn(later: Action, earlier: Action): boolean {
+  if (earlier.stage >= later.stage) return false;
+  const at = netnsOfOp(earlier.op);
+  return at === null || at === netnsOfOp(later.op) || isDeletion(earlier.op);
 }
 
-async function runWindowed<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(WINDOW, items.length) }, worker));
+const isDeletion = (op: KernelOp) => op.op.endsWith('-del');
+
+/**
+ * The order of an execution, as dependsOn says, counted instead of compared pairwise: per
+ * namespace and stage the actions not yet completed, and per stage those that block everything
+ * (in vlannet's own namespace, or deletions). Each namespace keeps its actions in stage order;
+ * its next stage starts when nothing it depends on is left. Of the actions that may start, the
+ * lowest stage goes first (namespaces before links), at most WINDOW per stage in flight.
+ */
+class Schedule {
+  private readonly queues = new Map<Netns, { actions: Action[]; next: number }>();
+  /** Per namespace, per stage: actions not completed yet. */
+  private readonly left = new Map<Netns, number[]>();
+  /** Per stage: actions in vlannet's own namespace or deletions not completed yet. */
+  private readonly blocking: number[];
+  private readonly inFlight: number[];
+  /** Per stage, the actions that may start, in plan order (those before `at` have started). */
+  private readonly ready: { actions: Action[]; at: number }[];
+  private readonly stages: number;
+
+  constructor(private readonly actions: Action[]) {
+    this.stages = actions.reduce((m, a) => Math.max(m, a.stage + 1), 0);
+    this.blocking = new Array<number>(this.stages).fill(0);
+    this.inFlight = new Array<number>(this.stages).fill(0);
+    this.ready = Array.from({ length: this.stages }, () => ({ actions: [], at: 0 }));
+    for (const a of actions) {
+      const ns = netnsOfOp(a.op);
+      let q = this.queues.get(ns);
+      if (!q) { q = { actions: [], next: 0 }; this.queues.set(ns, q); this.left.set(ns, new Array<number>(this.stages).fill(0)); }
+      if (q.actions.length && q.actions[q.actions.length - 1]!.stage > a.stage) throw new Error('BUG: actions are not in stage order');
+      q.actions.push(a);
+      this.left.get(ns)![a.stage]!++;
+      if (ns === null || isDeletion(a.op)) this.blocking[a.stage]!++;
+    }
+    for (const ns of this.queues.keys()) this.release(ns);
+  }
+
+  /**
+   * Run every action through `step` (false: it failed). After a failure nothing new starts;
+   * returns once everything started has settled.
+   */
+  async run(step: (a: Action) => Promise<boolean>): Promise<void> {
+    let running = 0;
+    let failed = false;
+    let wake: (() => void) | null = null;
+    let started = 0;
+    for (;;) {
+      const a = failed ? undefined : this.take();
+      if (a) {
+        running++;
+        started++;
+        this.inFlight[a.stage]!++;
+        void step(a).then((ok) => {
+          running--;
+          this.inFlight[a.stage]!--;
+          if (ok) this.complete(a);
+          else failed = true;
+          const w = wake;
+          wake = null;
+          w?.();
+        });
+        // Let an operation that finished at once be counted before the next is chosen.
+        await null;
+        continue;
+      }
+      if (running === 0) break;
+      await new Promise<void>((resolve) => { wake = resolve; });
+    }
+    if (!failed && started !== this.actions.length) throw new Error(`BUG: ${this.actions.length - started} actions never became ready`);
+  }
+
+  /** The next action that may start: the lowest stage first, within its window. */
+  private take(): Action | undefined {
+    for (let s = 0; s < this.stages; s++) {
+      const r = this.ready[s]!;
+      if (r.at < r.actions.length && this.inFlight[s]! < WINDOW) return r.actions[r.at++];
+    }
+    return undefined;
+  }
+
+  private complete(a: Action): void {
+    const ns = netnsOfOp(a.op);
+    const left = this.left.get(ns)!;
+    const emptied = --left[a.stage]! === 0;
+    const unblocked = (ns === null || isDeletion(a.op)) && --this.blocking[a.stage]! === 0;
+    if (unblocked) for (const other of this.queues.keys()) this.release(other);
+    else if (emptied) this.release(ns);
+  }
+
+  /** Move the next stage of namespace `ns` to ready, if nothing it depends on is left. */
+  private release(ns: Netns): void {
+    const q = this.queues.get(ns)!;
+    const head = q.actions[q.next];
+    if (!head) return;
+    const left = this.left.get(ns)!;
+    for (let s = 0; s < head.stage; s++) if (left[s]! > 0 || this.blocking[s]! > 0) return;
+    while (q.next < q.actions.length && q.actions[q.next]!.stage === head.stage) this.ready[head.stage]!.actions.push(q.actions[q.next++]!);
+  }
 }
 
 /** Undo completed actions, last first. Undo is sequential: it is the rare path and must be exact. */

@@ -323,7 +323,11 @@ export interface Action {
   /** For updates: the attributes before and after, for the attribute diff in plan output. */
   before?: Record<string, unknown>;
   after?: Record<string, unknown>;
-  /** Ops with the same stage number and no ordering between them may be sent together (pipelined). */
+  /**
+   * The planner's order. An action waits for the actions of lower stages in its own namespace, in
+   * vlannet's own namespace, and for deletions of lower stages anywhere (dependsOn in
+   * src/apply/execute.ts); actions of one stage are independent and may be in flight together.
+   */
   stage: number;
 }
 
@@ -345,6 +349,12 @@ export interface Kernel {
   observe(netns: string[], opts?: ObserveOptions): Promise<ObservedState>;
   /** Perform one operation. Independent operations may be in flight together. Rejects with KernelError. */
   apply(op: KernelOp): Promise<void>;
+  /**
+   * These operations are about to be applied (one execution of a plan): a chance to prepare for
+   * many of them at once. finish() follows when the execution is over, done or rolled back.
+   */
+  prepare?(ops: readonly KernelOp[]): void;
+  finish?(): void;
   /** Forget cached readings, so the next observe() reads everything afresh: the daemon's periodic
    * resync must not trust change notifications (the IPv6 sysctl, for one, sends none). */
   refresh?(): void;

@@ -6,7 +6,7 @@
 //
 //   {
 //     "format_version": "1",
-//     "changes": [                      // in execution order
+//     "changes": [                      // in stage order
 //       {
 //         "object": "endpoint.web1",    // stable object address: netns.NAME, vlan.NAME,
 //                                       // dummy.NETWORK, endpoint.NAME, endpoint.NAME.ipv4|ipv6,
@@ -14,7 +14,9 @@
 //         "change": "create",           // create | update | delete | replace (a replace is two
 //                                       // entries, a link-del then a link-add, both "replace")
 //         "reason": "not in the kernel",// for people; never branch on it
-//         "stage": 8,                   // entries with the same stage are independent
+//         "stage": 8,                   // the order: an entry waits for lower stages in its
+//                                       // namespace and vlannet's own, and for lower-stage
+//                                       // deletions anywhere; one stage's entries are independent
 //         "op": { "op": "link-add", … },// the kernel operation, exactly as the executor runs it
 //                                       // (KernelOp in src/model/types.ts)
 //         "before": { … },              // optional: attributes before (update, delete, replace)

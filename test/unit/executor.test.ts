@@ -1,16 +1,16 @@
-// The executor and the apply loop on the in-memory kernel: pipelining within a stage and never
-// across stages, rollback to the exact previous state, error messages, verification, the lock.
+// The executor and the apply loop on the in-memory kernel: each namespace in its stages' order and
+// independent of the others, rollback to the exact previous state, error messages, verification, the lock.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ApplyError, executePlan } from '../../src/apply/execute.js';
+import { ApplyError, dependsOn, executePlan } from '../../src/apply/execute.js';
 import { reconcile, VerifyError } from '../../src/apply/reconcile.js';
 import { acquireLock, LockBusyError } from '../../src/kernel/flock.js';
-import { makePlan } from '../../src/plan/plan.js';
-import type { Config, Kernel, KernelOp, ObservedState } from '../../src/model/types.js';
+import { makePlan, STAGE } from '../../src/plan/plan.js';
+import { netnsOfOp, type Action, type Config, type Kernel, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { config, endpoint, link, network, subnet } from '../fixtures/plan/build.js';
 
@@ -24,34 +24,104 @@ const trunk = (n: number): Config => config(
   Array.from({ length: n }, (_, i) => endpoint(`web${i}`, 'mac50')),
 );
 
-/** Wraps a kernel to record which operations were in flight together. */
+/** Wraps a kernel to record which operations were in flight together; `delayMs` says how long each takes. */
 class Recorder implements Kernel {
   inFlight = 0;
   maxInFlight = 0;
+  readonly maxPerStage = new Map<string, number>();
+  private readonly perStage = new Map<string, number>();
+  /** `start|end OP NETNS`, in order. */
   log: string[] = [];
-  constructor(private readonly inner: Kernel) {}
+  constructor(private readonly inner: Kernel, private readonly delayMs: (op: KernelOp) => number = () => 1) {}
   observe(netns: string[]) { return this.inner.observe(netns); }
   async apply(op: KernelOp) {
+    const what = `${op.op} ${netnsOfOp(op) ?? 'host'}`;
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    this.log.push(`start ${op.op}`);
-    await new Promise((r) => setTimeout(r, 1));
-    try { await this.inner.apply(op); } finally { this.inFlight--; this.log.push(`end ${op.op}`); }
+    this.perStage.set(op.op, (this.perStage.get(op.op) ?? 0) + 1);
+    this.maxPerStage.set(op.op, Math.max(this.maxPerStage.get(op.op) ?? 0, this.perStage.get(op.op)!));
+    this.log.push(`start ${what}`);
+    await new Promise((r) => setTimeout(r, this.delayMs(op)));
+    try {
+      await this.inner.apply(op);
+    } finally {
+      this.inFlight--;
+      this.perStage.set(op.op, this.perStage.get(op.op)! - 1);
+      this.log.push(`end ${what}`);
+    }
   }
   close() {}
 }
 
-test('a stage is sent together; the next stage starts only when the previous one is done', async () => {
+const STAGE_ORDER = ['netns-add', 'link-add', 'addr-add', 'route-add'];
+
+test('one stage is sent together; within a namespace the next stage waits for the one before', async () => {
   const kernel = new Recorder(world());
-  const cfg = trunk(20);
-  const plan = makePlan(cfg, await kernel.observe(['web0']));
+  const names = Array.from({ length: 20 }, (_, i) => `web${i}`);
+  const plan = makePlan(trunk(20), await kernel.observe(names));
   const done = await executePlan(kernel, plan.actions);
   assert.is(done.length, plan.actions.length);
   assert.ok(kernel.maxInFlight >= 20, `expected 20 endpoint creations in flight, saw ${kernel.maxInFlight}`);
-  // Every address is added after every link exists: no addr-add starts before the last link-add ends.
-  const lastLinkEnd = kernel.log.lastIndexOf('end link-add');
-  const firstAddrStart = kernel.log.indexOf('start addr-add');
-  assert.ok(lastLinkEnd < firstAddrStart, 'addresses were added before their links existed');
+  for (const ns of names) {
+    // In each namespace: its namespace, then its link, then its addresses, then its routes.
+    const starts = STAGE_ORDER.map((op) => kernel.log.indexOf(`start ${op} ${ns}`));
+    const ends = STAGE_ORDER.map((op) => kernel.log.lastIndexOf(`end ${op} ${ns}`));
+    for (let k = 1; k < STAGE_ORDER.length; k++) assert.ok(ends[k - 1]! < starts[k]!, `${ns}: ${STAGE_ORDER[k]} started before ${STAGE_ORDER[k - 1]} ended`);
+    // And every endpoint link after the vlan parent it hangs from (vlannet's own namespace).
+    assert.ok(kernel.log.indexOf('end link-add host') < starts[1]!, `${ns}: link created before its parent`);
+  }
+});
+
+test('namespaces do not wait for each other: a slow one holds back only itself', async () => {
+  // web0's namespace takes 60 ms to make; the others 1 ms.
+  const kernel = new Recorder(world(), (op) => (op.op === 'netns-add' && op.netns === 'web0' ? 60 : 1));
+  const names = ['web0', 'web1', 'web2'];
+  const plan = makePlan(trunk(3), await kernel.observe(names));
+  await executePlan(kernel, plan.actions);
+  const slowDone = kernel.log.indexOf('end netns-add web0');
+  assert.ok(kernel.log.indexOf('end route-add web1') < slowDone, `web1 waited for web0:\n${kernel.log.join('\n')}`);
+  assert.ok(kernel.log.indexOf('end route-add web2') < slowDone, 'web2 waited for web0');
+  assert.ok(slowDone < kernel.log.indexOf('start link-add web0'), 'web0 itself kept its order');
+});
+
+test('at most a window of one stage is in flight; the rest follows as slots free', async () => {
+  const kernel = new Recorder(world());
+  const names = Array.from({ length: 150 }, (_, i) => `web${i}`);
+  const plan = makePlan(trunk(150), await kernel.observe(names));
+  await executePlan(kernel, plan.actions);
+  for (const [op, max] of kernel.maxPerStage) assert.ok(max <= 64, `${max} ${op} in flight at once`);
+  assert.is(kernel.maxPerStage.get('netns-add'), 64);
+});
+
+test('what an action waits for: its namespace and vlannet\'s own at lower stages, and every lower-stage deletion', () => {
+  const action = (op: KernelOp, stage: number): Action => ({ object: 'x', change: 'create', reason: '', op, stage });
+  const spec = (netns: string | null): LinkSpec => ({ netns, name: 'eth0', kind: 'macvlan', parent: 'eth0.50', mtu: null, mac: null, up: true, alias: '' });
+  const netnsAdd = (netns: string) => action({ op: 'netns-add', netns }, STAGE.netnsAdd);
+  const link = (netns: string | null) => action({ op: 'link-add', link: spec(netns) }, netns === null ? STAGE.parentAdd : STAGE.endpointAdd);
+  const addr = (netns: string) => action({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 } }, STAGE.addrAdd);
+  const del = (netns: string) => action({ op: 'link-del', netns, name: 'eth0', before: spec(netns), addresses: [], routes: [] }, STAGE.endpointDel);
+  assert.ok(dependsOn(link('a'), netnsAdd('a')), 'a link waits for its namespace');
+  assert.not.ok(dependsOn(link('a'), netnsAdd('b')), 'not for another namespace');
+  assert.ok(dependsOn(link('a'), link(null)), 'a link waits for the parents in vlannet\'s namespace');
+  assert.ok(dependsOn(addr('a'), del('b')), 'a create waits for a deletion anywhere (it may free a MAC or an address)');
+  assert.not.ok(dependsOn(addr('a'), addr('b')), 'one stage: independent');
+  assert.not.ok(dependsOn(netnsAdd('a'), link('a')), 'never on a later stage');
+});
+
+test('a failure starts nothing new; what was in flight settles and is rolled back with the rest', async () => {
+  const inner = world();
+  const names = ['web0', 'web1', 'web2'];
+  const before = await inner.observe(names);
+  // web1's namespace is still being made when web0's link fails.
+  inner.failNext((op) => op.op === 'link-add' && op.link.netns === 'web0', 'EBUSY');
+  const kernel = new Recorder(inner, (op) => (op.op === 'netns-add' && op.netns === 'web1' ? 40 : 1));
+  const plan = makePlan(trunk(3), before);
+  const error = await executePlan(kernel, plan.actions).then(() => null, (e: unknown) => e);
+  assert.instance(error, ApplyError);
+  assert.is((error as ApplyError).rollback.failed.length, 0);
+  assert.ok(kernel.log.indexOf('end netns-add web1') > kernel.log.indexOf('end link-add web0'), 'web1\'s namespace was in flight at the failure');
+  assert.not.ok(kernel.log.includes('start link-add web1'), 'nothing new started after the failure');
+  assert.equal(canonical(await inner.observe(names)), canonical(before));
 });
 
 test('reconcile converges, verifies, and a second run executes nothing', async () => {
