@@ -18,7 +18,7 @@ rmSync(outdir, { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { main: 'src/cli/main.ts' },
+  entryPoints: { main: 'src/cli/main.ts', 'netns-worker': 'src/kernel/netns-worker.ts' },
   outdir,
   bundle: true,
   splitting: true,

@@ -1,7 +1,8 @@
 // Network namespaces as handles. This is the only file that switches namespaces: a socket or a
-// file opened while the main thread is inside a namespace stays bound to it after the thread has
-// gone back, so every switch here is synchronous — enter, open, return — and nothing else runs in
-// between (libuv's worker threads keep their own namespace). vishvananda/netlink's NewHandleAt,
+// file opened while a thread is inside a namespace stays bound to it after the thread has gone
+// back, so every switch here is synchronous — enter, open, return — and nothing else runs in
+// between. A namespace belongs to a thread, not to the process: libuv's threads keep their own,
+// and so does the namespace factory's worker thread (factory.ts), which runs this module too. vishvananda/netlink's NewHandleAt,
 // and iproute2's `ip netns add`, done from Node through libc (koffi).
 
 import fs from 'node:fs';
@@ -36,6 +37,7 @@ const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
 const NETLINK_GET_STRICT_CHK = 12;
 const SOCK_RAW = 3;
+const F_DUPFD_CLOEXEC = 1030;
 const SOCK_CLOEXEC = 0o2000000;
 const SOCK_NONBLOCK = 0o4000;
 const SOL_SOCKET = 1;
@@ -60,6 +62,7 @@ interface Libc {
   bind(fd: number, addr: Buffer, len: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
   flock(fd: number, op: number): number;
+  fcntl(fd: number, cmd: number, ...args: unknown[]): number;
   close(fd: number): number;
 }
 
@@ -91,6 +94,7 @@ export function libc(): Libc {
     bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
     sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
     flock: lib.func('int flock(int fd, int op)'),
+    fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
     close: lib.func('int close(int fd)'),
   } as Libc;
   return libcCache;
@@ -107,7 +111,7 @@ export function errnoName(errno: number): string {
 
 /** A failed system call, with the errno name as `code` (like Node's own fs errors). */
 export class SyscallError extends Error {
-  constructor(public readonly code: string, public readonly syscall: string, what: string) {
+  constructor(public readonly code: string, public readonly syscall: string, public readonly what: string) {
     super(`${syscall} ${what}: ${code}`);
     this.name = 'SyscallError';
   }
@@ -118,9 +122,14 @@ function check(rc: number, syscall: string, what: string): void {
 }
 
 let ownFd: number | null = null;
-/** An fd on vlannet's own namespace (the one the process started in), kept open for the process. */
+/**
+ * An fd on vlannet's own namespace, kept open: the one this thread started in (each worker thread
+ * has this module, and so this fd, to itself; a thread starts in the namespace of the thread that
+ * started it, and vlannet starts threads only from its own namespace). /proc/thread-self, not
+ * /proc/self: the latter is the main thread's, which may be inside another namespace just then.
+ */
 export function ownNetnsFd(): number {
-  ownFd ??= fs.openSync('/proc/self/ns/net', 'r');
+  ownFd ??= fs.openSync('/proc/thread-self/ns/net', 'r');
   return ownFd;
 }
 
@@ -220,6 +229,18 @@ export function createNamedNetns<T>(name: string, inside: () => T): { fd: number
     try { fs.unlinkSync(path); } catch { /* already gone */ }
     throw e;
   }
+}
+
+/**
+ * The same file as `fd`, under an fd Node does not know of; `fd` is closed. Node closes every fd a
+ * worker thread opened through fs when that worker exits: an fd handed from a worker to the main
+ * thread must not be one of those.
+ */
+export function untrackedFd(fd: number): number {
+  const dup = libc().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0);
+  if (dup < 0) throw new SyscallError(errnoName(koffi.errno()), 'fcntl', `F_DUPFD_CLOEXEC ${fd}`);
+  fs.closeSync(fd);
+  return dup;
 }
 
 let nsfsDev: number | null = null;

@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import { Address4 } from 'ip-address';
 import { VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
-import { netnsMark } from '../model/owner.js';
 import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
 import { NetlinkError, RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
@@ -16,10 +15,11 @@ import {
 } from './messages.js';
 import { AttrWriter } from './nlattr.js';
 import { openSysctl } from './sysctl.js';
-import { createNamedNetns, deleteNamedNetns, inNetnsFd, openRequestSocket } from './netns.js';
+import { deleteNamedNetns, inNetnsFd } from './netns.js';
+import type { NamespaceFactory } from './factory.js';
+import { LOOPBACK_INDEX, makeNamespace } from './namespace.js';
 
 const CREATE = NLM_F.CREATE | NLM_F.EXCL;
-const LOOPBACK_INDEX = 1; // lo is the first link of every namespace
 
 function where(netns: Netns): string {
   return netns === null ? "vlannet's namespace" : `namespace ${netns}`;
@@ -61,25 +61,11 @@ function withIndex<T>(handles: Handles, netns: Netns, name: string, fn: (index: 
   return fn(getLink(handles, netns, name).index);
 }
 
-/**
- * `ip netns add NAME`, then `ip -n NAME link set lo up alias vlannet:netns/NAME`. The namespace's
- * socket is opened while the thread is still inside it after creating it.
- */
-export async function addNetns(handles: Handles, name: string): Promise<void> {
-  const { fd, ino, value: sockets } = createNamedNetns(name, () => openRequestSocket(null, name));
-  handles.adopt(name, fd, ino, new RtnlHandle(name, fd, sockets));
-  try {
-    const body = Buffer.concat([
-      ifinfomsg({ index: LOOPBACK_INDEX, flags: IFF_UP, change: IFF_UP }),
-      new AttrWriter().string(IFLA.IFALIAS, netnsMark(name)).toBuffer(),
-    ]);
-    handles.get(name).request(RTM.NEWLINK, body);
-    handles.indexes(name).set('lo', LOOPBACK_INDEX);
-  } catch (e) {
-    handles.forget(name);
-    deleteNamedNetns(name);
-    throw e;
-  }
+/** `netns-add`: a namespace from `factory` when it takes one, else made here; then adopted. */
+export async function addNetns(handles: Handles, name: string, factory: NamespaceFactory | null = null): Promise<void> {
+  const made = (await factory?.make(name)) ?? makeNamespace(name);
+  handles.adopt(name, made.fd, made.ino, new RtnlHandle(name, made.fd, made.sockets));
+  handles.indexes(name).set('lo', LOOPBACK_INDEX);
 }
 
 /** `ip netns delete NAME`. */

@@ -4,6 +4,7 @@
 
 import { KernelError, netnsOfOp, type Kernel, type KernelOp, type ObservedState, type ObserveOptions } from '../model/types.js';
 import { NetlinkError } from './handle.js';
+import { NamespaceFactory } from './factory.js';
 import { Handles } from './handles.js';
 import { observe } from './observe.js';
 import {
@@ -21,13 +22,42 @@ export interface NetlinkKernelOptions {
    * ~140 µs each at a thousand) and to deliver any rtnetlink notification anywhere.
    */
   listen?: boolean;
+  /**
+   * Make namespaces on a second thread when an execution makes at least this many (see
+   * factory.ts); Infinity: never. Default 64: below that, the worker's start (~50 ms, most of it
+   * on its own thread) is not paid back.
+   */
+  factoryThreshold?: number;
 }
 
 export class NetlinkKernel implements Kernel {
   private readonly handles: Handles;
+  private readonly factoryThreshold: number;
+  private factory: NamespaceFactory | null = null;
+  /** Namespaces made on the factory's thread, for as long as this adapter lives (tests, benchmarks). */
+  madeElsewhere = 0;
 
   constructor(options: NetlinkKernelOptions = {}) {
     this.handles = new Handles(options.listen ?? true);
+    this.factoryThreshold = options.factoryThreshold ?? 64;
+  }
+
+  prepare(ops: readonly KernelOp[]): void {
+    let namespaces = 0;
+    for (const op of ops) if (op.op === 'netns-add') namespaces++;
+    if (namespaces >= this.factoryThreshold && !this.factory) this.factory = new NamespaceFactory();
+  }
+
+  /** Resolves once the namespace worker prepare() started (if any) takes namespaces (tests, benchmarks). */
+  async workerStarted(): Promise<void> {
+    await this.factory?.whenStarted();
+  }
+
+  finish(): void {
+    if (!this.factory) return;
+    this.madeElsewhere += this.factory.made;
+    this.factory.close();
+    this.factory = null;
   }
 
   async observe(netns: string[], opts: ObserveOptions = {}): Promise<ObservedState> {
@@ -35,6 +65,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   async apply(op: KernelOp): Promise<void> {
+    this.factory?.tick();
     try {
       await this.perform(op);
     } catch (e) {
@@ -47,6 +78,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   close(): void {
+    this.finish();
     this.handles.close();
     closeSysctls();
   }
@@ -56,7 +88,7 @@ export class NetlinkKernel implements Kernel {
     // Most changes are announced to the listener of their namespace anyway; not the IPv6 sysctl.
     h.touch(netnsOfOp(op));
     switch (op.op) {
-      case 'netns-add': return addNetns(h, op.netns);
+      case 'netns-add': return addNetns(h, op.netns, this.factory);
       case 'netns-del': return delNetns(h, op.netns);
       case 'link-add': return addLink(h, op.link);
       case 'link-set': return setLink(h, op.netns, op.name, op.set);

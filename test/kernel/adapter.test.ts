@@ -316,6 +316,44 @@ test('operations in flight together all complete (pipelined, not serialised)', a
   console.log(`  20 macvlans in 20 namespaces, in flight together: ${ms.toFixed(1)} ms (${(ms / 20).toFixed(2)} ms each)`);
 });
 
+test('namespaces made on the worker thread: marked, lo up, usable at once; a refusal comes back with its errno', async () => {
+  const names = Array.from({ length: 12 }, (_, i) => `ad-w${i}`);
+  NS.push(...names);
+  ip('netns', 'add', 'ad-b'); // taken: the worker's attempt must fail with EEXIST
+  const threaded = new NetlinkKernel({ factoryThreshold: 1 });
+  try {
+    const ops: KernelOp[] = [...names, 'ad-b'].map((netns) => ({ op: 'netns-add', netns }));
+    threaded.prepare(ops);
+    await threaded.workerStarted();
+    const results = await Promise.allSettled(ops.map((op) => threaded.apply(op)));
+    assert.equal(results.slice(0, -1).map((r) => r.status), names.map(() => 'fulfilled'));
+    const failed = results.at(-1)!;
+    assert.is(failed.status, 'rejected');
+    const e = (failed as PromiseRejectedResult).reason as KernelError;
+    assert.instance(e, KernelError);
+    assert.is(e.errno, 'EEXIST');
+    assert.match(e.message, /ad-b/);
+    // The namespaces are the adapter's own: links go straight in, addresses follow without a lookup.
+    await Promise.all(names.map((netns) => threaded.apply({ op: 'link-add', link: endpoint(netns, 'eth0', { ipv6Disabled: true }) })));
+    await Promise.all(names.map((netns, i) => threaded.apply({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: `10.9.0.${i + 2}`, prefixLength: 24 } })));
+    threaded.finish();
+    assert.is(threaded.madeElsewhere, names.length, 'every namespace was made on the worker thread');
+    const state = await threaded.observe(names);
+    for (const [i, n] of names.entries()) {
+      assert.equal(state.namespaces.filter((x) => x.name === n), [{ name: n, owned: true }]);
+      assert.ok(showLink(n, 'lo').flags.includes('UP'), `${n}: lo up`);
+      assert.is(showLink(n, 'lo').ifalias, netnsMark(n));
+      assert.ok(state.addresses.some((a) => a.netns === n && a.address === `10.9.0.${i + 2}`), `${n}: address`);
+    }
+    // The worker's namespace fds outlive the worker (Node closes a worker's own fds when it exits).
+    await new Promise((r) => setTimeout(r, 100));
+    await threaded.apply({ op: 'link-add', link: endpoint(names[0]!, 'eth1') });
+    assert.is(showLink(names[0]!, 'eth1').linkinfo?.info_kind, 'macvlan');
+  } finally {
+    threaded.close();
+  }
+});
+
 // ipvlan, 802.1q and dummy: User-mode Linux, or any kernel that has them.
 function kernelHas(kind: string, ...args: string[]): boolean {
   const probe = run('ip', ['link', 'add', 'ad-probe', ...args, 'type', kind]);
