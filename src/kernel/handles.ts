@@ -19,6 +19,8 @@ interface Entry {
   /** The cycle in which /run/netns/NAME was last checked to be this namespace. */
   checked: number;
   indexes: Map<string, number>;
+  /** Made by this process (adopt()): `indexes` holds every link, unless someone else added one since. */
+  made: boolean;
   /** What observe() last read here, while nothing has changed since (see snapshot()). */
   snapshot: unknown;
 }
@@ -80,6 +82,19 @@ export class Handles {
   }
 
   /**
+   * The index the kernel would give the next link of `netns`, when this process made the
+   * namespace and so knows its links (past the highest; the kernel counts up from lo's 1); else
+   * null. Someone else may have added a link since: the kernel then refuses the index (EBUSY).
+   */
+  nextIndex(netns: string): number | null {
+    const e = this.entry(netns);
+    if (!e.made) return null;
+    let highest = 0;
+    for (const index of e.indexes.values()) highest = Math.max(highest, index);
+    return highest + 1;
+  }
+
+  /**
    * What observe() last read in `netns`, when the kernel has announced no change of a link,
    * address or route there since and vlannet has done nothing there; else null.
    */
@@ -120,7 +135,7 @@ export class Handles {
    */
   adopt(netns: string, fd: number, ino: number, handle: RtnlHandle): void {
     this.forget(netns);
-    this.entries.set(netns, { handle, fd, ino, checked: this.cycle, indexes: new Map<string, number>(), snapshot: null });
+    this.entries.set(netns, { handle, fd, ino, checked: this.cycle, indexes: new Map<string, number>(), made: true, snapshot: null });
   }
 
   forget(netns: Netns): void {
@@ -139,7 +154,7 @@ export class Handles {
     const cached = this.entries.get(netns);
     if (cached && (netns === null || cached.checked === this.cycle)) return cached;
     if (netns === null) {
-      const e = { handle: RtnlHandle.open(null, null, listen), fd: null, ino: 0, checked: 0, indexes: new Map<string, number>(), snapshot: null };
+      const e = { handle: RtnlHandle.open(null, null, listen), fd: null, ino: 0, checked: 0, indexes: new Map<string, number>(), made: false, snapshot: null };
       this.entries.set(null, e);
       return e;
     }
@@ -163,7 +178,7 @@ export class Handles {
       const st = fs.fstatSync(fd);
       // A file nothing is mounted on (a process killed while creating it) is no namespace yet.
       if (!isNamespaceDev(st.dev)) throw Object.assign(new Error(`${NETNS_DIR}/${netns} is not a namespace`), { code: 'ENOENT' });
-      const e = { handle: RtnlHandle.open(netns, fd, listen), fd, ino: st.ino, checked: this.cycle, indexes: new Map<string, number>(), snapshot: null };
+      const e = { handle: RtnlHandle.open(netns, fd, listen), fd, ino: st.ino, checked: this.cycle, indexes: new Map<string, number>(), made: false, snapshot: null };
       this.entries.set(netns, e);
       return e;
     } catch (err) {

@@ -117,7 +117,10 @@ export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
 }
 
 function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
-  const create = (parentIndex: number | null): void => {
+  // In a namespace this process made, every link is known, and the next index is the one the
+  // kernel would give. Asked for (`ip link add … index N`), it spares looking the new link up.
+  let index = spec.netns === null ? null : handles.nextIndex(spec.netns);
+  const send = (parentIndex: number | null): void => {
     const attrs = new AttrWriter();
     attrs.string(IFLA.IFNAME, created);
     if (parentIndex !== null) attrs.u32(IFLA.LINK, parentIndex);
@@ -125,12 +128,23 @@ function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
     if (spec.mtu !== null) attrs.u32(IFLA.MTU, spec.mtu);
     if (spec.mac !== null) attrs.bytes(IFLA.ADDRESS, parseMac(spec.mac));
     attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(linkInfoOf(spec)), 0x8000);
-    handles.get(null).request(RTM.NEWLINK, Buffer.concat([ifinfomsg(), attrs.toBuffer()]), CREATE);
+    handles.get(null).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: index ?? 0 }), attrs.toBuffer()]), CREATE);
+  };
+  const create = (parentIndex: number | null): void => {
+    try {
+      send(parentIndex);
+    } catch (e) {
+      // The index is taken after all (someone else made a link there; EBUSY), or the request
+      // failed for another reason (then it fails the same way again): the kernel chooses.
+      if (index === null || !(e instanceof NetlinkError)) throw e;
+      index = null;
+      send(parentIndex);
+    }
   };
   if (spec.parent === null) create(null);
   else withIndex(handles, null, spec.parent, create);
 
-  const link = getLink(handles, spec.netns, created);
+  const link = index !== null ? { index } : getLink(handles, spec.netns, created);
   const h = handles.get(spec.netns);
   try {
     if (spec.ipv6Disabled !== undefined) writeDisableIpv6(handles, spec.netns, created, spec.ipv6Disabled);

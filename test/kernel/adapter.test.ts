@@ -354,6 +354,18 @@ test('namespaces made on the worker thread: marked, lo up, usable at once; a ref
   }
 });
 
+test('a link in a namespace vlannet made gets the next index without a lookup; taken by someone else, the kernel picks one', async () => {
+  await kernel.apply({ op: 'netns-add', netns: 'ad-a' });
+  await kernel.apply({ op: 'link-add', link: endpoint('ad-a', 'eth0') });
+  assert.is(ipJson<{ ifindex: number }>('-n', 'ad-a', 'link', 'show', 'dev', 'eth0')[0]!.ifindex, 2, 'the index the kernel itself would give');
+  // Someone adds links there behind vlannet's back: the index vlannet expects to be free is taken.
+  ip('-n', 'ad-a', 'link', 'add', 'ad-x0', 'type', 'veth', 'peer', 'name', 'ad-x1');
+  await kernel.apply({ op: 'link-add', link: endpoint('ad-a', 'eth1') });
+  await kernel.apply({ op: 'addr-add', addr: { netns: 'ad-a', link: 'eth1', family: 4, address: '10.9.1.2', prefixLength: 24 } });
+  assert.match(ip('-n', 'ad-a', 'addr', 'show', 'dev', 'eth1'), '10.9.1.2/24');
+  assert.equal(ipJson<IpLink>('-n', 'ad-a', 'link', 'show').map((x) => x.ifname).sort(), ['ad-x0', 'ad-x1', 'eth0', 'eth1', 'lo']);
+});
+
 // ipvlan, 802.1q and dummy: User-mode Linux, or any kernel that has them.
 function kernelHas(kind: string, ...args: string[]): boolean {
   const probe = run('ip', ['link', 'add', 'ad-probe', ...args, 'type', kind]);
