@@ -95,9 +95,9 @@ export async function runDaemon(n: number, deletions: number, budgetMs: number, 
   const ids = Array.from({ length: n }, (_, k) => k + 1);
   const file = `${ctx.work}/vlannet.yaml`;
   fs.writeFileSync(file, configYaml(ids));
-  await run(process.execPath, [ctx.vlannet, 'apply', '-f', file], { maxBuffer: 1 << 30 });
+  await run(ctx.vlannet, ['apply', '-f', file], { maxBuffer: 1 << 30 });
 
-  const daemon = spawn(process.execPath, [ctx.vlannet, 'daemon', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(ctx.vlannet, ['daemon', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const exited = new Promise<number | null>((resolve) => daemon.on('exit', (code) => resolve(code)));
   try {
@@ -154,7 +154,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 async function servedByDaemon(n: number, file: string, ctx: DaemonContext, log: () => string) {
   const plans = [];
   for (let i = 0; i < SERVED_REPS; i++) {
-    const r = ctx.timed(process.execPath, [ctx.vlannet, 'plan', '-f', file, '--json']);
+    const r = ctx.timed(ctx.vlannet, ['plan', '-f', file, '--json']);
     const changes = (JSON.parse(r.stdout) as { changes: unknown[] }).changes.length;
     if (changes !== 0) throw new Error(`converged plan served by the daemon: ${changes} changes, expected none`);
     plans.push(r.wallMs);

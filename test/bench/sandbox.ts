@@ -46,8 +46,9 @@ export function timed(cmd: string, args: string[]): Timed {
   return { wallMs, stdout: r.stdout };
 }
 
+/** The command as operators run it: the program itself, started through its own first lines. */
 export function vlannet(...args: string[]): Timed {
-  return timed(process.execPath, [VLANNET, ...args]);
+  return timed(VLANNET, args);
 }
 
 interface ApplyJson {
