@@ -45,7 +45,7 @@ export async function executePlan(kernel: Kernel, actions: Action[], opts: Execu
   const failures: { action: Action; cause: unknown }[] = [];
   kernel.prepare?.(actions.map((a) => a.op));
   try {
-    await new Schedule(actions).run(async (action) => {
+    await new Schedule(actions).run(() => kernel.idle?.() ?? false, async (action) => {
       try {
         await kernel.apply(action.op);
         done.push(action);
@@ -62,7 +62,7 @@ export async function executePlan(kernel: Kernel, actions: Action[], opts: Execu
       throw new ApplyError(first!.action, first!.cause, rollback, others);
     }
   } finally {
-    kernel.finish?.();
+    await kernel.finish?.();
   }
   return done;
 }
@@ -119,10 +119,11 @@ class Schedule {
   }
 
   /**
-   * Run every action through `step` (false: it failed). After a failure nothing new starts;
-   * returns once everything started has settled.
+   * Run every action through `step` (false: it failed). When nothing can start, `idle` may do
+   * prepared work (true: it did, look again). After a failure nothing new starts; returns once
+   * everything started has settled.
    */
-  async run(step: (a: Action) => Promise<boolean>): Promise<void> {
+  async run(idle: () => boolean, step: (a: Action) => Promise<boolean>): Promise<void> {
     let running = 0;
     let failed = false;
     let wake: (() => void) | null = null;
@@ -147,6 +148,11 @@ class Schedule {
         continue;
       }
       if (running === 0) break;
+      if (!failed && idle()) {
+        // Let what that work settled run its course (and messages arrive) before looking again.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
       await new Promise<void>((resolve) => { wake = resolve; });
     }
     if (!failed && started !== this.actions.length) throw new Error(`BUG: ${this.actions.length - started} actions never became ready`);

@@ -91,7 +91,9 @@ async function reconcileWith(kernel: Kernel, config: Config | null, opts: Reconc
   const executed = await executePlan(kernel, plan.actions, opts);
   const t3 = performance.now();
   const scope = new Set(executed.map((a) => netnsOfOp(a.op)));
-  const observedAfter = await kernel.observe(namespaces, { afterApply: true });
+  // Outside vlannet's own namespace, a plan of some namespaces needs nothing from the others.
+  const only = scope.has(null) ? undefined : (scope as Set<string>);
+  const observedAfter = await kernel.observe(namespaces, { afterApply: true, ...(only ? { only } : {}) });
   const after = planWithin(desired, observedAfter, scope);
   const t4 = performance.now();
   timings.executeMs = t3 - t2;

@@ -5,23 +5,29 @@
 // overlap on a machine with a second CPU. The executor lets each namespace go ahead as soon as it
 // exists (src/apply/execute.ts).
 //
-// The worker (netns-worker.ts) runs makeNamespace and answers with fds, which belong to the whole
-// process. Its answers are taken without waiting for the event loop (between operations, see
-// tick()), so a busy main thread hands the worker its next namespace as soon as one is done.
-// Until the worker has started (tens of milliseconds), make() declines and the main thread makes
-// the namespace itself.
+// The namespaces an execution will make are known before it starts (prepare()). Both threads take
+// the next one nobody has taken from one counter in shared memory: the worker (netns-worker.ts)
+// runs through the list on its own, and the main thread takes one whenever the executor has
+// nothing else to start (help()). So neither waits for the other while namespaces are left to
+// make, and whichever is faster makes more. The worker answers with fds, which belong to the
+// whole process; its answers are taken between operations without waiting for the event loop
+// (tick()). A namespace made ahead for an operation the execution never got to (it failed
+// first) is removed again when the execution ends (close()).
 
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { NetlinkError } from './handle.js';
-import type { MadeNamespace } from './namespace.js';
-import { SyscallError } from './netns.js';
+import { makeNamespace, type MadeNamespace } from './namespace.js';
+import { closeSocket, deleteNamedNetns, SyscallError } from './netns.js';
+import fs from 'node:fs';
 
-/** Requests to the worker, and its answers. */
-export interface MakeRequest { id: number; name: string }
+/** What the worker is given: the names in order, the shared counter, its end of the channel. */
+export interface WorkerData { names: string[]; next: SharedArrayBuffer; port: MessagePort }
+
+/** The worker's messages: a namespace made (or not), by its place in the list; then done. */
 export type WorkerMessage =
-  | { ready: true }
-  | { id: number; made: MadeNamespace }
-  | { id: number; error: SerializedError };
+  | { index: number; made: MadeNamespace }
+  | { index: number; error: SerializedError }
+  | { done: true };
 
 /** An error as it crosses threads (structured clone keeps neither class nor code). */
 export interface SerializedError {
@@ -53,90 +59,156 @@ function workerUrl(): URL {
   return new URL(import.meta.url.endsWith('.mjs') ? './netns-worker.mjs' : './netns-worker.js', import.meta.url);
 }
 
+type Outcome = { made: MadeNamespace } | { error: Error };
+
 export class NamespaceFactory {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private ready = false;
-  private broken: Error | null = null;
-  private closed = false;
-  private nextId = 0;
-  private ticks = 0;
+  private readonly place = new Map<string, number>();
+  /** [0]: the place of the next namespace nobody has taken. */
+  private readonly next: Int32Array;
+  private readonly outcomes: (Outcome | undefined)[];
+  /** Places asked for through make(): theirs to use (or to undo) from then on. */
+  private readonly asked = new Set<number>();
   private readonly waiting = new Map<number, { resolve(m: MadeNamespace): void; reject(e: Error): void }>();
+  private workerDone = false;
+  private onWorkerDone: (() => void) | null = null;
+  private ticks = 0;
   /** Namespaces the worker made. */
   made = 0;
-  private readonly started: Promise<void>;
-  private markStarted!: () => void;
 
-  constructor() {
-    this.started = new Promise<void>((resolve) => { this.markStarted = resolve; });
+  constructor(private readonly names: readonly string[]) {
+    names.forEach((name, i) => this.place.set(name, i));
+    this.outcomes = new Array<Outcome | undefined>(names.length);
+    const shared = new SharedArrayBuffer(4);
+    this.next = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(workerUrl(), { workerData: { port: port2 }, transferList: [port2] });
+    this.worker = new Worker(workerUrl(), {
+      workerData: { names: [...names], next: shared, port: port2 } satisfies WorkerData,
+      transferList: [port2],
+    });
     // Neither keeps the process alive by itself; the port does while an answer is awaited.
     this.worker.unref();
     this.port.unref();
     this.port.on('message', (m: WorkerMessage) => this.receive(m));
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`the namespace worker exited (code ${code})`)));
+    this.worker.on('error', (e) => this.workerGone(e));
+    this.worker.on('exit', (code) => this.workerGone(new Error(`the namespace worker exited (code ${code})`)));
   }
 
-  /** The namespace NAME, made by the worker; null while the worker is not (or no longer) there. */
+  /** The namespace NAME, by whichever thread makes it; null when it was not planned (make it here). */
   make(name: string): Promise<MadeNamespace> | null {
+    const i = this.place.get(name);
+    if (i === undefined || this.asked.has(i)) return null;
+    this.asked.add(i);
     this.poll();
-    if (!this.ready || this.broken) return null;
-    const id = ++this.nextId;
+    const known = this.outcomes[i];
+    if (known) return 'made' in known ? Promise.resolve(known.made) : Promise.reject(known.error);
     if (this.waiting.size === 0) this.port.ref();
-    const answer = new Promise<MadeNamespace>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    this.port.postMessage({ id, name } satisfies MakeRequest);
-    return answer;
+    return new Promise<MadeNamespace>((resolve, reject) => this.waiting.set(i, { resolve, reject }));
   }
 
   /**
-   * Between two operations of the main thread: take the answers already there, every few calls
-   * (a look costs ~10 µs; the worker has dozens of namespaces queued meanwhile).
+   * The main thread has nothing else to do: take the worker's answers, or else make the next
+   * namespace nobody has taken. Whether that gave the main thread something to go on with.
    */
+  help(): boolean {
+    if (this.poll() > 0) return true;
+    const i = this.take();
+    if (i === null) return false;
+    let outcome: Outcome;
+    try {
+      outcome = { made: makeNamespace(this.names[i]!) };
+    } catch (e) {
+      outcome = { error: e as Error };
+    }
+    this.settle(i, outcome);
+    return true;
+  }
+
+  /** Between two operations of the main thread: take the answers already there, every few calls (a look costs ~10 µs). */
   tick(): void {
     if (this.waiting.size > 0 && (++this.ticks & 7) === 0) this.poll();
   }
 
-  /** Resolves once the worker takes namespaces, or is gone (keeping the process alive until then). */
+  /** Take every answer already there, now; how many awaited namespaces that settled. */
+  poll(): number {
+    let settled = 0;
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) settled += this.receive(m.message as WorkerMessage);
+    return settled;
+  }
+
+  /** Resolves once the worker has started taking namespaces, or has stopped (tests, benchmarks). */
   async whenStarted(): Promise<void> {
-    if (this.ready || this.broken) return;
-    this.port.ref();
-    await this.started;
-    if (this.waiting.size === 0 && !this.closed) this.port.unref();
+    while (Atomics.load(this.next, 0) === 0 && !this.workerDone) await new Promise((r) => setTimeout(r, 1));
   }
 
-  /** Take every answer already there, now. */
-  poll(): void {
-    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) this.receive(m.message as WorkerMessage);
-  }
-
-  /** Stop the worker. Nothing may be awaited from it any more (the executor waits for every operation first). */
-  close(): void {
-    this.fail(new Error('the namespace worker was stopped'));
-    this.closed = true;
+  /**
+   * The execution is over: nobody takes another namespace; once the worker has finished the one
+   * it is making, a namespace made for an operation that was never asked for is removed, and the
+   * worker stops. Call when no answer is awaited any more (the executor waits for every operation).
+   */
+  async close(): Promise<void> {
+    Atomics.store(this.next, 0, this.names.length);
+    if (!this.workerDone) {
+      this.port.ref();
+      await new Promise<void>((resolve) => { this.onWorkerDone = resolve; });
+    }
+    this.poll();
     this.port.close();
     void this.worker.terminate();
+    for (const [i, outcome] of this.outcomes.entries()) {
+      if (!outcome || !('made' in outcome) || this.asked.has(i)) continue;
+      closeSocket(outcome.made.sockets.fd!);
+      fs.closeSync(outcome.made.fd);
+      try { deleteNamedNetns(this.names[i]!); } catch { /* already gone */ }
+    }
   }
 
-  private receive(m: WorkerMessage): void {
-    if ('ready' in m) { this.ready = true; this.markStarted(); return; }
-    const w = this.waiting.get(m.id);
-    if (!w) return;
-    this.waiting.delete(m.id);
-    if (this.waiting.size === 0) this.port.unref();
-    if ('made' in m) { this.made++; w.resolve(m.made); } else w.reject(deserializeError(m.error));
+  /** The next place nobody has taken, now taken; null when none is left. */
+  private take(): number | null {
+    const i = Atomics.add(this.next, 0, 1);
+    return i < this.names.length ? i : null;
   }
 
-  /** The worker is gone: what was asked of it fails, and the main thread makes the rest. */
-  private fail(e: Error): void {
-    if (this.closed) return;
+  private receive(m: WorkerMessage): number {
+    if ('done' in m) {
+      this.finishWorker();
+      return 0;
+    }
+    if ('made' in m) this.made++;
+    return this.settle(m.index, 'made' in m ? { made: m.made } : { error: deserializeError(m.error) });
+  }
+
+  /** Record how place `i` turned out, and tell whoever waits for it; 1 when someone did. */
+  private settle(i: number, outcome: Outcome): number {
+    this.outcomes[i] = outcome;
+    const w = this.waiting.get(i);
+    if (!w) return 0;
+    this.waiting.delete(i);
+    if (this.waiting.size === 0 && !this.onWorkerDone) this.port.unref();
+    if ('made' in outcome) w.resolve(outcome.made);
+    else w.reject(outcome.error);
+    return 1;
+  }
+
+  /** The worker has stopped taking namespaces (done, or failed). */
+  private finishWorker(): void {
+    this.workerDone = true;
+    const resolve = this.onWorkerDone;
+    this.onWorkerDone = null;
+    resolve?.();
+  }
+
+  /**
+   * The worker failed or exited. Whatever it had taken and not answered is unknown: those
+   * operations fail (rolled back, the next run sees what is there). The main thread makes the rest.
+   */
+  private workerGone(e: Error): void {
+    if (this.workerDone) return;
     this.poll();
-    this.broken ??= e;
-    this.markStarted();
-    for (const w of this.waiting.values()) w.reject(e);
-    this.waiting.clear();
-    this.port.unref();
+    this.finishWorker();
+    const taken = Math.min(Atomics.load(this.next, 0), this.names.length);
+    for (let i = 0; i < taken; i++) if (!this.outcomes[i]) this.settle(i, { error: e });
   }
 }

@@ -49,12 +49,13 @@ interface Part {
 
 /**
  * `sameCycle`: the check right after an apply, which trusts the namespace files as the observe
- * before it checked them, as the apply's own operations did (see Handles.newCycle).
+ * before it checked them, as the apply's own operations did (see Handles.newCycle). `only`: read
+ * just these named namespaces (and vlannet's own).
  */
-export function observe(handles: Handles, wanted: string[], sameCycle = false): ObservedState {
+export function observe(handles: Handles, wanted: string[], sameCycle = false, only?: ReadonlySet<string>): ObservedState {
   if (!sameCycle) handles.newCycle();
   handles.sweep();
-  const names = [...new Set([...listNamedNetns(), ...wanted])].sort();
+  const names = only ? [...only].sort() : [...new Set([...listNamedNetns(), ...wanted])].sort();
   const own = dumpNamespace(handles, null)!;
   const dumps = [own];
   for (const n of names) {
@@ -65,7 +66,7 @@ export function observe(handles: Handles, wanted: string[], sameCycle = false): 
   const ownNamesKey = own.links.map((l) => `${l.index}:${l.name}`).join('/');
 
   const state: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
-  const wantedSet = new Set(wanted);
+  const wantedSet = new Set(only ?? wanted);
   for (const dump of dumps) {
     if (dump.derived?.ownNames !== ownNamesKey) dump.derived = { ownNames: ownNamesKey, part: partOf(dump, ownNames) };
     const { namespace, links, addresses, routes } = dump.derived.part;

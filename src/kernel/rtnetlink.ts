@@ -43,9 +43,12 @@ export class NetlinkKernel implements Kernel {
   }
 
   prepare(ops: readonly KernelOp[]): void {
-    let namespaces = 0;
-    for (const op of ops) if (op.op === 'netns-add') namespaces++;
-    if (namespaces >= this.factoryThreshold && !this.factory) this.factory = new NamespaceFactory();
+    const names = ops.flatMap((op) => (op.op === 'netns-add' ? [op.netns] : []));
+    if (names.length >= this.factoryThreshold && !this.factory) this.factory = new NamespaceFactory(names);
+  }
+
+  idle(): boolean {
+    return this.factory?.help() ?? false;
   }
 
   /** Resolves once the namespace worker prepare() started (if any) takes namespaces (tests, benchmarks). */
@@ -53,15 +56,16 @@ export class NetlinkKernel implements Kernel {
     await this.factory?.whenStarted();
   }
 
-  finish(): void {
-    if (!this.factory) return;
-    this.madeElsewhere += this.factory.made;
-    this.factory.close();
+  async finish(): Promise<void> {
+    const factory = this.factory;
+    if (!factory) return;
     this.factory = null;
+    await factory.close();
+    this.madeElsewhere += factory.made;
   }
 
   async observe(netns: string[], opts: ObserveOptions = {}): Promise<ObservedState> {
-    return observe(this.handles, netns, opts.afterApply ?? false);
+    return observe(this.handles, netns, opts.afterApply ?? false, opts.only);
   }
 
   async apply(op: KernelOp): Promise<void> {
@@ -78,7 +82,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   close(): void {
-    this.finish();
+    void this.finish();
     this.handles.close();
     closeSysctls();
   }

@@ -354,7 +354,12 @@ export interface Kernel {
    * many of them at once. finish() follows when the execution is over, done or rolled back.
    */
   prepare?(ops: readonly KernelOp[]): void;
-  finish?(): void;
+  /**
+   * Nothing can start until an operation in flight completes: a chance to do, on this thread,
+   * work prepared for the operations to come. Whether any was done.
+   */
+  idle?(): boolean;
+  finish?(): Promise<void> | void;
   /** Forget cached readings, so the next observe() reads everything afresh: the daemon's periodic
    * resync must not trust change notifications (the IPv6 sysctl, for one, sends none). */
   refresh?(): void;
@@ -367,6 +372,11 @@ export interface ObserveOptions {
    * checked (which namespace each name is) is trusted, as the apply's operations trusted it.
    */
   afterApply?: boolean;
+  /**
+   * Read only vlannet's own namespace and these named namespaces (the check after an apply that
+   * acted only there): what any other namespace holds is left out of the state.
+   */
+  only?: ReadonlySet<string>;
 }
 
 /** The kernel refused an operation. */

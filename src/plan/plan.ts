@@ -58,11 +58,14 @@ export function planDestroy(observed: ObservedState): Plan {
  * What is left to do in the namespaces of `scope` (null: vlannet's own) for `desired`: the check
  * after an apply, for the namespaces it acted in, without planning every other namespace again;
  * and the daemon's plan of the namespaces that changed (incremental.ts).
- * Links vlannet does not own are kept from everywhere: they are never acted on, but a parent they
- * hang from is kept for them, wherever they are.
+ * When vlannet's own namespace is in scope, links vlannet does not own are kept from everywhere:
+ * they are never acted on, but a parent they hang from is kept for them, wherever they are.
+ * Otherwise nothing outside the scope matters (no parent is planned), and `observed` may hold the
+ * scope alone (ObserveOptions.only).
  */
 export function planWithin(desired: DesiredState, observed: ObservedState, scope: ReadonlySet<string | null>, warnings: Diagnostic[] = []): Plan {
   const inScope = (x: { netns: string | null }) => scope.has(x.netns);
+  const parents = scope.has(null);
   return planAgainst(
     {
       namespaces: desired.namespaces.filter((n) => scope.has(n)),
@@ -74,7 +77,7 @@ export function planWithin(desired: DesiredState, observed: ObservedState, scope
     {
       format_version: observed.format_version,
       namespaces: observed.namespaces.filter((n) => scope.has(n.name)),
-      links: observed.links.filter((l) => inScope(l) || !ownerOf(l)),
+      links: observed.links.filter((l) => inScope(l) || (parents && !ownerOf(l))),
       addresses: observed.addresses.filter(inScope),
       routes: observed.routes.filter(inScope),
     },

@@ -336,7 +336,7 @@ test('namespaces made on the worker thread: marked, lo up, usable at once; a ref
     // The namespaces are the adapter's own: links go straight in, addresses follow without a lookup.
     await Promise.all(names.map((netns) => threaded.apply({ op: 'link-add', link: endpoint(netns, 'eth0', { ipv6Disabled: true }) })));
     await Promise.all(names.map((netns, i) => threaded.apply({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: `10.9.0.${i + 2}`, prefixLength: 24 } })));
-    threaded.finish();
+    await threaded.finish();
     assert.is(threaded.madeElsewhere, names.length, 'every namespace was made on the worker thread');
     const state = await threaded.observe(names);
     for (const [i, n] of names.entries()) {
@@ -349,6 +349,25 @@ test('namespaces made on the worker thread: marked, lo up, usable at once; a ref
     await new Promise((r) => setTimeout(r, 100));
     await threaded.apply({ op: 'link-add', link: endpoint(names[0]!, 'eth1') });
     assert.is(showLink(names[0]!, 'eth1').linkinfo?.info_kind, 'macvlan');
+  } finally {
+    threaded.close();
+  }
+});
+
+test('namespaces made ahead for operations an execution never got to are removed when it ends', async () => {
+  const names = Array.from({ length: 30 }, (_, i) => `ad-u${i}`);
+  NS.push(...names);
+  const threaded = new NetlinkKernel({ factoryThreshold: 1 });
+  try {
+    threaded.prepare(names.map((netns) => ({ op: 'netns-add', netns })));
+    // Only the first five are asked for (as if the execution failed there); the main thread helps.
+    const first = names.slice(0, 5);
+    const applied = Promise.all(first.map((netns) => threaded.apply({ op: 'netns-add', netns })));
+    while (threaded.idle()) await new Promise((r) => setImmediate(r));
+    await applied;
+    await threaded.finish();
+    const left = ip('netns', 'list').split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith('ad-u')).sort();
+    assert.equal(left, [...first].sort());
   } finally {
     threaded.close();
   }

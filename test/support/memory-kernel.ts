@@ -10,7 +10,7 @@ import { addressInSubnet, networkOf } from '../../src/model/addressing.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
 import {
   KernelError, OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL,
-  type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkState, type Netns, type ObservedState, type RouteState,
+  type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState,
 } from '../../src/model/types.js';
 
 const RTPROT_KERNEL = 2;
@@ -61,10 +61,14 @@ export class MemoryKernel implements Kernel {
     return this;
   }
 
-  async observe(netns: string[]): Promise<ObservedState> {
+  async observe(netns: string[], opts: ObserveOptions = {}): Promise<ObservedState> {
     const look = new Set<string>();
     for (const [name, ns] of this.namespaces) {
       if (name === HOST) continue;
+      if (opts.only) {
+        if (opts.only.has(name)) look.add(name);
+        continue;
+      }
       const holdsOwned = [...ns.links.values()].some((l) => ownerOf(l)) ||
         this.routes.some((r) => r.netns === name && r.protocol === VLANNET_ROUTE_PROTOCOL);
       if (netns.includes(name) || ns.owned || holdsOwned) look.add(name);
