@@ -72,6 +72,8 @@ export class NamespaceFactory {
   private readonly asked = new Set<number>();
   private readonly waiting = new Map<number, { resolve(m: MadeNamespace): void; reject(e: Error): void }>();
   private workerDone = false;
+  /** The worker failed: what nobody has taken is made where it is asked for. */
+  private workerFailed = false;
   private onWorkerDone: (() => void) | null = null;
   private ticks = 0;
   /** Namespaces the worker made. */
@@ -100,8 +102,9 @@ export class NamespaceFactory {
   make(name: string): Promise<MadeNamespace> | null {
     const i = this.place.get(name);
     if (i === undefined || this.asked.has(i)) return null;
-    this.asked.add(i);
     this.poll();
+    if (this.workerFailed && !this.outcomes[i] && i >= Atomics.load(this.next, 0)) return null;
+    this.asked.add(i);
     const known = this.outcomes[i];
     if (known) return 'made' in known ? Promise.resolve(known.made) : Promise.reject(known.error);
     if (this.waiting.size === 0) this.port.ref();
@@ -114,6 +117,7 @@ export class NamespaceFactory {
    */
   help(): boolean {
     if (this.poll() > 0) return true;
+    if (this.workerFailed) return false;
     const i = this.take();
     if (i === null) return false;
     let outcome: Outcome;
@@ -201,14 +205,17 @@ export class NamespaceFactory {
   }
 
   /**
-   * The worker failed or exited. Whatever it had taken and not answered is unknown: those
-   * operations fail (rolled back, the next run sees what is there). The main thread makes the rest.
+   * The worker failed or exited before it was done. What it had taken and not answered is
+   * unknown: those operations fail (rolled back; the next run reads what is there), and so does
+   * every operation still waiting. What nobody has taken is made where it is asked for.
    */
   private workerGone(e: Error): void {
     if (this.workerDone) return;
     this.poll();
+    this.workerFailed = true;
     this.finishWorker();
     const taken = Math.min(Atomics.load(this.next, 0), this.names.length);
     for (let i = 0; i < taken; i++) if (!this.outcomes[i]) this.settle(i, { error: e });
+    for (const i of [...this.waiting.keys()]) this.settle(i, { error: e });
   }
 }
