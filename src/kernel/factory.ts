@@ -14,7 +14,8 @@
 // (tick()). A namespace made ahead for an operation the execution never got to (it failed
 // first) is removed again when the execution ends (close()).
 
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { NetlinkError } from './handle.js';
 import { makeNamespace, type MadeNamespace } from './namespace.js';
 import { closeSocket, deleteNamedNetns, SyscallError } from './netns.js';
@@ -54,6 +55,10 @@ export function deserializeError(s: SerializedError): Error {
   return Object.assign(new Error(s.message), { code: s.code, syscall: s.syscall, path: s.path });
 }
 
+/** node:worker_threads, loaded when a factory is made: 1.7 MB a daemon making no namespaces does without. */
+let threads: typeof import('node:worker_threads') | null = null;
+const workerThreads = () => (threads ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads'));
+
 /** The worker's module: next to this one, as tsc (.js) or the bundle (.mjs) laid it out. */
 function workerUrl(): URL {
   return new URL(import.meta.url.endsWith('.mjs') ? './netns-worker.mjs' : './netns-worker.js', import.meta.url);
@@ -84,6 +89,7 @@ export class NamespaceFactory {
     this.outcomes = new Array<Outcome | undefined>(names.length);
     const shared = new SharedArrayBuffer(4);
     this.next = new Int32Array(shared);
+    const { MessageChannel, Worker } = workerThreads();
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(workerUrl(), {
@@ -138,6 +144,7 @@ export class NamespaceFactory {
   /** Take every answer already there, now; how many awaited namespaces that settled. */
   poll(): number {
     let settled = 0;
+    const { receiveMessageOnPort } = workerThreads();
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) settled += this.receive(m.message as WorkerMessage);
     return settled;
   }
@@ -211,7 +218,8 @@ export class NamespaceFactory {
    */
   private workerGone(e: Error): void {
     if (this.workerDone) return;
-    this.poll();
+    this.poll(); // its last answers, and its `done` when it simply ended
+    if (this.workerDone) return;
     this.workerFailed = true;
     this.finishWorker();
     const taken = Math.min(Atomics.load(this.next, 0), this.names.length);
