@@ -10,7 +10,10 @@
 import { inverse, KernelError, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
 import { routeText } from '../plan/render.js';
 
-/** At most this many operations of one stage in flight: keeps the acks well inside a socket's receive buffer. */
+/**
+ * At most this many operations of one stage in flight (namespaces waiting for the thread that makes
+ * them, requests to a slow kernel): enough to keep that busy, few enough to undo little after a failure.
+ */
 const WINDOW = 64;
 
 export interface ExecuteOptions {

@@ -12,6 +12,7 @@ import { acquireLock, LockBusyError } from '../../src/kernel/flock.js';
 import { makePlan, STAGE } from '../../src/plan/plan.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
+import { prng } from '../support/random-world.js';
 import { config, endpoint, link, network, subnet } from '../fixtures/plan/build.js';
 
 /** The same kernel state, whatever the order the objects were listed in; ifindexes are new after a re-create. */
@@ -54,6 +55,7 @@ class Recorder implements Kernel {
 }
 
 const STAGE_ORDER = ['netns-add', 'link-add', 'addr-add', 'route-add'];
+const spec = (netns: string | null): LinkSpec => ({ netns, name: 'eth0', kind: 'macvlan', parent: 'eth0.50', mtu: null, mac: null, up: true, alias: '' });
 
 test('one stage is sent together; within a namespace the next stage waits for the one before', async () => {
   const kernel = new Recorder(world());
@@ -95,7 +97,6 @@ test('at most a window of one stage is in flight; the rest follows as slots free
 
 test('what an action waits for: its namespace and vlannet\'s own at lower stages, and every lower-stage deletion', () => {
   const action = (op: KernelOp, stage: number): Action => ({ object: 'x', change: 'create', reason: '', op, stage });
-  const spec = (netns: string | null): LinkSpec => ({ netns, name: 'eth0', kind: 'macvlan', parent: 'eth0.50', mtu: null, mac: null, up: true, alias: '' });
   const netnsAdd = (netns: string) => action({ op: 'netns-add', netns }, STAGE.netnsAdd);
   const link = (netns: string | null) => action({ op: 'link-add', link: spec(netns) }, netns === null ? STAGE.parentAdd : STAGE.endpointAdd);
   const addr = (netns: string) => action({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 } }, STAGE.addrAdd);
@@ -106,6 +107,44 @@ test('what an action waits for: its namespace and vlannet\'s own at lower stages
   assert.ok(dependsOn(addr('a'), del('b')), 'a create waits for a deletion anywhere (it may free a MAC or an address)');
   assert.not.ok(dependsOn(addr('a'), addr('b')), 'one stage: independent');
   assert.not.ok(dependsOn(netnsAdd('a'), link('a')), 'never on a later stage');
+});
+
+test('property: no action starts before everything it depends on has completed (200 random executions)', async () => {
+  const kinds = [
+    (netns: string | null): KernelOp => (netns === null ? { op: 'link-del', netns, name: 'x', before: spec(null), addresses: [], routes: [] } : { op: 'netns-add', netns }),
+    (netns: string | null): KernelOp => ({ op: 'link-add', link: spec(netns) }),
+    (netns: string | null): KernelOp => ({ op: 'addr-del', addr: { netns, link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 } }),
+    (netns: string | null): KernelOp => ({ op: 'route-add', route: { netns, family: 4, dst: 'default', gateway: '10.0.0.1', dev: 'eth0', protocol: 201 } }),
+  ];
+  for (let seed = 1; seed <= 200; seed++) {
+    const r = prng(seed);
+    const actions: Action[] = Array.from({ length: 5 + r.int(40) }, (_, i) => {
+      const netns = r.chance(0.15) ? null : `ns${r.int(6)}`;
+      return { object: `o${i}`, change: 'create' as const, reason: '', op: r.pick(kinds)(netns), stage: 1 + r.int(8) };
+    }).sort((a, b) => a.stage - b.stage);
+    const span = new Map<Action, { start: number; end: number }>();
+    let clock = 0;
+    const byOp = new Map(actions.map((a) => [a.op, a]));
+    const kernel: Kernel = {
+      observe: async () => { throw new Error('not used'); },
+      apply: async (op) => {
+        const s = { start: ++clock, end: 0 };
+        span.set(byOp.get(op)!, s);
+        if (r.chance(0.6)) await new Promise((resolve) => setTimeout(resolve, r.int(3)));
+        s.end = ++clock;
+      },
+      close() {},
+    };
+    const done = await executePlan(kernel, actions);
+    assert.is(done.length, actions.length, `seed ${seed}: every action ran`);
+    for (const later of actions) {
+      for (const earlier of actions) {
+        if (!dependsOn(later, earlier)) continue;
+        assert.ok(span.get(earlier)!.end < span.get(later)!.start,
+          `seed ${seed}: ${later.op.op} (stage ${later.stage}, ${netnsOfOp(later.op)}) started before ${earlier.op.op} (stage ${earlier.stage}, ${netnsOfOp(earlier.op)}) ended`);
+      }
+    }
+  }
 });
 
 test('a failure starts nothing new; what was in flight settles and is rolled back with the rest', async () => {
