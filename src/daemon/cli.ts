@@ -34,29 +34,39 @@ import { serveDaemon } from './status.js';
  * Outside V8's heap, glibc's malloc serves V8's compilers and collectors, which run on their own
  * threads: by default each thread may get an arena of its own, and memory freed there stays
  * resident. Two arenas are plenty for a daemon that works in bursts; and after each full collection
- * malloc_trim hands what is free back to the kernel (~15 MB less peak at 1000 endpoints). So does
- * the end of every run (~0.3 ms): the optimising compiler frees megabytes of its scratch memory in
- * bursts while the daemon repairs drift, which no full collection follows.
- * Returns the full collection and the trim.
+ * malloc_trim hands what is free back to the kernel (~15 MB less peak at 1000 endpoints).
+ *
+ * After every run, too: while the daemon repairs drift no config is read, but each run leaves
+ * the garbage of a whole desired state behind, and the optimising compiler frees megabytes of its
+ * scratch memory in bursts. So the end of a run collects in full once the heap has grown by
+ * COLLECT_AFTER_GROWTH since the last full collection (~15 ms, after the run, not in it), and trims
+ * malloc otherwise (~0.3 ms): ~5 MB less peak at 1000 endpoints, no measurable cost to repairs.
  */
-function tuneHeapForDaemon(): { collectGarbage(): void; trimMalloc(): void } {
+function tuneHeapForDaemon(): { collectGarbage(): void; afterRun(): void } {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   v8.setFlagsFromString('--heap-growing-percent=40');
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
   const malloc = mallocTuning();
   malloc.limitArenas(2);
-  return {
-    collectGarbage() {
-      gc();
-      malloc.trim();
-    },
-    trimMalloc: () => malloc.trim(),
+  let collectedAt = 0;
+  const collectGarbage = () => {
+    gc();
+    malloc.trim();
+    collectedAt = v8.getHeapStatistics().used_heap_size;
   };
+  const afterRun = () => {
+    if (v8.getHeapStatistics().used_heap_size - collectedAt > COLLECT_AFTER_GROWTH) collectGarbage();
+    else malloc.trim();
+  };
+  return { collectGarbage, afterRun };
 }
 
+/** See tuneHeapForDaemon. */
+const COLLECT_AFTER_GROWTH = 6 << 20;
+
 export async function daemonCommand(argv: string[]): Promise<number> {
-  const { collectGarbage, trimMalloc } = tuneHeapForDaemon();
+  const { collectGarbage, afterRun } = tuneHeapForDaemon();
   const { values } = parseFlags(argv, {
     ...FILE_FLAG,
     resync: { type: 'string', default: String(DEFAULT_TIMING.resyncMs / 1000) },
@@ -86,7 +96,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     // Subscribe to the namespaces the enforced config uses: all of them when that list changed,
     // else those a run created, deleted or replaced (their objects are netns.NAME).
     runFinished(run, d) {
-      setImmediate(trimMalloc);
+      setImmediate(afterRun);
       const config = d.lastGood?.config ?? null;
       if (config === watchedConfig && run.executed === 0) return;
       const ns = namespacesOf(config);

@@ -14,12 +14,12 @@
 // (tick()). A namespace made ahead for an operation the execution never got to (it failed
 // first) is removed again when the execution ends (close()).
 
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { NetlinkError } from './handle.js';
 import { makeNamespace, type MadeNamespace } from './namespace.js';
 import { closeSocket, deleteNamedNetns, SyscallError } from './netns.js';
-import fs from 'node:fs';
 
 /** What the worker is given: the names in order, the shared counter, its end of the channel. */
 export interface WorkerData { names: string[]; next: SharedArrayBuffer; port: MessagePort }
@@ -172,7 +172,7 @@ export class NamespaceFactory {
       if (!outcome || !('made' in outcome) || this.asked.has(i)) continue;
       closeSocket(outcome.made.sockets.fd!);
       fs.closeSync(outcome.made.fd);
-      try { deleteNamedNetns(this.names[i]!); } catch { /* already gone */ }
+      try { deleteNamedNetns(this.names[i]!); } catch { /* already gone: someone else deleted it */ }
     }
   }
 
