@@ -2,8 +2,9 @@
 // file opened while a thread is inside a namespace stays bound to it after the thread has gone
 // back, so every switch here is synchronous — enter, open, return — and nothing else runs in
 // between. A namespace belongs to a thread, not to the process: libuv's threads keep their own,
-// and so does the namespace factory's worker thread (factory.ts), which runs this module too. vishvananda/netlink's NewHandleAt,
-// and iproute2's `ip netns add`, done from Node through libc (koffi).
+// and so does the namespace factory's worker thread (factory.ts), which runs this module too.
+// vishvananda/netlink's NewHandleAt, and iproute2's `ip netns add`, done from Node through libc
+// (koffi).
 
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
