@@ -28,8 +28,9 @@ import { serveDaemon } from './status.js';
  * 1000-endpoint file leaves megabytes of syntax tree behind) and after the first reconcile, which
  * also sets the limits from what is really live. At 15 % the run right after a config change
  * (what the young generation promotes during it) started a full marking on its own, ~15 ms of it;
- * 40 % costs no measurable peak. More, shorter collections for a footprint near what is live. V8 reads these flags whenever it sizes the heap, so setting
- * them at start-up takes effect; the collector is exposed for those calls.
+ * 40 % costs no measurable peak. More, shorter collections for a footprint near what is live. V8
+ * reads these flags whenever it sizes the heap, so setting them at start-up takes effect; the
+ * collector is exposed for those calls.
  *
  * Outside V8's heap, glibc's malloc serves V8's compilers and collectors, which run on their own
  * threads: by default each thread may get an arena of its own, and memory freed there stays
