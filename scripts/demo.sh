@@ -6,5 +6,5 @@
 # The host's interfaces, addresses, routes and /run are never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --kernel
+bash scripts/setup.sh demo
 exec unshare --mount --net --propagation private bash scripts/demo-sandbox.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tests systemd/vlannet.service under a real systemd: boots User-mode Linux with systemd as PID 1
-# (init.sh builds a private overlay root and installs the units), where checks.sh verifies that
+# Tests systemd/vlannet.service under a real systemd: boots the test VM (test/vm/lib.sh: Debian's
+# kernel under QEMU, the host's root read-only under a tmpfs overlay) with systemd as PID 1
+# (guest.sh installs the units), where checks.sh verifies that
 #   - vlannet.service reaches active only after its first reconcile (READY=1 after the apply),
 #   - a unit with NetworkNamespacePath=/run/netns/web and After=vlannet.service runs inside the
 #     namespace and is reachable from another endpoint,
@@ -12,22 +13,19 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
+# shellcheck source=../vm/lib.sh
+. test/vm/lib.sh
 say() { echo "systemd-test: $*" >&2; }
 [ "$(id -u)" = 0 ] || { say "needs root"; exit 1; }
-command -v linux.uml >/dev/null || { say "User-mode Linux is missing: run scripts/setup.sh --kernel"; exit 1; }
 [ "${VLANNET_NO_BUILD:-}" = 1 ] || npm run --silent build >/dev/null 2>&1 || say "the build reported errors; using what it emitted"
+vm_prepare || exit 1
 out="$repo/test-output/systemd-$(date +%Y%m%d-%H%M%S)-$$"
-mkdir -p "$out/uml"
-printf 'VLANNET_REPO=%q\n' "$repo" > "$out/guest.env"
+mkdir -p "$out"
+printf 'VLANNET_REPO=%q\nVLANNET_OUT=%q\nVLANNET_STAGE2=%q\n' "$repo" "$out" "$repo/test/systemd/guest.sh" > "$out/guest.env"
+say "booting systemd in Debian's $VM_KVER under QEMU ($VM_ACCEL); output in ${out#"$repo"/}"
 started=$(date +%s.%N)
-set +e
-timeout --kill-after=15 "${VLANNET_SYSTEMD_TEST_TIMEOUT:-300}" linux.uml \
-  mem=1024M root=/dev/root rootfstype=hostfs rootflags=/ rw \
-  "init=$repo/test/systemd/init.sh" "VLANNET_OUT=$out" \
-  "uml_dir=$out/uml" umid=vlannet-systemd-test con=null con0=null,fd:1 ssl=null quiet \
-  < /dev/null > "$out/console.log" 2>&1
-status=$?
-set -e
+status=0
+vm_boot "$out" "${VLANNET_SYSTEMD_TEST_TIMEOUT:-600}" > "$out/console.log" 2>&1 || status=$?
 ended=$(date +%s.%N)
 total=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.1f", b - a }')
 [ "$status" = 124 ] && { say "TIMEOUT after ${total}s; see ${out#"$repo"/}/console.log"; exit 124; }
