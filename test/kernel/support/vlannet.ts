@@ -49,6 +49,7 @@ export interface PlanChange {
 export interface PlanOutput {
   format_version: string;
   changes: PlanChange[];
+  upstream_routes: { network: string; subnet: string; via: string | null; parent: string }[];
 }
 
 function describe(args: string[], r: RunResult): string {
