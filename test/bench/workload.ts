@@ -40,7 +40,7 @@ export function configYaml(ids: number[]): string {
 }
 
 /**
- * The best iproute2 script (../shared/KERNEL-TESTING.md): one `ip -batch` for every `netns add`,
+ * The best iproute2 script we know (see README.md, Performance): one `ip -batch` for every `netns add`,
  * one `ip -batch` creating every link directly in its namespace, then one `ip -n NS -batch` per
  * namespace for loopback up, address, link up and default route (the same kernel work as vlannet,
  * which also brings each namespace's loopback up).

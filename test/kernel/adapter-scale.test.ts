@@ -1,7 +1,7 @@
 // What the adapter costs at scale: N named namespaces, each with one macvlan, created through
 // apply() with every operation in flight together, then observed. N is 100 by default and
 // VLANNET_SCALE=1000 for the full measurement (see the numbers in the report); the bounds here are
-// loose (a slow CI machine, User-mode Linux) and catch only a change of order of magnitude.
+// loose (a slow CI machine, the test VM under TCG) and catch only a change of order of magnitude.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -292,7 +292,7 @@ test('kill -9 during a large apply, then start again: converged, no duplicates, 
     await until('first successful run after restart', () => /applied revision/.test(d.log()), 60_000, d);
     report(`restart after kill -9 to converged (${n} endpoints, includes node start-up)`, performance.now() - t);
     assert.is(netnsCount(), n);
-    // Every namespace is there; every 10th endpoint is checked in full (iproute2 is slow in UML).
+    // Every namespace is there; every 10th endpoint is checked in full (each iproute2 process costs ~0.1 s in the VM under TCG).
     const all = parseConfig(text);
     const sample = { ...all, endpoints: Object.fromEntries(Object.entries(all.endpoints!).filter((_, i) => i % 10 === 0)) };
     assert.equal(checkKernel(sample), [], 'converged');

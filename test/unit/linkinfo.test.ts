@@ -24,7 +24,7 @@ interface Captured {
 interface Fixture { captured: string; links: Captured[] }
 
 const dir = new URL('../../../test/fixtures/kernel/', import.meta.url);
-const fixtures: Fixture[] = ['links-host.json', 'links-uml-6.1.json'].map((f) => JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')));
+const fixtures: Fixture[] = ['links-host.json', 'links-uml-6.1.json', 'links-debian-6.1.json'].map((f) => JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')));
 const all = fixtures.flatMap((f) => f.links.map((l) => ({ ...l, kernel: f.captured })));
 
 const IFLA_LINKINFO = 18;

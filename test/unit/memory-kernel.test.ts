@@ -1,5 +1,5 @@
 // The in-memory kernel answers like the real one where vlannet depends on it (the facts in
-// /work/shared/KERNEL-TESTING.md and the kernel suite). These tests pin the fake's behaviour;
+// test/README.md and the kernel suite). These tests pin the fake's behaviour;
 // when the fake and the kernel disagree, the kernel is right and the fake gets fixed.
 
 import { test } from 'uvu';

@@ -1,5 +1,5 @@
 // What the kernel must hold for a config, derived from the YAML itself (Docker's driver semantics,
-// see /work/shared/seeds) and checked with iproute2 — never with vlannet's own decoder. Returns the
+// as README.md describes them) and checked with iproute2 — never with vlannet's own decoder. Returns the
 // list of differences, so a failing test prints every one of them at once.
 
 import { Address4, Address6 } from 'ip-address';

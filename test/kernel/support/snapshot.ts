@@ -34,7 +34,7 @@ export function snapshotAll(devs: string[], netns: string | null = null): Record
 /**
  * The same pictures without the two counters the kernel keeps on a lower device for its upper
  * devices: `promiscuity` and `allmulti` go up by one while a macvlan hangs from a link (measured in
- * UML 6.1: a macvlan child makes a veth parent `"promiscuity":1`; ipvlan l3 and vlan children do
+ * Linux 6.1: a macvlan child makes a veth parent `"promiscuity":1`; ipvlan l3 and vlan children do
  * not). They are references held by the children, not the parent's configuration; compare with
  * this only while vlannet's children exist, and byte-for-byte once they are gone.
  */

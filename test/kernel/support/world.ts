@@ -94,7 +94,7 @@ export class World {
     return name;
   }
 
-  /** A dummy link (needs the dummy module: User-mode Linux has it). */
+  /** A dummy link (needs the dummy module: the test VM's kernel has it). */
   dummy(name: string, addresses: string[] = []): string {
     ip('link', 'add', name, 'type', 'dummy');
     this.links.add(name);
@@ -143,7 +143,7 @@ export class World {
   }
 
   /**
-   * `vlannet destroy` (only when something of vlannet's may be left: it costs ~1.7 s in UML), then
+   * `vlannet destroy` (only when something of vlannet's may be left: it costs ~1.5 s in the VM under TCG), then
    * whatever is left of what the test made: vlannet-marked links of this namespace (should destroy
    * have failed), the test's links (their children go with them) and every namespace the test or
    * its configs named.
