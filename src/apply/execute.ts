@@ -1,13 +1,19 @@
-// The executor: runs a plan's kernel operations and nothing else. An action waits only for what
-// it can depend on (see dependsOn): the earlier stages of its own namespace and of vlannet's own,
-// and every earlier deletion. So the namespaces of a plan proceed independently: while one is
-// still being created, the links, addresses and routes of those already made go ahead, and an
-// adapter that creates namespaces on another thread (src/kernel/factory.ts) keeps both busy.
-// If any operation fails, nothing new starts; once what is in flight has settled, everything this
-// execution did is undone in reverse order of completion, and the error names the object, the
-// operation, the kernel's errno and a hint.
+// The executor: runs a plan's kernel operations and nothing else, in two phases split by the
+// plan's point of no return (src/plan/order.ts). Before it, everything new is made; if any of it
+// fails, nothing new starts, what is in flight settles, and everything this execution did is
+// undone exactly, in reverse order of completion. After it, what the plan removes is removed and
+// what had to wait for that is made; a failure there is not undone (the steps before it cannot be
+// brought back as they were): the error says what is done and what is not, and the next apply
+// (or the daemon's next run) finishes the work. Deleting something already gone counts as done.
+//
+// Within a phase an action waits only for what it can depend on (see dependsOn): the earlier
+// stages of its own namespace and of vlannet's own, and every earlier deletion. So the namespaces
+// of a plan proceed independently: while one is still being created, the links, addresses and
+// routes of those already made go ahead, and an adapter that creates namespaces on another thread
+// (src/kernel/factory.ts) keeps both busy.
 
 import { inverse, KernelError, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
+import { POINT_OF_NO_RETURN } from '../plan/order.js';
 import { routeText } from '../plan/render.js';
 
 /**
@@ -19,6 +25,11 @@ const WINDOW = 64;
 export interface ExecuteOptions {
   /** Called after each action completes (progress bars, logs). */
   onAction?(action: Action, done: number, total: number): void;
+  /**
+   * Fault injection for tests (`VLANNET_FAIL_AT=K` in the command line): the K-th action to start
+   * fails with EIO instead of reaching the kernel.
+   */
+  failAt?: number;
 }
 
 export interface RollbackReport {
@@ -31,38 +42,86 @@ export class ApplyError extends Error {
   constructor(
     public readonly action: Action,
     public override readonly cause: unknown,
-    public readonly rollback: RollbackReport,
+    /** What undoing did; null when the failure came after the point of no return (nothing is undone). */
+    public readonly rollback: RollbackReport | null,
     public readonly otherFailures: { action: Action; cause: unknown }[],
+    /** After the point of no return: the actions that were not done. */
+    public readonly notDone: Action[] = [],
   ) {
     super(describeFailure(action, cause));
     this.name = 'ApplyError';
   }
 }
 
+/** What an ApplyError means for the kernel, in lines for people: the failures, then what state it is in. */
+export function describeApplyError(e: ApplyError): string[] {
+  const lines = [e.message, ...e.otherFailures.map((o) => describeFailure(o.action, o.cause))];
+  const r = e.rollback;
+  if (r === null) {
+    const n = e.notDone.length;
+    lines.push(`the apply had passed its point of no return: everything new is in place, nothing was undone, and ` +
+      `${n} step${n === 1 ? '' : 's'} ${n === 1 ? 'was' : 'were'} not done (${[...new Set(e.notDone.map((a) => a.object))].slice(0, 8).join(', ')}` +
+      `${n > 8 ? ', …' : ''}); apply again to finish (a running daemon retries by itself)`);
+  } else if (r.failed.length === 0) {
+    lines.push(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply`);
+  } else {
+    lines.push(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`,
+      ...r.failed.map((f) => `  ${describeOp(f.op)}: ${f.error}`));
+  }
+  return lines;
+}
+
+/** Errors that say a deletion's object is gone already: the deletion is done. */
+const GONE: Partial<Record<KernelOp['op'], readonly string[]>> = {
+  'netns-del': ['ENOENT'],
+  'link-del': ['ENODEV'],
+  'addr-del': ['EADDRNOTAVAIL', 'ENODEV'],
+  'route-del': ['ESRCH', 'ENOENT', 'ENODEV'],
+};
+
+/** kernel.apply, where deleting what is already gone succeeds. */
+async function perform(kernel: Kernel, op: KernelOp): Promise<void> {
+  try {
+    await kernel.apply(op);
+  } catch (e) {
+    if (e instanceof KernelError && GONE[op.op]?.includes(e.errno)) return;
+    throw e;
+  }
+}
+
 /**
  * Execute a plan's actions (sorted by stage, as plans are); returns them in the order they
- * completed. Throws ApplyError after rolling back.
+ * completed. Throws ApplyError: after rolling back, for a failure before the point of no return.
  */
 export async function executePlan(kernel: Kernel, actions: Action[], opts: ExecuteOptions = {}): Promise<Action[]> {
   const done: Action[] = [];
-  const failures: { action: Action; cause: unknown }[] = [];
+  let started = 0;
+  const step = async (action: Action): Promise<unknown> => {
+    try {
+      if (++started === opts.failAt) throw new KernelError('EIO', 'failure injected by VLANNET_FAIL_AT', action.op);
+      await perform(kernel, action.op);
+      done.push(action);
+      opts.onAction?.(action, done.length, actions.length);
+      return null;
+    } catch (cause) {
+      return cause ?? new Error('unknown failure');
+    }
+  };
+  const make = actions.filter((a) => a.stage < POINT_OF_NO_RETURN);
+  const rest = actions.filter((a) => a.stage >= POINT_OF_NO_RETURN);
   kernel.prepare?.(actions.map((a) => a.op));
   try {
-    await new Schedule(actions).run(() => kernel.idle?.() ?? false, async (action) => {
-      try {
-        await kernel.apply(action.op);
-        done.push(action);
-        opts.onAction?.(action, done.length, actions.length);
-        return true;
-      } catch (cause) {
-        failures.push({ action, cause });
-        return false;
-      }
-    });
+    let failures = await new Schedule(make).run(() => kernel.idle?.() ?? false, step);
     if (failures.length > 0) {
       const rollback = await undo(kernel, done);
       const [first, ...others] = failures;
       throw new ApplyError(first!.action, first!.cause, rollback, others);
+    }
+    failures = await new Schedule(rest).run(() => kernel.idle?.() ?? false, step);
+    if (failures.length > 0) {
+      const [first, ...others] = failures;
+      const finished = new Set(done);
+      throw new ApplyError(first!.action, first!.cause, null, others, rest.filter((a) => !finished.has(a)));
     }
   } finally {
     await kernel.finish?.();
@@ -122,11 +181,12 @@ class Schedule {
   }
 
   /**
-   * Run every action through `step` (false: it failed). When nothing can start, `idle` may do
-   * prepared work (true: it did, look again). After a failure nothing new starts; returns once
-   * everything started has settled.
+   * Run every action through `step` (it resolves with null, or with why it failed). When nothing
+   * can start, `idle` may do prepared work (true: it did, look again). After a failure nothing new
+   * starts; returns the failures once everything started has settled.
    */
-  async run(idle: () => boolean, step: (a: Action) => Promise<boolean>): Promise<void> {
+  async run(idle: () => boolean, step: (a: Action) => Promise<unknown>): Promise<{ action: Action; cause: unknown }[]> {
+    const failures: { action: Action; cause: unknown }[] = [];
     let running = 0;
     let failed = false;
     let wake: (() => void) | null = null;
@@ -137,11 +197,11 @@ class Schedule {
         running++;
         started++;
         this.inFlight[a.stage]!++;
-        void step(a).then((ok) => {
+        void step(a).then((cause) => {
           running--;
           this.inFlight[a.stage]!--;
-          if (ok) this.complete(a);
-          else failed = true;
+          if (cause === null) this.complete(a);
+          else { failed = true; failures.push({ action: a, cause }); }
           const w = wake;
           wake = null;
           w?.();
@@ -159,6 +219,7 @@ class Schedule {
       await new Promise<void>((resolve) => { wake = resolve; });
     }
     if (!failed && started !== this.actions.length) throw new Error(`BUG: ${this.actions.length - started} actions never became ready`);
+    return failures;
   }
 
   /** The next action that may start: the lowest stage first, within its window. */
@@ -196,7 +257,7 @@ async function undo(kernel: Kernel, done: Action[]): Promise<RollbackReport> {
   for (const action of [...done].reverse()) {
     for (const op of inverse(action.op)) {
       try {
-        await kernel.apply(op);
+        await perform(kernel, op);
       } catch (error) {
         report.failed.push({ op, error: error instanceof Error ? error.message : String(error) });
       }
@@ -212,7 +273,9 @@ export function describeOp(op: KernelOp): string {
     case 'netns-add': return `create namespace ${op.netns}`;
     case 'netns-del': return `delete namespace ${op.netns}`;
     case 'link-add': return `create ${op.link.kind} link ${op.link.name}${op.link.parent ? ` on ${op.link.parent}` : ''}${where(op.link.netns)}`;
-    case 'link-set': return `change link ${op.name}${where(op.netns)} (${Object.keys(op.set).join(', ')})`;
+    case 'link-set': return op.set.name !== undefined
+      ? `rename link ${op.name} to ${op.set.name}${where(op.netns)}${op.set.up ? ' and bring it up' : ''}`
+      : `change link ${op.name}${where(op.netns)} (${Object.keys(op.set).join(', ')})`;
     case 'link-del': return `delete link ${op.name}${where(op.netns)}`;
     case 'addr-add': return `add address ${op.addr.address}/${op.addr.prefixLength} to ${op.addr.link}${where(op.addr.netns)}`;
     case 'addr-del': return `remove address ${op.addr.address}/${op.addr.prefixLength} from ${op.addr.link}${where(op.addr.netns)}`;

@@ -78,16 +78,10 @@ export async function report(error: unknown): Promise<number> {
   // Matched by name, like the errors below: execute.js (and the plan renderer it imports) is loaded
   // only by the commands that can throw it, and is then already loaded here.
   if (error instanceof Error && error.name === 'ApplyError') {
-    const { describeFailure } = await import('../apply/execute.js');
-    const e = error as ApplyError;
-    say(`error: ${e.message}`);
-    for (const o of e.otherFailures) say(`error: ${describeFailure(o.action, o.cause)}`);
-    const r = e.rollback;
-    if (r.failed.length === 0) say(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply.`);
-    else {
-      say(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`);
-      for (const f of r.failed) say(`  ${f.op.op}: ${f.error}`);
-    }
+    const { describeApplyError } = await import('../apply/execute.js');
+    const [first, ...rest] = describeApplyError(error as ApplyError);
+    say(`error: ${first}`);
+    for (const line of rest) say(line.startsWith(' ') ? line : `error: ${line}`);
     return EXIT.error;
   }
   // Matched by name: their modules are loaded only by the commands that can throw them.

@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApplyError, describeOp } from '../apply/execute.js';
+import { ApplyError, describeApplyError, describeOp } from '../apply/execute.js';
 import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
 import { IncrementalPlanner } from '../plan/incremental.js';
 import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
@@ -494,13 +494,7 @@ export class Daemon {
 
 /** An error as one message for people: object, operation, errno, hint, and what rollback did. */
 export function describeError(error: unknown): string {
-  if (error instanceof ApplyError) {
-    const r = error.rollback;
-    const rollback = r.failed.length === 0
-      ? `rolled back ${r.undone} action${r.undone === 1 ? '' : 's'}; the kernel is as before this run`
-      : `ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed (${r.failed.map((f) => `${f.op.op}: ${f.error}`).join(', ')})`;
-    return `${error.message}\n${rollback}`;
-  }
+  if (error instanceof ApplyError) return describeApplyError(error).join('\n');
   if (error instanceof DiagnosticsError) return error.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n');
   if (error instanceof KernelError) return `the kernel refused ${error.op.op}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);

@@ -165,12 +165,14 @@ function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
   indexes.set(spec.name, link.index);
 }
 
-/** `ip link set NAME mtu … address … alias … type KIND mode …  up|down`, and the ipv6 sysctl. */
+/** `ip link set NAME name NEW mtu … address … alias … type KIND mode …  up|down`, and the ipv6 sysctl. */
 export async function setLink(handles: Handles, netns: Netns, name: string, set: LinkChange): Promise<void> {
   // The link's kind and mode are needed only to change its mode; otherwise its index is enough.
   const link = set.mode !== undefined || set.flag !== undefined ? getLink(handles, netns, name) : null;
   if (set.ipv6Disabled !== undefined) writeDisableIpv6(handles, netns, name, set.ipv6Disabled);
   const attrs = new AttrWriter();
+  // The kernel renames before it changes flags: one request renames a link and brings it up.
+  if (set.name !== undefined) attrs.string(IFLA.IFNAME, set.name);
   if (set.mtu !== undefined) attrs.u32(IFLA.MTU, set.mtu);
   if (set.mac !== undefined) attrs.bytes(IFLA.ADDRESS, parseMac(set.mac));
   if (set.alias !== undefined) attrs.string(IFLA.IFALIAS, set.alias);
@@ -186,9 +188,15 @@ export async function setLink(handles: Handles, netns: Netns, name: string, set:
   const flags = set.up ? IFF_UP : 0;
   const body = attrs.toBuffer();
   if (!body.length && !change) return;
-  const request = (index: number) => handles.get(netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index, flags, change }), body]));
-  if (link) request(link.index);
-  else withIndex(handles, netns, name, request);
+  const request = (index: number) => {
+    handles.get(netns).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index, flags, change }), body]));
+    return index;
+  };
+  const index = link ? request(link.index) : withIndex(handles, netns, name, request);
+  if (set.name !== undefined) {
+    handles.indexes(netns).delete(name);
+    handles.indexes(netns).set(set.name, index);
+  }
 }
 
 /** `ip link del NAME`. */

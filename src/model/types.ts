@@ -272,6 +272,8 @@ function restore(l: RemovedLink): KernelOp[] {
 }
 
 export interface LinkChange {
+  /** A rename (the link is down: a link made beside the one it replaces takes its name). */
+  name?: string;
   mtu?: number;
   mode?: string;
   flag?: string;

@@ -6,8 +6,9 @@
 // matched to what is desired by the role and name in its mark (endpoint.web1, vlan.eth0.50,
 // dummy.net1), not by where it is, so an endpoint that moved namespace or ifname is replaced.
 //
-// Order: deletes first, children first; then creates, parents first (see STAGE). Actions that
-// share a stage are independent and may be sent together.
+// Order: make before break (order.ts): everything new first, parents first; removals after the
+// point of no return, children first. Actions that share a stage are independent and may be sent
+// together.
 
 import { resolveDesired } from '../model/desired.js';
 import { isLinkLocal } from '../model/addressing.js';
@@ -18,14 +19,10 @@ import {
   type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState,
 } from '../model/types.js';
 import { groupBy } from '../model/collections.js';
+import { order, type Draft, type Step } from './order.js';
 import { routeText } from './render.js';
 
-export const STAGE = {
-  // Namespaces go before parents: an undo runs backwards, so a parent is restored before the
-  // namespace whose endpoints (carried by its netns-del) hang from it.
-  routeDel: 1, addrDel: 2, endpointDel: 3, netnsDel: 4, parentDel: 5,
-  netnsAdd: 6, parentAdd: 7, endpointAdd: 8, linkSet: 9, addrAdd: 10, routeAdd: 11,
-} as const;
+export { POINT_OF_NO_RETURN, STAGE } from './order.js';
 
 /** Plan the changes that make the kernel match `config`. Throws DiagnosticsError on any error. */
 export function makePlan(config: Config, observed: ObservedState): Plan {
@@ -139,17 +136,19 @@ function linkChanges(o: LinkState, d: LinkSpec): [LinkChange, LinkChange] {
 }
 
 const show = (v: unknown) => (v === undefined ? '(unset)' : String(v));
+const recreateReason = (family: number) =>
+  `its link loses an IPv${family} address, and the kernel may drop the route with it: re-created after the address change`;
 
 export function planAgainst(desired: DesiredState, observed: ObservedState, warningsIn: Diagnostic[]): Plan {
-  const actions: Action[] = [];
+  const drafts: Draft[] = [];
   const warnings = [...warningsIn];
   // Indexes, so a plan over thousands of endpoints stays linear.
   const addressesAt = groupBy(observed.addresses, (a) => place(a.netns, a.link));
   const routesOn = groupBy(observed.routes, (r) => place(r.netns, r.dev));
   const strangersOn = groupBy(observed.links.filter((l) => l.parent !== null && !ownerOf(l)), (l) => l.parent!);
   const strangersIn = groupBy(observed.links.filter((l) => l.netns !== null && l.name !== 'lo' && !ownerOf(l)), (l) => l.netns!);
-  const add = (object: string, change: ChangeKind, reason: string, op: KernelOp, stage: number, extra: Partial<Action> = {}) =>
-    actions.push({ object, change, reason, op, stage, ...extra });
+  const add = (object: string, change: ChangeKind, reason: string, op: KernelOp, step: Step, extra: Partial<Action> = {}) =>
+    drafts.push({ object, change, reason, op, step, ...extra });
 
   // Owned links by identity; desired links by identity.
   const owned = groupBy(
@@ -237,10 +236,10 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     if (withNamespace) { withNamespace.links.push(removed); withNamespace.objects.push(objectOf(f.mark)); continue; }
     add(objectOf(f.mark), f.replacedBy ? 'replace' : 'delete', f.reason,
       { op: 'link-del', netns: l.netns, name: l.name, ...removed },
-      isEndpoint(l.kind) ? STAGE.endpointDel : STAGE.parentDel, { before: linkRecord(removed.before) });
+      isEndpoint(l.kind) ? 'endpointDel' : 'parentDel', { before: linkRecord(removed.before) });
   }
   for (const c of created) {
-    add(c.object, c.change, c.reason, { op: 'link-add', link: c.d }, isEndpoint(c.d.kind) ? STAGE.endpointAdd : STAGE.parentAdd, { after: linkRecord(c.d) });
+    add(c.object, c.change, c.reason, { op: 'link-add', link: c.d }, isEndpoint(c.d.kind) ? 'endpointAdd' : 'parentAdd', { after: linkRecord(c.d) });
   }
   for (const k of kept) {
     const [set, before] = linkChanges(k.o, k.d);
@@ -248,16 +247,22 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     if (!keys.length) continue;
     const reason = keys.map((key) => `${key} ${show(before[key])} → ${show(set[key])}`).join(', ');
     add(k.object, 'update', reason, { op: 'link-set', netns: k.o.netns, name: k.o.name, set, before },
-      isEndpoint(k.o.kind) ? STAGE.linkSet : STAGE.parentAdd, { before: { ...before }, after: { ...set } });
+      isEndpoint(k.o.kind) ? 'linkSet' : 'parentSet', { before: { ...before }, after: { ...set } });
   }
 
-  // Addresses: on owned endpoint links that stay; a new or replaced link gets all of its own.
+  // Addresses: on owned endpoint links that stay; a new or replaced link gets all of its own. An
+  // address that changes is a replace (the old goes, the new comes: see order.ts).
   const keptEndpoints = new Set(kept.filter((k) => isEndpoint(k.o.kind)).map((k) => place(k.o.netns, k.o.name)));
   // A link has one or two addresses: lists compared field by field, no keys to build.
   const wanted = groupBy(desired.addresses, (a) => place(a.netns, a.link));
   const addrObject = (a: AddressState) => `${objectAt.get(place(a.netns, a.link)) ?? `link.${where(a.netns)}.${a.link}`}.ipv${a.family}`;
   const cidr = (a: AddressState) => `${a.address}/${a.prefixLength}`;
   const isIn = (list: readonly AddressState[]) => (a: AddressState) => list.some((b) => sameAddress(a, b));
+  /**
+   * Kept links and families that lose an address: the kernel may drop their routes with it (with
+   * the last address, and a primary takes its secondaries along), so those routes are re-created.
+   */
+  const readdressed = new Set<string>();
   for (const [at, list] of wanted) {
     const have = keptEndpoints.has(at) ? (addressesAt.get(at) ?? []).filter((a) => !isLinkLocal(a.address)) : [];
     const had = isIn(have);
@@ -265,32 +270,41 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     for (const a of list) {
       if (had(a)) continue;
       const old = have.find((h) => h.family === a.family && !wantedHere(h));
-      add(addrObject(a), 'create', old ? `address changed from ${cidr(old)} to ${cidr(a)}` : 'not in the kernel',
-        { op: 'addr-add', addr: a }, STAGE.addrAdd, { after: { address: cidr(a) } });
+      add(addrObject(a), old ? 'replace' : 'create', old ? `address changed from ${cidr(old)} to ${cidr(a)}` : 'not in the kernel',
+        { op: 'addr-add', addr: a }, 'addrAdd', { after: { address: cidr(a) } });
     }
   }
   for (const at of keptEndpoints) {
     const list = wanted.get(at) ?? [];
     const wantedHere = isIn(list);
-    for (const a of addressesAt.get(at) ?? []) {
+    const have = addressesAt.get(at) ?? [];
+    for (const a of have) {
       if (isLinkLocal(a.address) || wantedHere(a)) continue;
-      const next = list.find((w) => w.family === a.family);
-      add(addrObject(a), 'delete', next ? `address changed from ${cidr(a)} to ${cidr(next)}` : 'not in the configuration',
-        { op: 'addr-del', addr: a }, STAGE.addrDel, { before: { address: cidr(a) } });
+      const next = list.find((w) => w.family === a.family && !have.some((h) => sameAddress(h, w)));
+      readdressed.add(`${at}|${a.family}`);
+      add(addrObject(a), next ? 'replace' : 'delete', next ? `address changed from ${cidr(a)} to ${cidr(next)}` : 'not in the configuration',
+        { op: 'addr-del', addr: a }, 'addrDel', { before: { address: cidr(a) } });
     }
   }
 
   // Routes: vlannet's own (by protocol) that are not wanted go; wanted ones missing come, unless
-  // a default route vlannet does not own is in the way.
+  // a default route vlannet does not own is in the way. Those through a link whose address of
+  // their family is replaced are re-created after it.
   const routeObject = (r: RouteState) => `${objectAt.get(place(r.netns, r.dev)) ?? `link.${where(r.netns)}.${r.dev}`}.route${r.family}`;
   const desiredRoutes = new Set(desired.routes.map(routeKey));
   const present = new Set<string>();
+  const recreated = new Set<string>();
   const defaultsIn = groupBy(observed.routes.filter((r) => r.dst === 'default'), (r) => `${r.netns ?? ''}|${r.family}`);
   for (const r of observed.routes) {
     if (r.protocol !== VLANNET_ROUTE_PROTOCOL || gone.has(place(r.netns, r.dev))) continue;
     const key = routeKey(r);
-    if (desiredRoutes.has(key)) { present.add(key); continue; }
-    add(routeObject(r), 'delete', 'not in the configuration', { op: 'route-del', route: r }, STAGE.routeDel, { before: { route: routeText(r) } });
+    if (desiredRoutes.has(key)) {
+      if (!readdressed.has(`${place(r.netns, r.dev)}|${r.family}`)) { present.add(key); continue; }
+      recreated.add(key);
+      add(routeObject(r), 'replace', recreateReason(r.family), { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
+      continue;
+    }
+    add(routeObject(r), 'delete', 'not in the configuration', { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
   }
   for (const r of desired.routes) {
     if (present.has(routeKey(r))) continue;
@@ -301,28 +315,23 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
         `namespace ${where(r.netns)} already has a ${r.dst} route (${routeText(blocker)}) that vlannet does not own; not adding ${routeText(r)}` });
       continue;
     }
-    add(routeObject(r), 'create', 'not in the kernel', { op: 'route-add', route: r }, STAGE.routeAdd, { after: { route: routeText(r) } });
+    const again = recreated.has(routeKey(r));
+    add(routeObject(r), again ? 'replace' : 'create', again ? recreateReason(r.family) : 'not in the kernel',
+      { op: 'route-add', route: r }, 'routeAdd', { after: { route: routeText(r) } });
   }
 
   // Namespaces.
   const haveNs = new Set(observed.namespaces.map((n) => n.name));
   for (const n of desired.namespaces) {
-    if (!haveNs.has(n)) add(`netns.${n}`, 'create', 'not in the kernel', { op: 'netns-add', netns: n }, STAGE.netnsAdd, { after: { netns: n } });
+    if (!haveNs.has(n)) add(`netns.${n}`, 'create', 'not in the kernel', { op: 'netns-add', netns: n }, 'netnsAdd', { after: { netns: n } });
   }
   for (const [name, { links, objects }] of doomedNs) {
     const reason = `no longer in the configuration${objects.length ? `; ${objects.join(', ')} go${objects.length === 1 ? 'es' : ''} with it` : ''}`;
     add(`netns.${name}`, 'delete', reason, { op: 'netns-del', netns: name, ...(links.length ? { links } : {}) },
-      STAGE.netnsDel, { before: { netns: name, ...(objects.length ? { with: objects } : {}) } });
+      'netnsDel', { before: { netns: name, ...(objects.length ? { with: objects } : {}) } });
   }
 
-  actions.sort(compareActions);
+  const names = new Set(observed.links.map((l) => place(l.netns, l.name)));
+  const actions = order(drafts, (netns, name) => names.has(place(netns, name)));
   return { actions, warnings, upstreamRoutes: desired.upstreamRoutes };
-}
-
-function compareActions(a: Action, b: Action): number {
-  if (a.stage !== b.stage) return a.stage - b.stage;
-  if (a.object !== b.object) return a.object < b.object ? -1 : 1;
-  const ka = JSON.stringify(a.op);
-  const kb = JSON.stringify(b.op);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

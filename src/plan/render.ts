@@ -11,8 +11,9 @@
 //         "object": "endpoint.web1",    // stable object address: netns.NAME, vlan.NAME,
 //                                       // dummy.NETWORK, endpoint.NAME, endpoint.NAME.ipv4|ipv6,
 //                                       // endpoint.NAME.route4|route6
-//         "change": "create",           // create | update | delete | replace (a replace is two
-//                                       // entries, a link-del then a link-add, both "replace")
+//         "change": "create",           // create | update | delete | replace (a replace is several
+//                                       // entries of one object, each "replace": a link-add, the
+//                                       // link-del of the old link, a link-set renaming the new one)
 //         "reason": "not in the kernel",// for people; never branch on it
 //         "stage": 8,                   // the order: an entry waits for lower stages in its
 //                                       // namespace and vlannet's own, and for lower-stage
@@ -23,7 +24,7 @@
 //         "after": { … }                // optional: attributes after (create, update, replace)
 //       }
 //     ],
-//     "summary": { "add": 3, "change": 1, "replace": 1, "destroy": 0 },  // a replace counts once
+//     "summary": { "add": 3, "change": 1, "replace": 1, "destroy": 0 },  // objects; a replace counts once
 //     "upstream_routes": [              // ipvlan l3/l3s: what upstream routers need; never applied
 //       { "network": "ipvlan120", "subnet": "192.168.120.0/24", "via": "192.168.1.249", "parent": "eth0" }
 //     ],
@@ -32,6 +33,7 @@
 
 import { createRequire } from 'node:module';
 import type { Action, KernelOp, Plan, RouteState } from '../model/types.js';
+import { isRemoval } from './order.js';
 
 export const PLAN_FORMAT_VERSION = '1';
 
@@ -49,13 +51,19 @@ export interface PlanSummary {
   destroy: number;
 }
 
+/** Objects, not actions: a replace takes several actions (removal, creation, rename) and counts once. */
 export function summarize(plan: Plan): PlanSummary {
-  const s: PlanSummary = { add: 0, change: 0, replace: 0, destroy: 0 };
+  const kinds = new Map<string, Action['change']>();
   for (const a of plan.actions) {
-    if (a.change === 'create') s.add++;
-    else if (a.change === 'update') s.change++;
-    else if (a.change === 'delete') s.destroy++;
-    else if (a.op.op === 'link-add') s.replace++; // each replace is a link-del + link-add pair
+    const seen = kinds.get(a.object);
+    kinds.set(a.object, seen === undefined || seen === a.change ? a.change : 'replace');
+  }
+  const s: PlanSummary = { add: 0, change: 0, replace: 0, destroy: 0 };
+  for (const change of kinds.values()) {
+    if (change === 'create') s.add++;
+    else if (change === 'update') s.change++;
+    else if (change === 'delete') s.destroy++;
+    else s.replace++;
   }
   return s;
 }
@@ -131,7 +139,7 @@ export function renderPlan(plan: Plan, opts: { color: boolean }): string {
     out.push(paint('bold', `  # ${object} will be ${sym.verb}`) + `: ${reasons}`);
     out.push(`${paint(sym.color, sym.text.padStart(3))} ${object}`);
     for (const a of actions) {
-      const line = a.change === 'replace' ? SYMBOL[a.op.op === 'link-del' ? 'delete' : 'create'] : SYMBOL[a.change];
+      const line = a.change === 'replace' ? SYMBOL[isRemoval(a.op) ? 'delete' : a.op.op === 'link-set' ? 'update' : 'create'] : SYMBOL[a.change];
       out.push(`      ${paint(line.color, line.text)} ${describeOp(a.op)}`);
       if (a.change === 'update' && a.before && a.after) {
         const diff = jsonDiff().diffString(a.before, a.after, { color: opts.color, full: false });

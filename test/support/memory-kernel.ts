@@ -4,7 +4,9 @@
 // deleting a parent deletes its macvlan/ipvlan/vlan children; deleting a namespace deletes its
 // links; ipvlan mode and flag belong to the parent (the port); routes need the link up (ENETDOWN)
 // and a gateway needs an on-link address (ENETUNREACH); a link going down loses its routes and
-// IPv6 addresses. Anything a test claims about the real kernel is tested against the real kernel.
+// IPv6 addresses; deleting an IPv4 primary address deletes its secondaries, and the last IPv4
+// address takes the link's IPv4 routes with it; two macvlans of one MAC on one parent cannot both
+// be up (EADDRINUSE); a link is renamed by link-set. Anything a test claims about the real kernel is tested against the real kernel.
 
 import { addressInSubnet, networkOf } from '../../src/model/addressing.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
@@ -166,9 +168,22 @@ export class MemoryKernel implements Kernel {
         this.link(a.netns, a.link, op);
         const i = this.addresses.findIndex((x) => x.netns === a.netns && x.link === a.link && x.address === a.address && x.prefixLength === a.prefixLength);
         if (i < 0) this.fail('EADDRNOTAVAIL', 'no such address', op);
-        this.addresses.splice(i, 1);
         const prefix = networkOf(a.address, a.prefixLength);
-        this.routes = this.routes.filter((r) => !(r.netns === a.netns && r.dev === a.link && r.protocol === RTPROT_KERNEL && r.dst === prefix));
+        const onLink = (x: { netns: Netns }, dev: string) => x.netns === a.netns && dev === a.link;
+        // IPv4: deleting a subnet's primary address deletes its secondaries too (promote_secondaries
+        // is off by default); when the link has no IPv4 address left, its IPv4 routes go.
+        const doomed = new Set([this.addresses[i]!]);
+        if (a.family === 4) {
+          const primary = this.addresses.find((x) => onLink(x, x.link) && x.family === 4 && networkOf(x.address, x.prefixLength) === prefix);
+          if (primary === this.addresses[i]) {
+            for (const x of this.addresses) if (onLink(x, x.link) && x.family === 4 && networkOf(x.address, x.prefixLength) === prefix) doomed.add(x);
+          }
+        }
+        this.addresses = this.addresses.filter((x) => !doomed.has(x));
+        this.routes = this.routes.filter((r) => !(onLink(r, r.dev) && r.protocol === RTPROT_KERNEL && r.dst === prefix));
+        if (a.family === 4 && !this.addresses.some((x) => onLink(x, x.link) && x.family === 4)) {
+          this.routes = this.routes.filter((r) => !(onLink(r, r.dev) && r.family === 4));
+        }
         return;
       }
       case 'route-add': {
@@ -216,6 +231,7 @@ export class MemoryKernel implements Kernel {
       up: s.up, alias: s.alias || null, ipv6Disabled: s.ipv6Disabled ?? false,
     };
     if (s.kind === 'macvlan') link.mode = s.mode ?? 'vepa';
+    if (link.up) this.checkMacFree(link, op);
     if (s.kind === 'vlan') { link.vlanId = s.vlanId!; link.vlanProtocol = '802.1Q'; }
     if (s.kind === 'ipvlan') {
       const port = this.ports.get(parent!.name) ?? { mode: 'l2', flag: 'bridge' };
@@ -229,6 +245,16 @@ export class MemoryKernel implements Kernel {
     const parent = l.parent !== null ? this.namespaces.get(HOST)!.links.get(l.parent) : undefined;
     if (set.mtu !== undefined && parent && set.mtu > parent.mtu) this.fail('EINVAL', `mtu ${set.mtu} is greater than ${parent.name}'s ${parent.mtu}`, op);
     if (set.mode !== undefined && l.kind === 'macvlan' && (set.mode === 'passthru') !== (l.mode === 'passthru')) this.fail('EINVAL', 'cannot change to or from passthru', op);
+    if (set.name !== undefined && set.name !== name) {
+      const ns = this.ns(netns, op);
+      if (ns.links.has(set.name)) this.fail('EEXIST', `link ${set.name} exists`, op);
+      ns.links.delete(name);
+      l.name = set.name;
+      ns.links.set(set.name, l);
+      for (const a of this.addresses) if (a.netns === netns && a.link === name) a.link = set.name;
+      for (const r of this.routes) if (r.netns === netns && r.dev === name) r.dev = set.name;
+      name = set.name;
+    }
     if (set.mtu !== undefined) l.mtu = set.mtu;
     if (l.kind === 'ipvlan' && (set.mode !== undefined || set.flag !== undefined)) {
       const port = this.ports.get(l.parent!)!;
@@ -241,6 +267,7 @@ export class MemoryKernel implements Kernel {
       if (set.ipv6Disabled) this.forget(netns, name, 6);
     }
     if (set.up !== undefined && set.up !== l.up) {
+      if (set.up) this.checkMacFree(l, op);
       l.up = set.up;
       if (set.up) {
         for (const a of this.addresses) {
@@ -252,6 +279,13 @@ export class MemoryKernel implements Kernel {
         this.forget(netns, name, 6);
       }
     }
+  }
+
+  /** A macvlan comes up only with a MAC no other macvlan that is up on its parent has (EADDRINUSE). */
+  private checkMacFree(l: LinkState, op: KernelOp): void {
+    if (l.kind !== 'macvlan' || !l.parent) return;
+    const twin = this.children(l.parent).find((c) => c !== l && c.kind === 'macvlan' && c.up && c.mac.toLowerCase() === l.mac.toLowerCase());
+    if (twin) this.fail('EADDRINUSE', `${twin.name} on ${l.parent} has MAC ${l.mac}`, op);
   }
 
   /** Drop a link's addresses and routes of one family (IPv6 disabled, link down). */

@@ -6,10 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ApplyError, dependsOn, executePlan } from '../../src/apply/execute.js';
+import { ApplyError, dependsOn, describeApplyError, executePlan } from '../../src/apply/execute.js';
 import { reconcile, VerifyError } from '../../src/apply/reconcile.js';
 import { acquireLock, LockBusyError } from '../../src/kernel/flock.js';
 import { makePlan, STAGE } from '../../src/plan/plan.js';
+import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { prng } from '../support/random-world.js';
@@ -99,17 +100,18 @@ test('what an action waits for: its namespace and vlannet\'s own at lower stages
   const action = (op: KernelOp, stage: number): Action => ({ object: 'x', change: 'create', reason: '', op, stage });
   const netnsAdd = (netns: string) => action({ op: 'netns-add', netns }, STAGE.netnsAdd);
   const link = (netns: string | null) => action({ op: 'link-add', link: spec(netns) }, netns === null ? STAGE.parentAdd : STAGE.endpointAdd);
-  const addr = (netns: string) => action({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 } }, STAGE.addrAdd);
+  const addr = (netns: string, stage: number = STAGE.addrAdd) => action({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 } }, stage);
   const del = (netns: string) => action({ op: 'link-del', netns, name: 'eth0', before: spec(netns), addresses: [], routes: [] }, STAGE.endpointDel);
   assert.ok(dependsOn(link('a'), netnsAdd('a')), 'a link waits for its namespace');
   assert.not.ok(dependsOn(link('a'), netnsAdd('b')), 'not for another namespace');
   assert.ok(dependsOn(link('a'), link(null)), 'a link waits for the parents in vlannet\'s namespace');
-  assert.ok(dependsOn(addr('a'), del('b')), 'a create waits for a deletion anywhere (it may free a MAC or an address)');
+  assert.ok(dependsOn(addr('a', STAGE.addrAddAfter), del('b')), 'a create after the point of no return waits for a deletion anywhere (it may free a MAC or an address)');
+  assert.not.ok(dependsOn(addr('a'), del('b')), 'creates before the point of no return come before every deletion');
   assert.not.ok(dependsOn(addr('a'), addr('b')), 'one stage: independent');
   assert.not.ok(dependsOn(netnsAdd('a'), link('a')), 'never on a later stage');
 });
 
-test('property: no action starts before everything it depends on has completed (200 random executions)', async () => {
+test('property: no action starts before everything it depends on has completed, nor past the point of no return before every step before it (200 random executions)', async () => {
   const kinds = [
     (netns: string | null): KernelOp => (netns === null ? { op: 'link-del', netns, name: 'x', before: spec(null), addresses: [], routes: [] } : { op: 'netns-add', netns }),
     (netns: string | null): KernelOp => ({ op: 'link-add', link: spec(netns) }),
@@ -120,7 +122,7 @@ test('property: no action starts before everything it depends on has completed (
     const r = prng(seed);
     const actions: Action[] = Array.from({ length: 5 + r.int(40) }, (_, i) => {
       const netns = r.chance(0.15) ? null : `ns${r.int(6)}`;
-      return { object: `o${i}`, change: 'create' as const, reason: '', op: r.pick(kinds)(netns), stage: 1 + r.int(8) };
+      return { object: `o${i}`, change: 'create' as const, reason: '', op: r.pick(kinds)(netns), stage: 1 + r.int(16) };
     }).sort((a, b) => a.stage - b.stage);
     const span = new Map<Action, { start: number; end: number }>();
     let clock = 0;
@@ -139,6 +141,9 @@ test('property: no action starts before everything it depends on has completed (
     assert.is(done.length, actions.length, `seed ${seed}: every action ran`);
     for (const later of actions) {
       for (const earlier of actions) {
+        if (pastPointOfNoReturn(later) && !pastPointOfNoReturn(earlier)) {
+          assert.ok(span.get(earlier)!.end < span.get(later)!.start, `seed ${seed}: stage ${later.stage} started before stage ${earlier.stage} (before the point of no return) ended`);
+        }
         if (!dependsOn(later, earlier)) continue;
         assert.ok(span.get(earlier)!.end < span.get(later)!.start,
           `seed ${seed}: ${later.op.op} (stage ${later.stage}, ${netnsOfOp(later.op)}) started before ${earlier.op.op} (stage ${earlier.stage}, ${netnsOfOp(earlier.op)}) ended`);
@@ -157,7 +162,7 @@ test('a failure starts nothing new; what was in flight settles and is rolled bac
   const plan = makePlan(trunk(3), before);
   const error = await executePlan(kernel, plan.actions).then(() => null, (e: unknown) => e);
   assert.instance(error, ApplyError);
-  assert.is((error as ApplyError).rollback.failed.length, 0);
+  assert.is((error as ApplyError).rollback?.failed.length, 0);
   assert.ok(kernel.log.indexOf('end netns-add web1') > kernel.log.indexOf('end link-add web0'), 'web1\'s namespace was in flight at the failure');
   assert.not.ok(kernel.log.includes('start link-add web1'), 'nothing new started after the failure');
   assert.equal(canonical(await inner.observe(names)), canonical(before));
@@ -183,23 +188,29 @@ test('a kernel refusal half way rolls everything back and names object, operatio
   const e = error as ApplyError;
   assert.match(e.message, /endpoint\.web2: create macvlan link eth0 on eth0\.50 in netns web2 failed: the kernel said EBUSY/);
   assert.match(e.message, /hint: the parent eth0\.50 already carries links of another kind/);
-  assert.is(e.rollback.failed.length, 0);
-  assert.ok(e.rollback.undone > 0);
+  assert.is(e.rollback?.failed.length, 0);
+  assert.ok(e.rollback!.undone > 0);
   assert.equal(canonical(await kernel.observe(['web0', 'web1', 'web2'])), canonical(before));
 });
 
-test('rolling back deletions restores the links with their addresses and routes', async () => {
+test('a refusal after the point of no return undoes nothing, says what is not done, and the next apply finishes', async () => {
   const kernel = world();
   await reconcile(kernel, trunk(2));
-  const before = await kernel.observe(['web0', 'web1']);
-  // Removing the network deletes both endpoints and the vlan; make the vlan deletion fail last.
+  // Removing the network deletes both namespaces and the vlan; the vlan's deletion (last) fails.
   kernel.failNext((op) => op.op === 'link-del' && op.name === 'eth0.50', 'EPERM');
   const empty = config([], []);
-  await reconcile(kernel, empty).then(() => assert.unreachable('should have failed'), (e) => {
-    assert.instance(e, ApplyError);
-    assert.match((e as Error).message, /EPERM[\s\S]*hint: vlannet needs CAP_NET_ADMIN/);
-  });
-  assert.equal(canonical(await kernel.observe(['web0', 'web1'])), canonical(before));
+  const error = await reconcile(kernel, empty).then(() => null, (e: unknown) => e);
+  assert.instance(error, ApplyError);
+  const e = error as ApplyError;
+  assert.is(e.rollback, null, 'nothing is undone after the point of no return');
+  assert.equal(e.notDone.map((a) => a.object), ['vlan.eth0.50']);
+  const text = describeApplyError(e).join('\n');
+  assert.match(text, /EPERM[\s\S]*hint: vlannet needs CAP_NET_ADMIN/);
+  assert.match(text, /point of no return: everything new is in place, nothing was undone, and 1 step was not done \(vlan\.eth0\.50\)/);
+  const after = await kernel.observe(['web0', 'web1']);
+  assert.equal(after.namespaces, [], 'the namespaces were removed before the failure');
+  const next = await reconcile(kernel, empty);
+  assert.equal(next.executed.map((a) => `${a.object} ${a.op.op}`), ['vlan.eth0.50 link-del'], 'the next apply finishes the work');
 });
 
 test('a kernel that does not do what it acknowledged fails verification, listing what remains', async () => {
@@ -235,7 +246,8 @@ test('verification looks where the run acted: drift elsewhere is the next run\'s
   const run = await reconcile(meddling, trunk(3));
   assert.ok(run.executed.every((a) => a.object.includes('web2')), run.executed.map((a) => a.object).join(', '));
   const next = await reconcile(inner, trunk(3));
-  assert.equal(next.executed.map((a) => `${a.object} ${a.op.op}`), ['endpoint.web0.ipv4 addr-add'], 'the next run repairs web0');
+  // The kernel dropped web0's default route with its last IPv4 address: both come back.
+  assert.equal(next.executed.map((a) => `${a.object} ${a.op.op}`), ['endpoint.web0.ipv4 addr-add', 'endpoint.web0.route4 route-add'], 'the next run repairs web0');
 });
 
 test('the lock: a second holder fails at once and names the first; released, it can be taken again', () => {

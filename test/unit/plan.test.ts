@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makePlan, planDestroy } from '../../src/plan/plan.js';
+import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { DiagnosticsError, type Config, type Plan } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import {
@@ -106,13 +107,24 @@ test('a parent change replaces the endpoints and says why', async () => {
   await converge(kernel, trunk());
   const moved = config([network('mac50', { ...trunk().networks[0]!, parent: 'eth0.60' })], trunk().endpoints);
   const plan = await replan(kernel, moved);
+  // Make before break: the new vlan and the new endpoint links (down, under temporary names,
+  // beside the old ones) first; after the point of no return the old ones go, the new ones take
+  // their names, come up, and get their addresses and routes.
   assert.equal(summary(plan), [
-    'replace endpoint.web1 link-del', 'replace endpoint.web2 link-del', 'delete vlan.eth0.50 link-del',
     'create vlan.eth0.60 link-add', 'replace endpoint.web1 link-add', 'replace endpoint.web2 link-add',
+    'replace endpoint.web1 link-del', 'replace endpoint.web2 link-del', 'delete vlan.eth0.50 link-del',
+    'replace endpoint.web1 link-set', 'replace endpoint.web2 link-set',
     'create endpoint.web1.ipv4 addr-add', 'create endpoint.web2.ipv4 addr-add',
     'create endpoint.web1.route4 route-add', 'create endpoint.web2.route4 route-add',
   ]);
-  assert.is(plan.actions[0]!.reason, 'parent changed from eth0.50 to eth0.60 (cannot be changed in place)');
+  assert.is(plan.actions[1]!.reason, 'parent changed from eth0.50 to eth0.60 (cannot be changed in place)');
+  const made = plan.actions[1]!.op;
+  assert.ok(made.op === 'link-add' && made.link.name !== 'eth0' && !made.link.up && made.link.parent === 'eth0.60', 'made down under another name');
+  const renamed = plan.actions[6]!.op;
+  assert.ok(renamed.op === 'link-set' && made.op === 'link-add' && renamed.name === made.link.name);
+  assert.equal(renamed.op === 'link-set' && renamed.set, { name: 'eth0', up: true });
+  assert.ok(plan.actions.slice(0, 3).every((a) => !pastPointOfNoReturn(a)) && plan.actions.slice(3).every(pastPointOfNoReturn),
+    'the point of no return falls before the first removal');
   const readd = plan.actions.filter((a) => a.op.op === 'addr-add').map((a) => a.op.op === 'addr-add' && a.op.addr.address);
   assert.equal(readd, ['192.168.50.2', '192.168.50.3'], 'a replaced endpoint keeps its address');
   await applyPlan(kernel, plan);
@@ -212,9 +224,9 @@ test('ipvlan mode belongs to the parent: l2 → l3 sets every link and turns rou
   await converge(kernel, cfg('l2'));
   const plan = await replan(kernel, cfg('l3'));
   assert.equal(summary(plan), [
-    'delete endpoint.a.route4 route-del', 'delete endpoint.b.route4 route-del',
     'update endpoint.a link-set', 'update endpoint.b link-set',
-    'create endpoint.a.route4 route-add', 'create endpoint.b.route4 route-add',
+    'replace endpoint.a.route4 route-del', 'replace endpoint.b.route4 route-del',
+    'replace endpoint.a.route4 route-add', 'replace endpoint.b.route4 route-add',
   ]);
   const r = plan.actions[4]!.op;
   assert.ok(r.op === 'route-add' && r.route.gateway === null && r.route.dev === 'eth0');
@@ -253,8 +265,9 @@ test('drift on an owned endpoint is put back; foreign addresses on it go, kernel
     routes: [{ netns: 'web1', family: 4, dst: '192.168.50.0/24', gateway: null, dev: 'eth0', protocol: 2 }],
   });
   const plan = makePlan(config(trunk().networks, [endpoint('web1', 'mac50')]), obs);
-  assert.equal(summary(plan), ['delete endpoint.web1.ipv4 addr-del', 'update endpoint.web1 link-set', 'create endpoint.web1.route4 route-add']);
-  assert.equal(plan.actions[1]!.after, { mode: 'bridge', up: true });
+  // The route comes after the address removal, which might otherwise take it away again.
+  assert.equal(summary(plan), ['update endpoint.web1 link-set', 'delete endpoint.web1.ipv4 addr-del', 'create endpoint.web1.route4 route-add']);
+  assert.equal(plan.actions[0]!.after, { mode: 'bridge', up: true });
 });
 
 test('an endpoint that moved namespace is replaced, and its old owned namespace removed', async () => {
@@ -262,11 +275,13 @@ test('an endpoint that moved namespace is replaced, and its old owned namespace 
   await converge(kernel, trunk());
   const moved = config(trunk().networks, [endpoint('web1', 'mac50', { netns: 'other' }), endpoint('web2', 'mac50')]);
   const plan = await replan(kernel, moved);
+  // The new link first; its address (the old one's) only once the old link is gone with its
+  // namespace: one address never answers twice on the LAN.
   assert.equal(summary(plan), [
-    'delete netns.web1 netns-del', 'create netns.other netns-add',
-    'replace endpoint.web1 link-add', 'create endpoint.web1.ipv4 addr-add', 'create endpoint.web1.route4 route-add',
+    'create netns.other netns-add', 'replace endpoint.web1 link-add',
+    'delete netns.web1 netns-del', 'create endpoint.web1.ipv4 addr-add', 'create endpoint.web1.route4 route-add',
   ]);
-  assert.match(plan.actions[2]!.reason, /namespace changed from web1 to other/);
+  assert.match(plan.actions[1]!.reason, /namespace changed from web1 to other/);
   await applyPlan(kernel, plan);
   assert.equal((await replan(kernel, moved)).actions, []);
 });
