@@ -9,7 +9,8 @@
 
 import { planWithDesired, planWithin } from '../plan/plan.js';
 import type { IncrementalPlanner } from '../plan/incremental.js';
-import { netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
+import { DiagnosticsError, netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
+import { guardNamespacesInUse, namespacesAtRisk } from '../plan/in-use.js';
 import { describeOp, executePlan, type ExecuteOptions } from './execute.js';
 
 export interface Timings {
@@ -30,6 +31,19 @@ export class VerifyError extends Error {
   constructor(public readonly residual: Action[]) {
     super(`the kernel does not match after apply; still to do:\n${residual.map((a) => `  ${a.object}: ${describeOp(a.op)} (${a.reason})`).join('\n')}`);
     this.name = 'VerifyError';
+  }
+}
+
+/** The plan as guardNamespacesInUse lets it run; a dry run that would be refused says so in warnings. */
+async function guardUsers(kernel: Kernel, plan: Plan, opts: ReconcileOptions): Promise<Plan> {
+  const atRisk = namespacesAtRisk(plan);
+  if (atRisk.length === 0 || !kernel.namespaceUsers) return plan;
+  const users = await kernel.namespaceUsers(atRisk);
+  try {
+    return guardNamespacesInUse(plan, users, opts.force ?? false);
+  } catch (e) {
+    if (!(opts.dryRun && e instanceof DiagnosticsError)) throw e;
+    return { ...plan, warnings: [...plan.warnings, ...e.diagnostics.map((d) => ({ ...d, severity: 'warning' as const, message: `apply will refuse this: ${d.message}` }))] };
   }
 }
 
@@ -54,6 +68,11 @@ export function planFor(config: Config | null, observed: ObservedState): Plan {
 export interface ReconcileOptions extends ExecuteOptions {
   /** Only observe and plan. */
   dryRun?: boolean;
+  /**
+   * Remove or replace endpoints in namespaces that processes still use, their links first
+   * (src/plan/in-use.ts). Without it such a plan is refused (a dry run warns).
+   */
+  force?: boolean;
   /** Called with the plan before anything is executed. */
   onPlan?(plan: Plan): void;
   /**
@@ -79,7 +98,9 @@ async function reconcileWith(kernel: Kernel, config: Config | null, opts: Reconc
   const t0 = performance.now();
   const observed = await kernel.observe(namespaces);
   const t1 = performance.now();
-  const { plan, desired } = planner ? planner.plan(config!, observed) : planWithDesired(config, observed);
+  const planned = planner ? planner.plan(config!, observed) : planWithDesired(config, observed);
+  const { desired } = planned;
+  const plan = await guardUsers(kernel, planned.plan, opts);
   const t2 = performance.now();
   opts.onPlan?.(plan);
   const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };

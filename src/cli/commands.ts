@@ -45,8 +45,9 @@ const LOCAL_FLAG = { local: { type: 'boolean', default: false } } as const;
  * file (plan then works alone; apply is refused, since the daemon would undo it). The file's
  * errors and a failed run throw as they would without the daemon.
  */
-async function servedByDaemon(command: 'plan' | 'apply', file: string): Promise<(ServedResult & { daemonPid: number }) | null> {
-  const answer = await askDaemon<ServedAnswer>(runDir(), { command, file: path.resolve(file) }, command === 'apply' ? null : 60_000);
+async function servedByDaemon(command: 'plan' | 'apply', file: string, force = false): Promise<(ServedResult & { daemonPid: number }) | null> {
+  const request = command === 'apply' ? { command, file: path.resolve(file), force } : { command, file: path.resolve(file) };
+  const answer = await askDaemon<ServedAnswer>(runDir(), request, command === 'apply' ? null : 60_000);
   if (!answer) return null;
   switch (answer.outcome) {
     case 'declined':
@@ -91,10 +92,10 @@ export async function planCommand(argv: string[]): Promise<number> {
     plan = planFor(values.destroy ? null : await loadChecked(values.file), readObserved(values.observed));
   } else {
     const config = values.destroy ? null : await loadChecked(values.file);
-    const { planFor, namespacesOf } = await reconciler();
+    const { reconcile } = await reconciler();
     const kernel = await openKernel();
     try {
-      plan = planFor(config, await kernel.observe(namespacesOf(config)));
+      plan = (await reconcile(kernel, config, { dryRun: true })).plan;
     } finally {
       kernel.close();
     }
@@ -118,31 +119,46 @@ function readObserved(file: string): ObservedState {
   return s as ObservedState;
 }
 
+/** Remove or replace endpoints even in namespaces processes use (their links go first). */
+const FORCE_FLAG = { force: { type: 'boolean', default: false } } as const;
+
 export async function applyCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG });
-  const served = values.local ? null : await servedByDaemon('apply', values.file);
+  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG, ...FORCE_FLAG });
+  const served = values.local ? null : await servedByDaemon('apply', values.file, values.force);
   if (served) {
     if (!values.json) out(renderPlan(served.plan, { color: color() }));
     out(values.json ? JSON.stringify(applyJson(served, served.daemonPid), null, 2) : applySummary(served));
     return 0;
   }
-  return change(await loadChecked(values.file), values.json, 'apply');
+  return change(await loadChecked(values.file), values.json, 'apply', values.force);
 }
 
 export async function destroyCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...JSON_FLAG });
-  return change(null, values.json, 'destroy');
+  const { values } = parseFlags(argv, { ...JSON_FLAG, ...FORCE_FLAG });
+  return change(null, values.json, 'destroy', values.force);
+}
+
+/**
+ * VLANNET_FAIL_AT=K: the K-th action of the apply fails with EIO instead of reaching the kernel.
+ * For tests of what a failure leaves behind (test/README.md); never set in production.
+ */
+function injectedFailure(): number | undefined {
+  const k = Number(process.env.VLANNET_FAIL_AT);
+  return Number.isInteger(k) && k > 0 ? k : undefined;
 }
 
 /** apply and destroy: lock, reconcile, report. */
-async function change(config: Config | null, json: boolean, role: string): Promise<number> {
+async function change(config: Config | null, json: boolean, role: string, force: boolean): Promise<number> {
   const { acquireLock } = await import('../kernel/flock.js');
   const { reconcile } = await reconciler();
   const lock = acquireLock(role);
   const kernel = await openKernel();
   const progress = !json && process.stderr.isTTY === true;
   try {
+    const failAt = injectedFailure();
     const result = await reconcile(kernel, config, {
+      force,
+      ...(failAt ? { failAt } : {}),
       onPlan(plan) {
         printWarnings(plan.warnings);
         if (!json) out(renderPlan(plan, { color: color() }));

@@ -174,6 +174,22 @@ export function inNetnsFd<T>(fd: number, what: string, fn: () => T): T {
   }
 }
 
+/**
+ * Run `fn` synchronously with the main thread in a new network namespace of its own, then go back.
+ * The namespace has no name: it lives only as long as something opened inside it (a socket) does.
+ */
+export function inThrowawayNetns<T>(fn: () => T): T {
+  const own = ownNetnsFd();
+  check(libc().unshare(CLONE_NEWNET), 'unshare', 'CLONE_NEWNET (a throwaway namespace)');
+  try {
+    return fn();
+  } finally {
+    if (libc().setns(own, CLONE_NEWNET) !== 0) {
+      throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
+    }
+  }
+}
+
 let sharedDirReady = false;
 /**
  * iproute2 makes /run/netns a shared mount point, so namespace mounts made later propagate to

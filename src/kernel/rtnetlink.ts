@@ -2,7 +2,10 @@
 // one operation's requests. One adapter holds one socket per namespace for its whole life (the
 // daemon keeps one adapter); close() releases them.
 
-import { KernelError, netnsOfOp, type Kernel, type KernelOp, type ObservedState, type ObserveOptions } from '../model/types.js';
+import { KernelError, netnsOfOp, type Kernel, type KernelOp, type LinkKind, type NamespaceUser, type ObservedState, type ObserveOptions } from '../model/types.js';
+import { OrphanFinder } from './orphans.js';
+import { unsupportedLinkKinds } from './probe.js';
+import { usersOf } from './processes.js';
 import { NetlinkError } from './handle.js';
 import { NamespaceFactory } from './factory.js';
 import { Handles } from './handles.js';
@@ -36,6 +39,9 @@ export class NetlinkKernel implements Kernel {
   private factory: NamespaceFactory | null = null;
   /** Namespaces made on the factory's thread, for as long as this adapter lives (tests, benchmarks). */
   madeElsewhere = 0;
+  /** What the kernel refused to make in a throwaway namespace: tried once, and again after refresh(). */
+  private unsupported: LinkKind[] | null = null;
+  private readonly orphans = new OrphanFinder();
 
   constructor(options: NetlinkKernelOptions = {}) {
     this.handles = new Handles(options.listen ?? true);
@@ -65,7 +71,19 @@ export class NetlinkKernel implements Kernel {
   }
 
   async observe(netns: string[], opts: ObserveOptions = {}): Promise<ObservedState> {
-    return observe(this.handles, netns, opts.afterApply ?? false, opts.only);
+    const state = observe(this.handles, netns, opts.afterApply ?? false, opts.only);
+    this.unsupported ??= unsupportedLinkKinds();
+    if (this.unsupported.length) state.unsupportedLinkKinds = this.unsupported;
+    // The check after an apply reads only what the apply touched; orphans are not its business.
+    if (!opts.afterApply) {
+      const orphans = this.orphans.find();
+      if (orphans.length) state.orphans = orphans;
+    }
+    return state;
+  }
+
+  async namespaceUsers(names: readonly string[]): Promise<Record<string, NamespaceUser[]>> {
+    return Object.fromEntries(usersOf(names));
   }
 
   async apply(op: KernelOp): Promise<void> {
@@ -79,6 +97,7 @@ export class NetlinkKernel implements Kernel {
 
   refresh(): void {
     this.handles.forgetReadings();
+    this.unsupported = null; // a module may have been loaded since
   }
 
   close(): void {

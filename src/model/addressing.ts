@@ -1,8 +1,9 @@
 // Automatic addresses without a datastore. The kernel is the memory: an endpoint that already
 // holds an address in its network keeps it, so adding, removing or reordering other endpoints
-// never renumbers a running one. Everything else is deterministic from the file alone: static
-// addresses first, then kept ones, then the lowest free address of the first pool that has one,
-// endpoints taken in name order.
+// never renumbers a running one. Everything else is deterministic from the file and the addresses
+// the kernel shows: static addresses first, then kept ones, then the lowest free address of the
+// first pool that has one and that no link anywhere holds (an address must never answer twice on
+// the LAN), endpoints taken in name order. From an empty kernel the result is the file's alone.
 //
 // Address math goes through ip-address only. Addresses are compared as bigints; each pool keeps a
 // cursor that only moves forward, so allocating N endpoints is linear in N (plus skipped addresses).
@@ -191,11 +192,12 @@ export function allocateAddresses(config: Config, observed: ObservedState): Addr
     byEndpoint.set(ep.name, entry);
   };
 
+  const held = heldAddresses(observed);
   for (const network of config.networks) {
     const members = endpoints.filter((ep) => ep.network === network.name);
     for (const family of FAMILIES) {
       const subnets = network.subnets.filter((s) => s.family === family);
-      allocateFamily(network, family, subnets, members, kept, give, diagnostics);
+      allocateFamily(network, family, subnets, members, kept, held, give, diagnostics);
     }
   }
   for (const ep of endpoints) {
@@ -205,12 +207,27 @@ export function allocateAddresses(config: Config, observed: ObservedState): Addr
   return { byEndpoint, diagnostics };
 }
 
+/**
+ * Every address the kernel shows anywhere vlannet looked (any link, owned or not, in orphaned
+ * namespaces too), as numbers: an automatic address is never one of them. An address held by a
+ * link being removed or by a process's orphaned namespace is still on the LAN; the host's own
+ * address on a parent is the host's.
+ */
+function heldAddresses(observed: ObservedState): Set<bigint> {
+  const held = new Set<bigint>();
+  const add = (a: AddressState) => { if (!isLinkLocal(a.address)) held.add(addressNumber(a.address)); };
+  for (const a of observed.addresses) add(a);
+  for (const o of observed.orphans ?? []) for (const a of o.addresses) add(a);
+  return held;
+}
+
 function allocateFamily(
   network: NetworkConfig,
   family: Family,
   subnets: SubnetConfig[],
   members: EndpointConfig[],
   kept: Map<string, AddressState[]>,
+  held: ReadonlySet<bigint>,
   give: (ep: EndpointConfig, a: EndpointAddress) => void,
   diagnostics: Diagnostic[],
 ): void {
@@ -280,8 +297,9 @@ function allocateFamily(
     if (!found) pending.push(ep);
   }
 
-  // 3. The lowest free address of the first pool that has one.
+  // 3. The lowest free address of the first pool that has one, and that the kernel shows nowhere.
   const taken = new Set(used.keys());
+  for (const n of held) taken.add(n);
   let p = 0;
   for (const ep of pending) {
     let n: bigint | null = null;

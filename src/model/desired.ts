@@ -7,7 +7,7 @@ import { markFor, ownerOf } from './owner.js';
 import {
   VLANNET_ROUTE_PROTOCOL,
   type AddressState, type Config, type DesiredState, type Diagnostic, type EndpointConfig, type Family,
-  type LinkSpec, type LinkState, type NetworkConfig, type ObservedState, type RouteState, type UpstreamRoute,
+  type LinkKind, type LinkSpec, type LinkState, type NetworkConfig, type ObservedState, type RouteState, type UpstreamRoute,
 } from './types.js';
 
 export interface Resolved {
@@ -16,6 +16,8 @@ export interface Resolved {
 }
 
 const key = (netns: string | null, name: string) => `${netns ?? ''}\0${name}`;
+/** The module that makes each kind of link. */
+const MODULE: Record<LinkKind, string> = { macvlan: 'macvlan', ipvlan: 'ipvlan', vlan: '8021q', dummy: 'dummy' };
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function error(at: string, path: string, message: string): Diagnostic {
@@ -54,6 +56,31 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     return true;
   };
 
+  // What the kernel will refuse, said before anything is touched: a link kind it cannot make (a
+  // module missing), an MTU above the parent's.
+  const unsupported = new Set(observed.unsupportedLinkKinds ?? []);
+  const reportedKinds = new Set<string>();
+  const refusedKind = (kind: LinkKind, at: string, path: string, what: string) => {
+    if (!unsupported.has(kind) || reportedKinds.has(`${kind} ${path}`)) return;
+    reportedKinds.add(`${kind} ${path}`);
+    diagnostics.push(error(at, path, `${what} needs ${kind === 'ipvlan' ? 'an' : 'a'} ${kind} link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe ${MODULE[kind]})`));
+  };
+  const mtuOf = (name: string): number | null => {
+    const desiredMtu = desiredLinks.find((l) => l.netns === null && l.name === name)?.mtu;
+    if (desiredMtu !== undefined && desiredMtu !== null) return desiredMtu;
+    const seen = links.get(key(null, name))?.mtu;
+    if (seen !== undefined) return seen;
+    const vlan = config.vlans.find((v) => v.name === name);
+    return vlan ? mtuOf(vlan.parent) : null; // a vlan link takes its parent's MTU
+  };
+  const aboveParent = (what: string, mtu: number | null, parent: string | null, at: string, path: string) => {
+    if (mtu === null || parent === null) return;
+    const limit = mtuOf(parent);
+    if (limit !== null && mtu > limit) {
+      diagnostics.push(error(at, path, `${what} is above the MTU of its parent ${parent} (${limit}): the kernel refuses that (EINVAL); raise ${parent}'s MTU first, or lower this one`));
+    }
+  };
+
   // Parents vlannet creates.
   const networksOnVlan = new Map<string, NetworkConfig[]>();
   for (const n of config.networks) {
@@ -72,6 +99,9 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
       diagnostics.push(error(v.at, v.path, `parent link ${v.parent} of vlan ${v.name} does not exist`));
     }
     if (claim(spec, `vlan ${v.name}`, v.at, v.path)) createdParents.add(v.name);
+    refusedKind('vlan', v.at, v.path, `vlan ${v.name}`);
+    if (v.source === 'vlans') aboveParent(`mtu ${spec.mtu}`, spec.mtu, v.parent, v.at, `${v.path}.mtu`);
+    else aboveParent(`the mtu of vlan ${v.name} (${spec.mtu}, for the networks on it)`, spec.mtu, v.parent, v.at, v.path);
   }
   for (const n of [...config.networks].sort(byName)) {
     if (n.parentKind !== 'dummy') continue;
@@ -80,6 +110,7 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
       alias: markFor('dummy', n.name, { kind: 'dummy', parent: null }),
     };
     if (claim(spec, `the dummy parent of network ${n.name}`, n.at, n.path)) createdParents.add(n.parent);
+    refusedKind('dummy', n.at, n.path, `network ${n.name} (isolated, on a dummy link)`);
   }
   for (const n of config.networks) {
     if (n.parentKind === 'dummy' || createdParents.has(n.parent) || links.has(key(null, n.parent))) continue;
@@ -96,6 +127,7 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   const addresses: AddressState[] = [];
   const routes: RouteState[] = [];
   const defaultRouteOwner = new Map<string, EndpointConfig>();
+  const mtuChecked = new Set<string>();
   const endpoints = [...config.endpoints].sort(byName);
   for (const ep of endpoints) {
     const net = networks.get(ep.network);
@@ -109,6 +141,11 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
       ipv6Disabled: got[6] === undefined,
     };
     if (!claim(spec, `endpoint ${ep.name}`, ep.at, `${ep.path}.ifname`)) continue;
+    refusedKind(net.driver, net.at, `${net.path}.driver`, `network ${net.name}`);
+    if (!mtuChecked.has(net.name)) {
+      mtuChecked.add(net.name);
+      aboveParent(`mtu ${net.mtu}`, net.parentKind === 'dummy' ? null : net.mtu, net.parent, net.at, `${net.path}.mtu`);
+    }
     for (const family of [4, 6] as Family[]) {
       const a = got[family];
       if (!a) continue;
@@ -136,6 +173,15 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
       defaultRouteOwner.set(`${ep.netns ?? ''}\0${family}`, ep);
       routes.push({ netns: ep.netns, family, dst: 'default', gateway, dev: ep.ifname, protocol: VLANNET_ROUTE_PROTOCOL });
     }
+  }
+
+  for (const o of observed.orphans ?? []) {
+    const pid = o.users[0]?.pid;
+    diagnostics.push({ severity: 'warning', at: '', path: `netns.${o.name}`, message:
+      `namespace ${o.name} is gone from /run/netns, but ${o.users.map((u) => `pid ${u.pid} (${u.command})`).join(', ')} keep${o.users.length === 1 ? 's' : ''} it alive ` +
+      `with vlannet's ${o.links.map((l) => `link ${l.name}`).join(', ')}${o.addresses.length ? ` (${o.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(', ')})` : ''} ` +
+      `still on the LAN: ${o.addresses.length ? 'those addresses are not handed out again; ' : ''}end the process${o.users.length === 1 ? '' : 'es'}, ` +
+      `or remove the link${o.links.length === 1 ? '' : 's'} (nsenter --net=/proc/${pid}/ns/net ip link del ${o.links[0]?.name ?? 'LINK'})` });
   }
 
   const namespaces = [...new Set(config.endpoints.map((e) => e.netns).filter((n): n is string => n !== null))].sort();

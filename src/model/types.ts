@@ -129,11 +129,39 @@ export const OBSERVED_FORMAT_VERSION = 1;
 
 export interface ObservedState {
   format_version: typeof OBSERVED_FORMAT_VERSION;
+  /**
+   * Link kinds vlannet makes that this kernel refused to make when tried in a throwaway namespace
+   * (absent: not tried, as in a state saved by an older vlannet).
+   */
+  unsupportedLinkKinds?: LinkKind[];
   /** Named namespaces that were looked at (vlannet's own namespace is always looked at). */
   namespaces: NamespaceState[];
   links: LinkState[];
   addresses: AddressState[];
   routes: RouteState[];
+  /** Namespaces vlannet made that lost their name but live on in processes (absent: none seen). */
+  orphans?: OrphanNamespace[];
+}
+
+/** A process in a network namespace. */
+export interface NamespaceUser {
+  pid: number;
+  /** /proc/PID/comm. */
+  command: string;
+}
+
+/**
+ * A namespace vlannet made whose /run/netns name is gone (deleted while a process still used it),
+ * kept alive by its processes, with vlannet's endpoint links still in it. vlannet cannot act in it;
+ * their addresses are still on the LAN, so they are never handed out again while it lives.
+ */
+export interface OrphanNamespace {
+  /** The name vlannet made it under (its loopback's mark). */
+  name: string;
+  users: NamespaceUser[];
+  /** vlannet's endpoint links in it (parent unknown: null). */
+  links: LinkState[];
+  addresses: AddressState[];
 }
 
 export interface NamespaceState {
@@ -202,11 +230,14 @@ export interface DesiredState {
   upstreamRoutes: UpstreamRoute[];
 }
 
+/** The kinds of link vlannet makes. */
+export type LinkKind = 'macvlan' | 'ipvlan' | 'vlan' | 'dummy';
+
 /** A link vlannet owns: a vlan, an isolated network's dummy, or an endpoint. */
 export interface LinkSpec {
   netns: Netns;
   name: string;
-  kind: 'macvlan' | 'ipvlan' | 'vlan' | 'dummy';
+  kind: LinkKind;
   parent: string | null;
   mode?: string;
   flag?: string;
@@ -362,6 +393,8 @@ export interface Kernel {
    */
   idle?(): boolean;
   finish?(): Promise<void> | void;
+  /** The processes in each of these named namespaces (those without any are left out). */
+  namespaceUsers?(names: readonly string[]): Promise<Record<string, NamespaceUser[]>>;
   /** Forget cached readings, so the next observe() reads everything afresh: the daemon's periodic
    * resync must not trust change notifications (the IPv6 sysctl, for one, sends none). */
   refresh?(): void;

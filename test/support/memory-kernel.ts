@@ -12,7 +12,7 @@ import { addressInSubnet, networkOf } from '../../src/model/addressing.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
 import {
   KernelError, OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL,
-  type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState,
+  type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState,
 } from '../../src/model/types.js';
 
 const RTPROT_KERNEL = 2;
@@ -57,6 +57,13 @@ export class MemoryKernel implements Kernel {
     return this;
   }
 
+  /** Link kinds this kernel cannot make (a module missing): link-add refuses them, observe says so. */
+  private unsupported: LinkKind[] = [];
+  without(...kinds: LinkKind[]): this {
+    this.unsupported = kinds;
+    return this;
+  }
+
   /** Make the next operation matching `when` fail with `errno`, without changing anything. */
   failNext(when: (op: KernelOp) => boolean, errno: string, detail = ''): this {
     this.failures.push({ when, errno, detail });
@@ -82,6 +89,7 @@ export class MemoryKernel implements Kernel {
       .map((l) => this.withPort(l));
     return clone({
       format_version: OBSERVED_FORMAT_VERSION,
+      ...(this.unsupported.length ? { unsupportedLinkKinds: this.unsupported } : {}),
       namespaces: [...look].sort().map((name) => ({ name, owned: this.namespaces.get(name)!.owned })),
       links,
       addresses: this.addresses.filter((a) => seen(a.netns)),
@@ -213,6 +221,7 @@ export class MemoryKernel implements Kernel {
   private addLink(op: Extract<KernelOp, { op: 'link-add' }>): void {
     const s = op.link;
     const ns = this.ns(s.netns, op);
+    if (this.unsupported.includes(s.kind)) this.fail('EOPNOTSUPP', 'Unknown device type', op);
     if (ns.links.has(s.name)) this.fail('EEXIST', `link ${s.name} exists`, op);
     let parent: LinkState | undefined;
     if (s.kind !== 'dummy') {

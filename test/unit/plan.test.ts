@@ -286,4 +286,28 @@ test('an endpoint that moved namespace is replaced, and its old owned namespace 
   assert.equal((await replan(kernel, moved)).actions, []);
 });
 
+test('preflight: an MTU above the parent\'s is a plan error before anything is touched', () => {
+  const jumbo = config([network('big', { parent: 'eth0', mtu: 9000, subnets: [subnet('10.0.0.0/24', '10.0.0.1')] })], [endpoint('a', 'big')]);
+  assert.throws(() => makePlan(jumbo, observed({ links: [eth0()] })),
+    /networks\.big\.mtu: mtu 9000 is above the MTU of its parent eth0 \(1500\): the kernel refuses that \(EINVAL\); raise eth0's MTU first/);
+  assert.ok(makePlan(jumbo, observed({ links: [link('eth0', { index: 2, mtu: 9000 })] })).actions.length > 0, 'fine on a jumbo parent');
+  // On an implied vlan, the vlan gets the largest MTU of its networks and must fit its own parent.
+  const onVlan = config([network('big', { parent: 'eth0.10', mtu: 9000, subnets: [subnet('10.0.0.0/24', '10.0.0.1')] })], [endpoint('a', 'big')],
+    [{ name: 'eth0.10', parent: 'eth0', id: 10, source: 'implied', at: 'vlannet.yaml:4:13', path: 'networks.big.parent' }]);
+  assert.throws(() => makePlan(onVlan, observed({ links: [eth0()] })), /networks\.big\.parent: the mtu of vlan eth0\.10 \(9000, for the networks on it\) is above the MTU of its parent eth0 \(1500\)/);
+});
+
+test('preflight: a link kind the kernel cannot make is a plan error naming the module', () => {
+  const cfg = config([network('i', { driver: 'ipvlan', parent: 'eth0.7', subnets: [subnet('10.0.0.0/24', '10.0.0.1')] })], [endpoint('a', 'i'), endpoint('b', 'i')],
+    [{ name: 'eth0.7', parent: 'eth0', id: 7, source: 'implied', at: 'vlannet.yaml:4:13', path: 'networks.i.parent' }]);
+  const state = { ...observed({ links: [eth0()] }), unsupportedLinkKinds: ['ipvlan', 'vlan'] as ('ipvlan' | 'vlan')[] };
+  const error = (() => { try { makePlan(cfg, state); return null; } catch (e) { return e; } })();
+  assert.instance(error, DiagnosticsError);
+  const messages = (error as DiagnosticsError).diagnostics.map((d) => `${d.path}: ${d.message}`);
+  assert.equal(messages, [
+    'networks.i.parent: vlan eth0.7 needs a vlan link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe 8021q)',
+    'networks.i.driver: network i needs an ipvlan link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe ipvlan)',
+  ], 'once per network, not per endpoint');
+});
+
 test.run();

@@ -1,0 +1,81 @@
+// Orphans: namespaces vlannet made whose name is gone (someone ran `ip netns del` while a process
+// still used them) but which live on in their processes, with vlannet's endpoint links up and
+// their addresses on the LAN. vlannet cannot see them through /run/netns; /proc shows them. Each
+// namespace of another process that is neither vlannet's own nor a named one is looked at once:
+// a namespace vlannet made carries its mark on the loopback (lo is index 1 in every namespace).
+
+import fs from 'node:fs';
+import { isNetnsMark, parseMark } from '../model/owner.js';
+import type { AddressState, LinkState, OrphanNamespace } from '../model/types.js';
+import { decodeAddress, decodeLink } from './decode.js';
+import { NetlinkError, RtnlHandle } from './handle.js';
+import { AF_UNSPEC, IFLA, ifaddrmsg, ifinfomsg, RT_SCOPE, RTEXT_FILTER_SKIP_STATS, RTM } from './messages.js';
+import { listNamedNetns, openRequestSocket } from './netns.js';
+import { AttrWriter } from './nlattr.js';
+import { commandOf, namedNetnsInode, netnsOfProcesses } from './processes.js';
+
+const LOOPBACK = Buffer.concat([ifinfomsg({ index: 1 }), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+const LINK_DUMP = Buffer.concat([ifinfomsg(), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+const ADDRESS_DUMP = ifaddrmsg({ family: AF_UNSPEC, prefixlen: 0, flags: 0, scope: 0, index: 0 });
+const NETNS_MARK = /^vlannet:netns\/(\S+)$/;
+
+export class OrphanFinder {
+  /** Namespaces (by inode) looked at already and found not to be vlannet's: not looked at again. */
+  private readonly notOurs = new Set<number>();
+
+  find(): OrphanNamespace[] {
+    const known = new Set<number>([fs.statSync('/proc/thread-self/ns/net').ino]);
+    for (const name of listNamedNetns()) {
+      const ino = namedNetnsInode(name);
+      if (ino !== null) known.add(ino);
+    }
+    const byInode = new Map<number, number[]>();
+    for (const [pid, ino] of netnsOfProcesses()) {
+      if (known.has(ino) || this.notOurs.has(ino)) continue;
+      byInode.set(ino, [...(byInode.get(ino) ?? []), pid]);
+    }
+    const out: OrphanNamespace[] = [];
+    for (const [ino, pids] of byInode) {
+      const found = this.look(pids[0]!);
+      if (found === null) this.notOurs.add(ino);
+      else if (found !== 'gone') out.push({ ...found, users: pids.map((pid) => ({ pid, command: commandOf(pid) })) });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** The orphan in the namespace of `pid`; null when it is not vlannet's, 'gone' when the process went. */
+  private look(pid: number): Omit<OrphanNamespace, 'users'> | null | 'gone' {
+    let fd: number;
+    try {
+      fd = fs.openSync(`/proc/${pid}/ns/net`, 'r');
+    } catch {
+      return 'gone';
+    }
+    let h: RtnlHandle | null = null;
+    try {
+      const sockets = openRequestSocket(fd, `the namespace of pid ${pid}`);
+      h = new RtnlHandle(`pid ${pid}`, fd, sockets);
+      const [lo] = h.request(RTM.GETLINK, LOOPBACK);
+      const alias = lo ? decodeLink(lo).alias : null;
+      const name = alias ? NETNS_MARK.exec(alias)?.[1] : undefined;
+      if (!name || !isNetnsMark(alias, name)) return null;
+      const links = h.dump(RTM.GETLINK, LINK_DUMP, decodeLink).filter((l) => parseMark(l.alias)?.role === 'endpoint');
+      const names = new Map(links.map((l) => [l.index, l.name]));
+      const addresses: AddressState[] = h.dump(RTM.GETADDR, ADDRESS_DUMP, decodeAddress).flatMap((a) => {
+        const link = names.get(a.index);
+        return link === undefined || (a.family === 6 && a.scope === RT_SCOPE.LINK) ? [] : [{ netns: name, link, family: a.family, address: a.address, prefixLength: a.prefixLength }];
+      });
+      const states: LinkState[] = links.map((l) => ({
+        netns: name, name: l.name, index: l.index, kind: l.kind, parent: null, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias,
+      }));
+      return { name, links: states, addresses };
+    } catch (e) {
+      if (e instanceof NetlinkError || (e as NodeJS.ErrnoException).code) return 'gone';
+      throw e;
+    } finally {
+      h?.close();
+      fs.closeSync(fd);
+    }
+  }
+}
+
