@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG, UsageError } from './args.js';
 export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
 
 // Commands are loaded on first use: start-up time is most of a converged `plan`, and the daemon's
-// modules (chokidar, prom-client) or the YAML and schema libraries are not needed by every command.
+// modules (the watcher, prom-client) or the YAML and schema libraries are not needed by every command.
 // Nothing else is imported eagerly but the error classes of model/types.js and args.js.
 const commands = () => import('./commands.js');
 const daemon = () => import('../daemon/cli.js');
@@ -24,10 +24,10 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   validate: { summary: 'check a config file and print every error with its line:column', usage: 'validate [-f FILE]', run: async (a) => (await commands()).validateCommand(a) },
   plan: { summary: 'show what apply would change in the kernel', usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]', run: async (a) => (await commands()).planCommand(a) },
-  apply: { summary: 'make the kernel match the config, verify it, roll back on failure', usage: 'apply [-f FILE] [--json]', run: async (a) => (await commands()).applyCommand(a) },
+  apply: { summary: 'make the kernel match the config, verify it, roll back on failure', usage: 'apply [-f FILE] [--json] [--force]', run: async (a) => (await commands()).applyCommand(a) },
   show: { summary: "print what vlannet owns in the kernel (the ObservedState with --json)", usage: 'show [--json] [--netns NAME]...', run: async (a) => (await commands()).showCommand(a) },
-  destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json]', run: async (a) => (await commands()).destroyCommand(a) },
-  daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--metrics ADDR:PORT]', run: async (a) => (await daemon()).daemonCommand(a) },
+  destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json] [--force]', run: async (a) => (await commands()).destroyCommand(a) },
+  daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--settle SECONDS] [--metrics ADDR:PORT] [--force]', run: async (a) => (await daemon()).daemonCommand(a) },
   status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: async (a) => (await status()).statusCommand(a) },
 };
 
@@ -93,8 +93,11 @@ export async function report(error: unknown): Promise<number> {
     say(`error: the kernel refused ${error.op.op}: ${error.message}`);
     return EXIT.error;
   }
-  if (isErrno(error) && error.code === 'EPERM') {
-    say(`error: ${error.message}\n  hint: vlannet needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)`);
+  // The system refused something (a file missing or unreadable, a privilege missing): the
+  // operator's to fix, not a bug.
+  if (isErrno(error) && /^E[A-Z0-9]+$/.test(error.code ?? '')) {
+    say(`error: ${error.message}`);
+    if (error.code === 'EPERM' || error.code === 'EACCES') say('  hint: vlannet needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
     return EXIT.error;
   }
   const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);

@@ -11,6 +11,7 @@ import { Locator, pathText, type YamlPath } from './locate.js';
 import { normalise, type Input } from './normalise.js';
 import { runRules } from './rules.js';
 import { ConfigInput, show } from './schema.js';
+import { unreadable } from './unreadable.js';
 
 export interface LoadResult {
   config: Config | null;
@@ -20,6 +21,8 @@ export interface LoadResult {
 const SECTIONS = ['vlans', 'networks', 'endpoints'] as const;
 
 export function loadConfig(text: string, file: string): LoadResult {
+  const cut = truncation(text, file);
+  if (cut) return finish(null, [cut]);
   const lines = new LineCounter();
   // yaml's own duplicate-key check is quadratic in the size of a map; duplicateKeys is linear.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
@@ -72,14 +75,33 @@ export function loadConfig(text: string, file: string): LoadResult {
   return finish(config, diagnostics);
 }
 
+/**
+ * The one rule for a complete file, the same for validate, plan, apply and the daemon: a file
+ * that stops mid-line is taken as truncated or half written, however old: a writer that died half
+ * way (or a full disk) must not turn into "delete the rest". Editors, git and YAML emitters all
+ * end files with a newline. (A cut exactly at a line end cannot be told from an edit: the
+ * `version: 1` rule, the daemon's wait for a file written in place to be still, and its guard
+ * against a file that moves while it is read are what is left for that.)
+ */
+function truncation(text: string, file: string): Diagnostic | null {
+  if (text.length === 0 || text.endsWith('\n')) return null;
+  const lines = text.split('\n');
+  const last = lines[lines.length - 1]!;
+  return {
+    severity: 'error',
+    at: `${file}:${lines.length}:${last.length + 1}`,
+    path: '',
+    message: 'the file ends in the middle of a line: it looks truncated or half written, so it is not used (end the file with a newline)',
+  };
+}
+
 /** Read and load a config file; a file that cannot be read is a diagnostic naming the path and errno. */
 export function readConfig(path: string): LoadResult {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return { config: null, diagnostics: [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ${err.code ?? err.message}` }] };
+    return { config: null, diagnostics: [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ${unreadable(e as NodeJS.ErrnoException)}` }] };
   }
   return loadConfig(text, path);
 }

@@ -10,9 +10,9 @@ import { openKernel } from '../cli/kernel.js';
 import { FILE_FLAG, parseFlags, UsageError } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { watchKernel } from '../kernel/events.js';
-import { acquireLock, runDir } from '../kernel/flock.js';
+import { acquireLock, LockBusyError, runDir, type Lock } from '../kernel/flock.js';
 import { watchConfig } from './config-watch.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { Daemon, DEFAULT_TIMING, type DaemonObserver } from './loop.js';
 import { mallocTuning } from './malloc.js';
 import { createNotifier } from './sdnotify.js';
@@ -66,20 +66,41 @@ function tuneHeapForDaemon(): { collectGarbage(): void; afterRun(): void } {
 /** See tuneHeapForDaemon. */
 const COLLECT_AFTER_GROWTH = 6 << 20;
 
+/**
+ * The lock, once `vlannet apply` or `destroy` (say, at boot) has let go of it; a second daemon is
+ * refused at once (LockBusyError, exit 1).
+ */
+async function lockForDaemon(log: Logger): Promise<Lock> {
+  for (let waiting = false; ;) {
+    try {
+      return acquireLock('daemon');
+    } catch (e) {
+      if (!(e instanceof LockBusyError) || /: daemon$/.test(e.holder)) throw e;
+      if (!waiting) log.info(`waiting for ${e.holder} to let go of ${e.lockPath}`);
+      waiting = true;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 export async function daemonCommand(argv: string[]): Promise<number> {
   const { collectGarbage, afterRun } = tuneHeapForDaemon();
   const { values } = parseFlags(argv, {
     ...FILE_FLAG,
     resync: { type: 'string', default: String(DEFAULT_TIMING.resyncMs / 1000) },
+    settle: { type: 'string', default: String(DEFAULT_TIMING.settleMs / 1000) },
     metrics: { type: 'string' },
     debug: { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
   });
   const resyncSeconds = Number(values.resync);
   if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0) throw new UsageError(`--resync ${values.resync}: expected a number of seconds greater than 0`);
+  const settleSeconds = Number(values.settle);
+  if (!Number.isFinite(settleSeconds) || settleSeconds < 0) throw new UsageError(`--settle ${values.settle}: expected a number of seconds, 0 or more`);
   const file = values.file;
   const log = createLogger({ debug: values.debug });
 
-  const lock = acquireLock('daemon');
+  const lock = await lockForDaemon(log);
   const notifier = createNotifier();
   const kernel = await openKernel(true);
   // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
@@ -117,8 +138,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     },
   };
   daemon = new Daemon({
-    file, kernel, log, loadConfig, notifier,
-    timing: { resyncMs: resyncSeconds * 1000 },
+    file, kernel, log, loadConfig, notifier, force: values.force,
+    timing: { resyncMs: resyncSeconds * 1000, settleMs: settleSeconds * 1000 },
     observers: [follow, ...(metrics ? [metrics.observer] : [])],
   });
 

@@ -20,7 +20,8 @@ export type ControlRequest =
   | { command: 'status' }
   /** `file`: the config file the command was given, as an absolute path. */
   | { command: 'plan'; file: string }
-  | { command: 'apply'; file: string };
+  /** `force`: this apply may remove endpoints in namespaces that processes use (links first). */
+  | { command: 'apply'; file: string; force?: boolean };
 
 /** What a run did, as `vlannet apply` reports it (ReconcileResult, plain data). */
 export interface ServedResult {
@@ -110,26 +111,26 @@ export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: nu
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socketPath);
     let data = '';
-    if (timeoutMs !== null) conn.setTimeout(timeoutMs, () => conn.destroy(new Error(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
+    if (timeoutMs !== null) conn.setTimeout(timeoutMs, () => conn.destroy(new DaemonError(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
     conn.setEncoding('utf8');
     conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
     conn.on('data', (d: string) => { data += d; });
     conn.on('end', () => {
-      if (data === '') return reject(new Error(`the daemon closed ${socketPath} without answering (it may have stopped); see \`vlannet status\``));
+      if (data === '') return reject(new DaemonError(`the daemon closed ${socketPath} without answering (it may have stopped); see \`vlannet status\``));
       let parsed: unknown;
       try {
         parsed = JSON.parse(data);
       } catch {
-        return reject(new Error(`the daemon's answer on ${socketPath} is not JSON`));
+        return reject(new DaemonError(`the daemon's answer on ${socketPath} is not JSON`));
       }
       const error = (parsed as { error?: unknown }).error;
-      if (typeof error === 'string') reject(new Error(`the daemon could not answer: ${error}`));
+      if (typeof error === 'string') reject(new DaemonError(`the daemon could not answer: ${error}`));
       else resolve(parsed as T);
     });
     conn.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') resolve(null);
-      else if (e.code === 'EACCES') reject(new Error(`${socketPath}: EACCES: the daemon's socket is root-only; run vlannet as root`));
-      else reject(e);
+      else if (e.code === 'EACCES') reject(new DaemonError(`${socketPath}: EACCES: the daemon's socket is root-only; run vlannet as root`));
+      else reject(new DaemonError(`cannot reach the daemon on ${socketPath}: ${e.code ?? e.message}`));
     });
   });
 }

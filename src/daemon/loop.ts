@@ -15,7 +15,7 @@ import { ApplyError, describeApplyError, describeOp } from '../apply/execute.js'
 import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
 import { IncrementalPlanner } from '../plan/incremental.js';
 import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
-import { readConfigSource, shortHash, truncationDiagnostic } from './config-source.js';
+import { readConfigSource, shortHash, type ConfigSource } from './config-source.js';
 import type { ServedAnswer } from './control.js';
 import { gitRevisionOf, type GitRevision } from './git.js';
 import type { Logger } from './log.js';
@@ -43,8 +43,14 @@ export interface Timing {
   /** …and from the third on, kernel events are held back base × 2^(n-3), at most max. */
   flapHoldBaseMs: number;
   flapHoldMaxMs: number;
-  /** A file caught mid-write is read again after this long. */
+  /** A file that changed while it was read is read again after this long. */
   unsettledRetryMs: number;
+  /**
+   * A file written in place (the inode read last time) is used only once it has been still this
+   * long, so that a write in pieces is applied once, whole. A new inode (a rename-over, a symlink
+   * flip) is used at once: it was complete when it took the name.
+   */
+  settleMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -60,6 +66,7 @@ export const DEFAULT_TIMING: Timing = {
   flapHoldBaseMs: 250,
   flapHoldMaxMs: 30_000,
   unsettledRetryMs: 250,
+  settleMs: 1000,
 };
 
 export type RunResult = 'converged' | 'applied' | 'repaired' | 'failed' | 'no-config';
@@ -115,6 +122,8 @@ export interface DaemonOptions {
   notifier?: Notifier;
   timing?: Partial<Timing>;
   observers?: DaemonObserver[];
+  /** Remove endpoints from namespaces processes still use (their links first); else such a run fails. */
+  force?: boolean;
   /** Replaceable for tests of the scheduler alone. */
   reconcile?: typeof realReconcile;
   now?(): number;
@@ -125,8 +134,11 @@ interface Pending { first: number; due: number }
 /** How a run ended, for whoever asked for it (`vlannet apply` through the control socket): what it did, or why not. */
 type RunOutcome = { result: ReconcileResult; error: null } | { result: null; error: string };
 
-/** Whether the file as it is now is valid, and what loading it said. */
-type ConfigVerdict = { valid: boolean; diagnostics: Diagnostic[] };
+/**
+ * Whether the file as it is now is valid, and what loading it said; `settlesInMs`: it is being
+ * written, and may be read again after that long.
+ */
+type ConfigVerdict = { valid: boolean; diagnostics: Diagnostic[]; settlesInMs?: number };
 
 export class Daemon {
   readonly timing: Timing;
@@ -152,11 +164,15 @@ export class Daemon {
   /** Recent repairs per object, for flap detection. */
   private flaps = new Map<string, { streak: number; at: number }>();
   private lastReadHash: string | null = null;
+  /** The identity (real path and inode) of the file as last read: another one is a replacement. */
+  private lastIdentity: string | null = null;
   /** Everything loadConfig said about the file with lastReadHash. */
   private lastDiagnostics: Diagnostic[] = [];
   /** `vlannet apply` requests waiting for the next run. */
   private waiters: Array<(outcome: RunOutcome) => void> = [];
   private reloading = false;
+  /** `vlannet apply --force` asked the daemon: its run may remove endpoints from namespaces in use. */
+  private forceNext = false;
   private readonly now: () => number;
   private readonly reconcile: typeof realReconcile;
   private readonly observers: DaemonObserver[];
@@ -227,7 +243,7 @@ export class Daemon {
     const declined = this.declines(file);
     if (declined) return declined;
     while (this.running) await this.running;
-    const verdict = this.readConfig();
+    const verdict = await this.readSettledConfig();
     if (!verdict.valid) return { outcome: 'invalid', diagnostics: verdict.diagnostics, pid: process.pid };
     const { plan, timings } = await this.reconcile(this.opts.kernel, this.lastGood!.config, { dryRun: true });
     return { outcome: 'done', result: { plan, executed: [], timings }, warnings: warningsOf(verdict.diagnostics), pid: process.pid };
@@ -237,18 +253,29 @@ export class Daemon {
    * `vlannet apply` served: a run now (after the one in progress), answered with what it did. A
    * file that is not valid is refused with its diagnostics, as `vlannet apply` alone would.
    */
-  async serveApply(file: string): Promise<ServedAnswer> {
+  async serveApply(file: string, force = false): Promise<ServedAnswer> {
     const declined = this.declines(file);
     if (declined) return declined;
     if (this.stopping) return { outcome: 'failed', error: 'the daemon is stopping; nothing was changed', pid: process.pid };
-    const verdict = this.readConfig();
+    const verdict = await this.readSettledConfig();
     if (!verdict.valid) return { outcome: 'invalid', diagnostics: verdict.diagnostics, pid: process.pid };
     const outcome = await new Promise<RunOutcome>((resolve) => {
       this.waiters.push(resolve);
+      if (force) this.forceNext = true;
       this.schedule('cli');
     });
     if (outcome.error !== null) return { outcome: 'failed', error: outcome.error, pid: process.pid };
     return { outcome: 'done', result: outcome.result, warnings: warningsOf(this.lastDiagnostics), pid: process.pid };
+  }
+
+  /** readConfig, waiting (a few times at most) for a file being written to be still. */
+  private async readSettledConfig(): Promise<ConfigVerdict> {
+    let verdict = this.readConfig();
+    for (let i = 0; i < 5 && verdict.settlesInMs !== undefined && !this.stopping; i++) {
+      await new Promise((resolve) => setTimeout(resolve, verdict.settlesInMs! + 5));
+      verdict = this.readConfig();
+    }
+    return verdict;
   }
 
   /** A request about another file than the one enforced is not the daemon's to answer. */
@@ -324,8 +351,11 @@ export class Daemon {
           this.opts.kernel.refresh?.();
           this.planner.forget();
         }
+        const force = this.opts.force === true || (triggers.includes('cli') && this.forceNext);
+        if (triggers.includes('cli')) this.forceNext = false;
         const result = await this.reconcile(this.opts.kernel, good.config, {
           planner: this.planner,
+          force,
           onAction: (action) => {
             this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);
             this.tell((o) => o.actionExecuted?.(action));
@@ -372,19 +402,23 @@ export class Daemon {
       this.config = { ...this.config, valid: false, currentHash: null, errors: [src.message], warnings: [] };
       this.lastReadHash = null;
       if (changed) {
-        this.log.error(`${src.file}: ${src.errno}: ${src.message}`);
+        this.log.error(src.message);
         this.logKeeping();
         this.tell((o) => o.configRead?.(false, this.lastGood));
       }
       return { valid: false, diagnostics: [{ severity: 'error', at: src.file, path: '', message: src.message }] };
     }
-    if (!src.settled) {
-      this.log.debug(`${src.realPath} is being written: reading it again in ${this.timing.unsettledRetryMs} ms`);
-      this.pending.set('config', { first: this.now(), due: this.now() + this.timing.unsettledRetryMs });
+    const wait = this.settling(src);
+    if (wait !== null) {
+      this.log.debug(`${src.realPath} is being written: reading it again in ${Math.round(wait)} ms`);
+      this.pending.set('config', { first: this.now(), due: this.now() + wait });
       this.arm(); // a no-op during a run (it arms when it ends); needed when a plan or apply request read the file
-      const moving: Diagnostic = { severity: 'error', at: src.file, path: '', message: 'the file changed while it was read (it is being written): try again' };
-      return { valid: false, diagnostics: [truncationDiagnostic(src.text, this.opts.file) ?? moving] };
+      return {
+        valid: false, settlesInMs: wait,
+        diagnostics: [{ severity: 'error', at: src.file, path: '', message: `the file is being written: it is read again once it has been still for ${this.timing.settleMs} ms` }],
+      };
     }
+    this.lastIdentity = src.identity;
     if (src.hash === this.lastReadHash) {
       // Same bytes as last time: same verdict. Only the git revision may have moved.
       const same = this.config.valid && this.lastGood?.hash === src.hash;
@@ -392,8 +426,7 @@ export class Daemon {
       return { valid: same, diagnostics: this.lastDiagnostics };
     }
     this.lastReadHash = src.hash;
-    const cut = truncationDiagnostic(src.text, this.opts.file);
-    const { config, diagnostics } = cut ? { config: null, diagnostics: [cut] } : this.opts.loadConfig(src.text, this.opts.file);
+    const { config, diagnostics } = this.opts.loadConfig(src.text, this.opts.file);
     this.lastDiagnostics = diagnostics;
     const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
     const warnings = diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
@@ -415,6 +448,17 @@ export class Daemon {
     this.logKeeping();
     this.tell((o) => o.configRead?.(false, this.lastGood));
     return { valid: false, diagnostics };
+  }
+
+  /**
+   * How long to wait before the file as read may be used, or null: now. A file that moved while it
+   * was read is read again shortly; one written in place, once it has been still for settleMs.
+   */
+  private settling(src: Extract<ConfigSource, { ok: true }>): number | null {
+    if (src.moving) return this.timing.unsettledRetryMs;
+    if (src.identity !== this.lastIdentity || src.hash === this.lastReadHash) return null;
+    const still = Date.now() - src.mtimeMs; // file times are the wall clock's
+    return still >= this.timing.settleMs ? null : this.timing.settleMs - still;
   }
 
   private logKeeping(): void {

@@ -4,6 +4,7 @@
 
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { UsageError } from '../cli/args.js';
 import type { DaemonObserver } from './loop.js';
 
 export interface MetricsServer {
@@ -18,7 +19,7 @@ export interface MetricsServer {
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`--metrics ${text}: expected ADDRESS:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`);
+  if (!m || port > 65535) throw new UsageError(`--metrics ${text}: expected ADDRESS:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`);
   return { host: m[1] ?? (m[2] || '::'), port };
 }
 
@@ -64,7 +65,13 @@ export async function serveMetrics(listen: string): Promise<MetricsServer> {
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const at = `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}`;
+      if (e.code === 'EADDRINUSE') reject(new UsageError(`--metrics ${listen}: ${at} is already in use (EADDRINUSE); pick another port, or stop what listens there`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new UsageError(`--metrics ${listen}: ${where.host} is not an address of this host (EADDRNOTAVAIL)`));
+      else if (e.code === 'EACCES') reject(new UsageError(`--metrics ${listen}: not allowed to listen on ${at} (EACCES)`));
+      else reject(e);
+    });
     server.listen(where.port, where.host, () => resolve());
   });
   const bound = server.address();

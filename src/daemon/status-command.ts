@@ -1,13 +1,13 @@
 // `vlannet status`: the running daemon's report over its control socket, or the same report
 // recomputed from the file and the kernel when no daemon runs. Its own module, so that asking a
-// daemon loads neither the daemon's modules (chokidar, the loop) nor the config libraries.
+// daemon loads neither the daemon's modules (the watcher, the loop) nor the config libraries.
 
 import { openKernel } from '../cli/kernel.js';
 import { FILE_FLAG, JSON_FLAG, parseFlags } from '../cli/args.js';
 import { runDir } from '../kernel/run-dir.js';
 import { formatDiagnostic, type Plan } from '../model/types.js';
 import { planToJson } from '../plan/render.js';
-import { readConfigSource, truncationDiagnostic } from './config-source.js';
+import { readConfigSource } from './config-source.js';
 import { gitRevisionOf } from './git.js';
 import { queryStatus, renderStatus, STATUS_FORMAT_VERSION, type StatusReport } from './status.js';
 
@@ -30,8 +30,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 async function recompute(file: string): Promise<{ report: StatusReport; plan: Plan | null }> {
   const [{ loadConfig }, { namespacesOf, planFor }] = await Promise.all([import('../config/load.js'), import('../apply/reconcile.js')]);
   const src = readConfigSource(file);
-  const cut = src.ok ? truncationDiagnostic(src.text, file) : null;
-  const loaded = cut ? { config: null, diagnostics: [cut] } : src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
+  const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
   const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
   const git = src.ok ? gitRevisionOf(src.realPath) : null;

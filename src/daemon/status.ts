@@ -65,7 +65,7 @@ export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer>
     switch (request.command) {
       case 'status': return (await daemonReport(daemon)).report;
       case 'plan': return daemon.servePlan(request.file);
-      case 'apply': return daemon.serveApply(request.file);
+      case 'apply': return daemon.serveApply(request.file, request.force ?? false);
       default: throw new Error(`unknown request ${JSON.stringify((request as { command?: unknown }).command)}`);
     }
   });

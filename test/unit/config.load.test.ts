@@ -29,7 +29,8 @@ test('a file truncated before or inside `version: 1` is an error, as is one cut 
   for (let cut = 0; cut < 'version: 1'.length; cut++) {
     assert.is(loadConfig(FULL.slice(0, cut), 't.yaml').config, null, `prefix of ${cut} bytes`);
   }
-  const cutInVersion = loadConfig('versi', 't.yaml');
+  assert.match(loadConfig('versi', 't.yaml').diagnostics[0]!.message, 'ends in the middle of a line');
+  const cutInVersion = loadConfig('versi\n', 't.yaml');
   assert.match(cutInVersion.diagnostics[0]!.message, 'expected a map with version');
   for (const text of ['version: 1\nnetworks:\n  n1:\n    dri', 'version: 1\nnetworks:\n  n1:\n', 'version: 1\nendpoints:\n  e1: { netw']) {
     assert.is(loadConfig(text, 't.yaml').config, null, JSON.stringify(text));
@@ -46,7 +47,7 @@ test('readConfig: a missing file is a diagnostic naming the path and errno', () 
   const path = join(dir, 'missing.yaml');
   const { config, diagnostics } = readConfig(path);
   assert.is(config, null);
-  assert.equal(diagnostics, [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ENOENT` }]);
+  assert.equal(diagnostics, [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: no such file (ENOENT)` }]);
 });
 
 test('readConfig: a directory is EISDIR, an unreadable file EACCES (unless root)', () => {

@@ -45,7 +45,7 @@ interface World {
   converged(): Promise<boolean>;
 }
 
-const FAST: Partial<Timing> = { configDebounceMs: 10, configMaxWaitMs: 100, kernelDebounceMs: 1, kernelMaxWaitMs: 10, resyncMs: 60_000, retryBaseMs: 20, retryMaxMs: 200, failingKernelHoldMs: 20, flapWindowMs: 500, flapHoldBaseMs: 40, flapHoldMaxMs: 400, unsettledRetryMs: 30 };
+const FAST: Partial<Timing> = { configDebounceMs: 10, configMaxWaitMs: 100, kernelDebounceMs: 1, kernelMaxWaitMs: 10, resyncMs: 60_000, retryBaseMs: 20, retryMaxMs: 200, failingKernelHoldMs: 20, flapWindowMs: 500, flapHoldBaseMs: 40, flapHoldMaxMs: 400, unsettledRetryMs: 30, settleMs: 150 };
 
 function world(text: string, opts: { kernel?: MemoryKernel; timing?: Partial<Timing> } = {}): World {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-daemon-'));
@@ -168,22 +168,38 @@ test('an empty or truncated file is invalid: nothing removed', async () => {
   await w.daemon.stop();
 });
 
-test('a file caught mid-write (no final newline, just written) is read again later, not applied', async () => {
+test('a file written in place in two pieces is applied once, whole, after it has been still for the settle time', async () => {
   const w = world(configText(['a', 'b']));
   await w.daemon.start();
-  // Cut short just after endpoint a, with no final newline: valid YAML that would delete b.
+  // The first piece ends at a line end: valid YAML that would delete b and not add c.
   const full = configText(['a', 'c']);
-  let next = w.nextRun();
-  fs.writeFileSync(w.file, full.slice(0, full.indexOf('network: net1') + 'network: net1'.length));
+  const piece = full.slice(0, full.indexOf('  c:'));
+  const earlier = w.runs.length;
+  const written = performance.now();
+  fs.writeFileSync(w.file, piece);
   w.daemon.schedule('config');
-  await next;
+  await new Promise((resolve) => setTimeout(resolve, FAST.settleMs! / 2));
+  fs.writeFileSync(w.file, full); // the writer finishes, half the settle time later
+  w.daemon.schedule('config');
+  let run: RunRecord;
+  do run = await w.nextRun(); while (run.result !== 'applied');
+  assert.ok(performance.now() - written >= FAST.settleMs! * 1.5, 'applied only once the file had been still for the settle time');
+  assert.ok(w.runs.slice(earlier).every((r) => r.result !== 'applied' || r === run), 'the first piece was never applied');
   assert.ok(w.log.lines.some((l) => l.includes('is being written')), w.log.lines.join('\n'));
-  assert.equal((await w.kernel.observe(['a', 'b', 'c'])).namespaces.map((n) => n.name), ['a', 'b']);
-  next = w.nextRun();
-  fs.writeFileSync(w.file, full); // the writer finishes
+  assert.equal((await w.kernel.observe(['a', 'b', 'c'])).namespaces.map((n) => n.name), ['a', 'c']);
+  await w.daemon.stop();
+});
+
+test('a file renamed over (or a symlink flipped) is applied at once, without the settle time', async () => {
+  const w = world(configText(['a']), { timing: { settleMs: 5000 } });
+  await w.daemon.start();
+  const next = w.nextRun();
+  const t0 = performance.now();
+  w.write(configText(['a', 'b']));
+  w.daemon.schedule('config');
   const run = await next;
   assert.is(run.result, 'applied');
-  assert.equal((await w.kernel.observe(['a', 'b', 'c'])).namespaces.map((n) => n.name), ['a', 'c']);
+  assert.ok(performance.now() - t0 < 1000, 'well before the 5 s settle time');
   await w.daemon.stop();
 });
 

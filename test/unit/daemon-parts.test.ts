@@ -160,7 +160,9 @@ test('control socket: plan and apply of the enforced file are answered by the da
   if (a.outcome === 'declined') assert.is(a.enforced, file);
 
   // An edit the watcher has not delivered yet (debounce of a minute here): plan sees it, apply makes it so.
-  fs.writeFileSync(file, CONFIG + '  b:\n    network: net1\n');
+  fs.writeFileSync(`${file}.new`, CONFIG + '  b:\n    network: net1\n');
+  fs.renameSync(`${file}.new`, file); // as an editor saves
+
   a = (await ask('plan'))!;
   assert.is(a.outcome, 'done');
   if (a.outcome === 'done') assert.ok(a.result.plan.actions.some((x) => x.object === 'endpoint.b'), 'plan shows endpoint.b');
@@ -176,7 +178,8 @@ test('control socket: plan and apply of the enforced file are answered by the da
   assert.ok(daemon.lastRun!.actions.some((x) => x.startsWith('create endpoint.b')), daemon.lastRun!.actions.join('; '));
 
   // A broken file: its diagnostics with line:column, and nothing changes.
-  fs.writeFileSync(file, CONFIG.replace('macvlan', 'macvlna'));
+  fs.writeFileSync(`${file}.new`, CONFIG.replace('macvlan', 'macvlna'));
+  fs.renameSync(`${file}.new`, file);
   const runs = daemon.runs;
   a = (await ask('apply'))!;
   assert.is(a.outcome, 'invalid');

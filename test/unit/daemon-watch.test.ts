@@ -56,11 +56,49 @@ test('watchTargets follows a symlinked file and a symlinked parent directory', (
   fs.mkdirSync(path.join(dir, 'etc'));
   fs.symlinkSync(path.join(dir, 'current', 'vlannet.yaml'), path.join(dir, 'etc', 'vlannet.yaml'));
   const t = watchTargets(path.join(dir, 'etc', 'vlannet.yaml'));
-  assert.equal(Object.fromEntries([...t].map(([d, n]) => [d, [...n]])), {
+  // Every directory on the way, through each symlink: any of them can be renamed or replaced.
+  const ancestors: Record<string, string[]> = {};
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) ancestors[path.dirname(d)] = [path.basename(d)];
+  assert.equal(Object.fromEntries([...t].map(([d, n]) => [d, [...n].sort()])), {
+    ...ancestors,
+    [dir]: ['current', 'etc', 'rev1'],
     [path.join(dir, 'etc')]: ['vlannet.yaml'],
-    [dir]: ['current'],
     [path.join(dir, 'rev1')]: ['vlannet.yaml'],
   });
+});
+
+test('every transition is noticed: symlink ↔ file, deleted and made again, a missing directory that appears, a directory flipped and replaced; close() lets the process end', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'vlannet.yaml');
+  const real = path.join(dir, 'real.yaml');
+  fs.writeFileSync(real, 'version: 1\n');
+  fs.symlinkSync('real.yaml', file);
+  const x = await watching(file);
+  const renameOver = (text: string) => { fs.writeFileSync(`${file}.tmp`, text); fs.renameSync(`${file}.tmp`, file); };
+  await x.expectChange('a write through the symlink', () => fs.writeFileSync(real, 'version: 1\n# 2\n'));
+  await x.expectChange('the symlink replaced by a file', () => renameOver('version: 1\n# 3\n'));
+  await x.expectChange('rename-over of that file', () => renameOver('version: 1\n# 4\n'));
+  await x.expectChange('an in-place write to it', () => fs.writeFileSync(file, 'version: 1\n# 5\n'));
+  await x.expectChange('deleted', () => fs.rmSync(file));
+  await x.expectChange('made again', () => fs.writeFileSync(file, 'version: 1\n# 6\n'));
+  for (const rev of ['rev1', 'rev2']) { fs.mkdirSync(path.join(dir, rev)); fs.writeFileSync(path.join(dir, rev, 'v.yaml'), `version: 1\n# ${rev}\n`); }
+  await x.expectChange('the file replaced by a symlink into a directory that does not exist yet', () => flip(file, 'cur/v.yaml'));
+  await x.expectChange('the directory symlink appears', () => fs.symlinkSync('rev1', path.join(dir, 'cur')));
+  await x.expectChange('the directory symlink flipped', () => flip(path.join(dir, 'cur'), 'rev2'));
+  await x.expectChange('a write in the new revision', () => fs.writeFileSync(path.join(dir, 'rev2', 'v.yaml'), 'version: 1\n# 7\n'));
+  await x.expectChange('that directory replaced by another', () => {
+    fs.mkdirSync(path.join(dir, 'rev2.new'));
+    fs.writeFileSync(path.join(dir, 'rev2.new', 'v.yaml'), 'version: 1\n# 8\n');
+    fs.rmSync(path.join(dir, 'rev2'), { recursive: true });
+    fs.renameSync(path.join(dir, 'rev2.new'), path.join(dir, 'rev2'));
+  });
+  await x.expectChange('a write in the replacing directory', () => fs.writeFileSync(path.join(dir, 'rev2', 'v.yaml'), 'version: 1\n# 9\n'));
+  await x.expectChange('a plain file again', () => renameOver('version: 1\n# 10\n'));
+  const watchers = () => (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().filter((h) => h.constructor.name === 'FSWatcher').length;
+  assert.ok(watchers() > 0);
+  await x.w.close();
+  await new Promise((resolve) => setTimeout(resolve, 50)); // a closed handle is released a little later
+  assert.is(watchers(), 0, 'no watcher left to keep the daemon alive after SIGTERM');
 });
 
 test('rename-over and in-place writes are noticed', async () => {
