@@ -57,7 +57,7 @@ started=$(now)
 run_direct() {
   say "running in a private namespace on this kernel ($(uname -r)); output in ${out#"$repo"/}"
   local status=0
-  timeout --kill-after=15 "$timeout_s" unshare -m -n --propagation private bash -c '
+  VLANNET_OUT=$out timeout --kill-after=15 "$timeout_s" unshare -m -n --propagation private bash -c '
     set -e
     mount -t tmpfs tmpfs /run && mkdir /run/netns
     case $2/ in /tmp/*) ;; *) mount -t tmpfs tmpfs /tmp;; esac

@@ -15,7 +15,8 @@
 //     kind, mode, parent and MTU before anything is removed. After the point, once the old link
 //     is gone, one request renames it and brings it up; then its addresses and routes follow;
 //   - a link that needs a VLAN id or a parent without links of the other driver (the kernel
-//     refuses it outright) is made after the point, and so is whatever hangs from it;
+//     refuses it outright), or an ipvlan of another mode than those removed from its parent (it
+//     would change their mode, for good), is made after the point, and so is what hangs from it;
 //   - an address held by a link being removed (the same address must never answer twice on the
 //     LAN), or a route whose destination is taken, is added after the point;
 //   - an address that replaces another of its family on a link comes after the old one is gone
@@ -40,8 +41,10 @@ export type Draft = Omit<Action, 'stage'> & { step: Step };
  * own namespace (parents) and for lower-stage deletions anywhere (src/apply/execute.ts).
  */
 export const STAGE = {
-  // Before the point of no return: each step is undone exactly if a later one fails.
-  netnsAdd: 1, parentAdd: 2, endpointAdd: 3, linkSet: 4, addrAdd: 5, routeAdd: 6,
+  // Before the point of no return: each step is undone exactly if a later one fails. Links are
+  // changed before new ones are made beside them: a new ipvlan sets the mode of every ipvlan on its
+  // parent, which deleting it again would not undo; a mode changed first is set back by its undo.
+  netnsAdd: 1, parentAdd: 2, linkSet: 3, endpointAdd: 4, addrAdd: 5, routeAdd: 6,
   // After it: removals, children before parents; then what had to wait for them.
   routeDel: 7, addrDel: 8, endpointDel: 9, netnsDel: 10, parentDel: 11,
   parentAddAfter: 12, endpointAddAfter: 13, linkSetAfter: 14, addrAddAfter: 15, routeAddAfter: 16,
@@ -83,14 +86,17 @@ function removedKeys(l: RemovedLink): string[] {
   ];
 }
 
+/** The links a deletion removes. */
+function removedLinks(op: KernelOp): RemovedLink[] {
+  return op.op === 'link-del' ? [op] : op.op === 'netns-del' ? op.links ?? [] : [];
+}
+
 /** The keys a deletion frees. */
 function freedBy(op: KernelOp): string[] {
   switch (op.op) {
     case 'route-del': return [routeKey(op.route)];
     case 'addr-del': return [addressKey(op.addr.address)];
-    case 'link-del': return removedKeys(op);
-    case 'netns-del': return (op.links ?? []).flatMap(removedKeys);
-    default: return [];
+    default: return removedLinks(op).flatMap(removedKeys);
   }
 }
 
@@ -113,6 +119,17 @@ function temporaryName(object: string, taken: (name: string) => boolean): string
 export function order(drafts: Draft[], taken: (netns: Netns, name: string) => boolean): Action[] {
   const freed = new Set(drafts.flatMap((d) => freedBy(d.op)));
   const isFreed = (k: string) => freed.has(k);
+  // An ipvlan's mode and flag belong to its parent: a new one of another mode would change the
+  // ipvlans being removed there (and deleting it again would not change them back).
+  const removedPorts = new Map<string, Set<string>>();
+  for (const l of drafts.flatMap((d) => removedLinks(d.op))) {
+    if (l.before.kind !== 'ipvlan' || l.before.parent === null) continue;
+    const modes = removedPorts.get(l.before.parent) ?? new Set<string>();
+    modes.add(`${l.before.mode} ${l.before.flag}`);
+    removedPorts.set(l.before.parent, modes);
+  }
+  const changesPort = (spec: LinkSpec) => spec.kind === 'ipvlan' && spec.parent !== null &&
+    [...removedPorts.get(spec.parent) ?? []].some((m) => m !== `${spec.mode} ${spec.flag}`);
   const readdressed = new Set(drafts.flatMap((d) => (d.op.op === 'addr-del' ? [`${place(d.op.addr.netns, d.op.addr.link)}\0${d.op.addr.family}`] : [])));
   /** Links made after the point (deferred, or renamed into place then): their addresses and routes follow. */
   const late = new Set<string>();
@@ -141,7 +158,7 @@ export function order(drafts: Draft[], taken: (netns: Netns, name: string) => bo
     const here = place(spec.netns, spec.name);
     const { soft, hard } = linkKeys(spec);
     hard.push(driverKey(spec.parent, otherDriver(spec.kind)));
-    if ((spec.parent !== null && late.has(place(null, spec.parent))) || hard.some(isFreed)) {
+    if ((spec.parent !== null && late.has(place(null, spec.parent))) || hard.some(isFreed) || changesPort(spec)) {
       late.add(here);
       push(d, STAGE.endpointAddAfter);
     } else if (soft.some(isFreed)) {
@@ -154,14 +171,20 @@ export function order(drafts: Draft[], taken: (netns: Netns, name: string) => bo
         { before: { name: temporary, up: false }, after: { name: spec.name, up: true } });
     } else push(d, STAGE.endpointAdd);
   }
+  // A change that must wait (see the top) takes the link's whole change, and its new addresses
+  // and routes, after the point: enabling IPv6 goes with it, and must come before IPv6 addresses.
+  for (const d of byStep('linkSet')) {
+    if (d.op.op !== 'link-set') continue;
+    if (d.op.set.mac !== undefined || d.op.set.ipv6Disabled === true) {
+      late.add(place(d.op.netns, d.op.name));
+      push(d, STAGE.linkSetAfter);
+    } else push(d, STAGE.linkSet);
+  }
   for (const d of drafts) {
     const op = d.op;
     switch (d.step) {
       case 'netnsAdd': push(d, STAGE.netnsAdd); break;
       case 'parentSet': push(d, STAGE.parentAdd); break;
-      case 'linkSet':
-        push(d, op.op === 'link-set' && (op.set.mac !== undefined || op.set.ipv6Disabled === true) ? STAGE.linkSetAfter : STAGE.linkSet);
-        break;
       case 'addrAdd': {
         if (op.op !== 'addr-add') break;
         const at = place(op.addr.netns, op.addr.link);
@@ -183,7 +206,7 @@ export function order(drafts: Draft[], taken: (netns: Netns, name: string) => bo
       case 'endpointDel': push(d, STAGE.endpointDel); break;
       case 'netnsDel': push(d, STAGE.netnsDel); break;
       case 'parentDel': push(d, STAGE.parentDel); break;
-      case 'parentAdd': case 'endpointAdd': break; // above
+      case 'parentAdd': case 'endpointAdd': case 'linkSet': break; // above
     }
   }
   // An object removed and made again in one plan (a route that changes, say) is replaced.

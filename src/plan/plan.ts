@@ -79,6 +79,7 @@ export function planWithin(desired: DesiredState, observed: ObservedState, scope
       routes: observed.routes.filter(inScope),
     },
     warnings,
+    parentMtus(desired, observed),
   );
 }
 
@@ -119,11 +120,15 @@ function replaceReason(o: LinkState, d: LinkSpec): string | null {
   return null;
 }
 
-/** The attributes that differ and can be set in place: [set, before]. */
-function linkChanges(o: LinkState, d: LinkSpec): [LinkChange, LinkChange] {
+/**
+ * The attributes that differ and can be set in place: [set, before]. `inherited`: the MTU the link
+ * has when none is asked for (its parent's), so that an MTU dropped from the file is undone.
+ */
+function linkChanges(o: LinkState, d: LinkSpec, inherited: number | null): [LinkChange, LinkChange] {
   const set: LinkChange = {};
   const before: LinkChange = {};
-  if (d.mtu !== null && d.mtu !== o.mtu) { set.mtu = d.mtu; before.mtu = o.mtu; }
+  const mtu = d.mtu ?? inherited;
+  if (mtu !== null && mtu !== o.mtu) { set.mtu = mtu; before.mtu = o.mtu; }
   if (d.mode !== undefined && d.mode !== o.mode) { set.mode = d.mode; if (o.mode !== undefined) before.mode = o.mode; }
   if (d.flag !== undefined && d.flag !== o.flag) { set.flag = d.flag; if (o.flag !== undefined) before.flag = o.flag; }
   if (d.mac !== null && d.mac !== o.mac.toLowerCase()) { set.mac = d.mac; before.mac = o.mac; }
@@ -136,10 +141,29 @@ function linkChanges(o: LinkState, d: LinkSpec): [LinkChange, LinkChange] {
 }
 
 const show = (v: unknown) => (v === undefined ? '(unset)' : String(v));
+/** The MTU the kernel gives a new dummy link. */
+const DUMMY_MTU = 1500;
 const recreateReason = (family: number) =>
   `its link loses an IPv${family} address, and the kernel may drop the route with it: re-created after the address change`;
 
-export function planAgainst(desired: DesiredState, observed: ObservedState, warningsIn: Diagnostic[]): Plan {
+/**
+ * The MTU of a link of vlannet's namespace once a plan is done: what the file asks for, else (a
+ * link vlannet makes) its parent's, else what the kernel shows. A link asked for no MTU inherits it.
+ */
+function parentMtus(desired: DesiredState, observed: ObservedState): (name: string) => number | null {
+  const desiredHere = new Map(desired.links.filter((l) => l.netns === null).map((l) => [l.name, l]));
+  const observedHere = new Map(observed.links.filter((l) => l.netns === null).map((l) => [l.name, l]));
+  const mtuOf = (name: string, depth = 0): number | null => {
+    const d = desiredHere.get(name);
+    if (d?.mtu != null) return d.mtu;
+    if (d && depth < 8) return d.parent === null ? DUMMY_MTU : mtuOf(d.parent, depth + 1);
+    return observedHere.get(name)?.mtu ?? null;
+  };
+  return mtuOf;
+}
+
+/** `parentMtu`: the MTUs of parents, when the states given hold only part of vlannet's namespace (planWithin). */
+export function planAgainst(desired: DesiredState, observed: ObservedState, warningsIn: Diagnostic[], parentMtu?: (name: string) => number | null): Plan {
   const drafts: Draft[] = [];
   const warnings = [...warningsIn];
   // Indexes, so a plan over thousands of endpoints stays linear.
@@ -241,8 +265,9 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   for (const c of created) {
     add(c.object, c.change, c.reason, { op: 'link-add', link: c.d }, isEndpoint(c.d.kind) ? 'endpointAdd' : 'parentAdd', { after: linkRecord(c.d) });
   }
+  const mtuOf = parentMtu ?? parentMtus(desired, observed);
   for (const k of kept) {
-    const [set, before] = linkChanges(k.o, k.d);
+    const [set, before] = linkChanges(k.o, k.d, k.d.parent === null ? (k.d.kind === 'dummy' ? DUMMY_MTU : null) : mtuOf(k.d.parent));
     const keys = Object.keys(set) as (keyof LinkChange)[];
     if (!keys.length) continue;
     const reason = keys.map((key) => `${key} ${show(before[key])} → ${show(set[key])}`).join(', ');

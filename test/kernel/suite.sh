@@ -69,11 +69,14 @@ kernel_suite_shard() {
   return $status
 }
 
+# A file's output goes to LOGS/FILE.log as it runs (LOGS: $VLANNET_OUT/files when the harness
+# gives an output directory, so a file that hangs can be watched from outside), then whole to stdout.
 kernel_suite_file() {
-  local work=$1 f=$2 log status=0
-  log=$(mktemp)
-  node node_modules/uvu/bin.js dist/test/kernel "^${f//./\\.}\$" > "$log" 2>&1 || status=$?
-  flock "$work/next" cat "$log"
-  rm -f "$log"
+  local work=$1 f=$2 logs=${VLANNET_OUT:+$VLANNET_OUT/files} status=0
+  logs=${logs:-$work/files}
+  mkdir -p "$logs"
+  echo "started $(date +%T)" > "$logs/$f.log"
+  node node_modules/uvu/bin.js dist/test/kernel "^${f//./\\.}\$" >> "$logs/$f.log" 2>&1 || status=$?
+  flock "$work/next" cat "$logs/$f.log"
   return $status
 }
