@@ -17,7 +17,7 @@ export interface RawLink extends Omit<LinkState, 'netns' | 'parent'> {
   linkNetnsid?: number;
 }
 
-const LINK_ATTRS = attrTypes(IFLA.IFNAME, IFLA.MTU, IFLA.ADDRESS, IFLA.IFALIAS, IFLA.LINKINFO, IFLA.LINK, IFLA.LINK_NETNSID, IFLA.AF_SPEC);
+const LINK_ATTRS = attrTypes(IFLA.IFNAME, IFLA.MTU, IFLA.ADDRESS, IFLA.IFALIAS, IFLA.LINKINFO, IFLA.LINK, IFLA.LINK_NETNSID, IFLA.AF_SPEC, IFLA.GROUP);
 const AF_INET6_ONLY = attrTypes(AF_INET6);
 const INET6_CONF_ONLY = attrTypes(IFLA_INET6_CONF);
 const ADDRESS_ATTRS = attrTypes(IFA.LOCAL, IFA.ADDRESS);
@@ -35,6 +35,8 @@ export function decodeLink(body: Buffer): RawLink {
     up: (info.flags & IFF_UP) !== 0,
     alias: attrString(attrs.get(IFLA.IFALIAS)) || null,
   };
+  const group = attrU32(attrs.get(IFLA.GROUP));
+  if (group) link.group = group;
   const linkinfo = attrs.get(IFLA.LINKINFO);
   if (linkinfo) {
     const decoded = decodeLinkInfo(linkinfo);

@@ -15,7 +15,7 @@ export const NLMSGERR_ATTR_MSG = 1;
 
 export const IFLA = {
   ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, OPERSTATE: 16, LINKINFO: 18, IFALIAS: 20,
-  AF_SPEC: 26, NET_NS_FD: 28, EXT_MASK: 29, LINK_NETNSID: 37,
+  AF_SPEC: 26, GROUP: 27, NET_NS_FD: 28, EXT_MASK: 29, LINK_NETNSID: 37,
 } as const;
 export const IFF_UP = 1;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;

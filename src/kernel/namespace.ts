@@ -2,11 +2,10 @@
 // would, plus vlannet's ownership mark. Run by the main thread, or by the factory's worker thread
 // (factory.ts): everything it returns is an fd, and fds belong to the whole process.
 
-import fs from 'node:fs';
 import { netnsMark } from '../model/owner.js';
 import { RtnlHandle } from './handle.js';
 import { IFF_UP, IFLA, ifinfomsg, RTM } from './messages.js';
-import { createNamedNetns, deleteNamedNetns, openRequestSocket, type RequestSockets } from './netns.js';
+import { closeSocket, createNamedNetns, openRequestSocket, type RequestSockets } from './netns.js';
 import { AttrWriter } from './nlattr.js';
 
 /** lo is the first link of every namespace. */
@@ -23,24 +22,25 @@ export interface MadeNamespace {
 }
 
 /**
- * `ip netns add NAME`, then lo up with the alias `vlannet:netns/NAME`, on the calling thread. The
- * namespace's socket is opened while the thread is still inside it after creating it. On failure
- * nothing of it is left.
+ * `ip netns add NAME` with lo up and the alias `vlannet:netns/NAME`, on the calling thread: the
+ * namespace's socket is opened and lo marked while the thread is inside the new namespace, before
+ * it is bound to its name. On failure nothing of it is left.
  */
 export function makeNamespace(name: string): MadeNamespace {
-  const { fd, ino, value: sockets } = createNamedNetns(name, () => openRequestSocket(null, name));
-  const handle = new RtnlHandle(name, fd, sockets);
-  try {
-    const body = Buffer.concat([
-      ifinfomsg({ index: LOOPBACK_INDEX, flags: IFF_UP, change: IFF_UP }),
-      new AttrWriter().string(IFLA.IFALIAS, netnsMark(name)).toBuffer(),
-    ]);
-    handle.request(RTM.NEWLINK, body);
-  } catch (e) {
-    handle.close();
-    fs.closeSync(fd);
-    deleteNamedNetns(name);
-    throw e;
-  }
+  const { fd, ino, value: sockets } = createNamedNetns(name, () => {
+    // lo up and marked while the namespace has no name yet (see createNamedNetns).
+    const made = openRequestSocket(null, name);
+    try {
+      const body = Buffer.concat([
+        ifinfomsg({ index: LOOPBACK_INDEX, flags: IFF_UP, change: IFF_UP }),
+        new AttrWriter().string(IFLA.IFALIAS, netnsMark(name)).toBuffer(),
+      ]);
+      new RtnlHandle(name, null, made).request(RTM.NEWLINK, body);
+    } catch (e) {
+      closeSocket(made.fd!);
+      throw e;
+    }
+    return made;
+  });
   return { fd, ino, sockets };
 }

@@ -231,9 +231,11 @@ export function createNamedNetns<T>(name: string, inside: () => T): { fd: number
     check(libc().unshare(CLONE_NEWNET), 'unshare', `CLONE_NEWNET for ${name}`);
     try {
       fd = fs.openSync('/proc/thread-self/ns/net', 'r');
+      // `inside` first: what it does (vlannet marks the namespace as its own) is done before the
+      // namespace has a name, so a named namespace is never unmarked, even if vlannet is killed.
+      const value = inside();
       check(libc().mount(`/proc/thread-self/ns/net`, path, 'none', MS_BIND, null), 'mount', `--bind ${path}`);
       mounted = true;
-      const value = inside();
       return { fd, ino: fs.fstatSync(fd).ino, value };
     } finally {
       if (libc().setns(own, CLONE_NEWNET) !== 0) {

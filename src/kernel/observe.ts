@@ -152,6 +152,7 @@ function linkState(dump: NamespaceDump, l: RawLink, ownNames: Map<number, string
     netns: dump.netns, name: l.name, index: l.index, kind: l.kind, parent,
     mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias,
   };
+  if (l.group !== undefined) s.group = l.group;
   if (l.mode !== undefined) s.mode = l.mode;
   if (l.flag !== undefined) s.flag = l.flag;
   if (l.vlanId !== undefined) s.vlanId = l.vlanId;

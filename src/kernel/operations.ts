@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { Address4 } from 'ip-address';
-import { VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
+import { VLANNET_LINK_GROUP, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
 import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
 import { NetlinkError, RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
@@ -127,6 +127,7 @@ function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
     if (spec.netns !== null) attrs.u32(IFLA.NET_NS_FD, handles.fd(spec.netns));
     if (spec.mtu !== null) attrs.u32(IFLA.MTU, spec.mtu);
     if (spec.mac !== null) attrs.bytes(IFLA.ADDRESS, parseMac(spec.mac));
+    attrs.u32(IFLA.GROUP, VLANNET_LINK_GROUP);
     attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(linkInfoOf(spec)), 0x8000);
     handles.get(null).request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: index ?? 0 }), attrs.toBuffer()]), CREATE);
   };

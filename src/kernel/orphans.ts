@@ -3,6 +3,7 @@
 // their addresses on the LAN. vlannet cannot see them through /run/netns; /proc shows them. Each
 // namespace of another process that is neither vlannet's own nor a named one is looked at once:
 // a namespace vlannet made carries its mark on the loopback (lo is index 1 in every namespace).
+// One still bound at a path in another mount namespace (another vlannet's /run/netns) is not lost.
 
 import fs from 'node:fs';
 import { isNetnsMark, parseMark } from '../model/owner.js';
@@ -34,13 +35,18 @@ export class OrphanFinder {
       if (known.has(ino) || this.notOurs.has(ino)) continue;
       byInode.set(ino, [...(byInode.get(ino) ?? []), pid]);
     }
-    const out: OrphanNamespace[] = [];
+    const found = new Map<number, Omit<OrphanNamespace, 'users'>>();
     for (const [ino, pids] of byInode) {
-      const found = this.look(pids[0]!);
-      if (found === null) this.notOurs.add(ino);
-      else if (found !== 'gone') out.push({ ...found, users: pids.map((pid) => ({ pid, command: commandOf(pid) })) });
+      const f = this.look(pids[0]!);
+      if (f === null) this.notOurs.add(ino);
+      else if (f !== 'gone') found.set(ino, f);
     }
-    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (found.size === 0) return [];
+    // Bound at a path in another mount namespace (a container's /run/netns, say) is not an orphan.
+    const bound = boundElsewhere(new Set(found.keys()));
+    return [...found].filter(([ino]) => !bound.has(ino))
+      .map(([ino, f]) => ({ ...f, users: byInode.get(ino)!.map((pid) => ({ pid, command: commandOf(pid) })) }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   /** The orphan in the namespace of `pid`; null when it is not vlannet's, 'gone' when the process went. */
@@ -79,3 +85,29 @@ export class OrphanFinder {
   }
 }
 
+/**
+ * Which of these namespaces are bind-mounted somewhere, in any mount namespace: nsfs mounts in
+ * /proc/PID/mountinfo, read once per mount namespace (their root field is `net:[INODE]`).
+ */
+function boundElsewhere(inodes: ReadonlySet<number>): Set<number> {
+  const bound = new Set<number>();
+  const seen = new Set<string>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let mnt: string;
+    let info: string;
+    try {
+      mnt = fs.readlinkSync(`/proc/${entry}/ns/mnt`);
+      if (seen.has(mnt)) continue;
+      info = fs.readFileSync(`/proc/${entry}/mountinfo`, 'utf8');
+    } catch {
+      continue;
+    }
+    seen.add(mnt);
+    for (const m of info.matchAll(/ net:\[(\d+)\] /g)) {
+      const ino = Number(m[1]);
+      if (inodes.has(ino)) bound.add(ino);
+    }
+  }
+  return bound;
+}

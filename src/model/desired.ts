@@ -3,7 +3,7 @@
 // addresses, to see which parents exist and which names are taken by links vlannet does not own.
 
 import { allocateAddresses, hostAddressOn } from './addressing.js';
-import { markFor, ownerOf } from './owner.js';
+import { isUnfinished, markFor, ownerOf } from './owner.js';
 import {
   VLANNET_ROUTE_PROTOCOL,
   type AddressState, type Config, type DesiredState, type Diagnostic, type EndpointConfig, type Family,
@@ -34,7 +34,7 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   const links = new Map(observed.links.map((l) => [key(l.netns, l.name), l]));
   const foreign = (netns: string | null, name: string): LinkState | undefined => {
     const l = links.get(key(netns, name));
-    return l && !ownerOf(l) ? l : undefined;
+    return l && !ownerOf(l) && !isUnfinished(l) ? l : undefined;
   };
   const desiredLinks: LinkSpec[] = [];
   const claimed = new Map<string, string>(); // netns+name → the object that wants it

@@ -10,7 +10,7 @@
 // the ones the mark records: a copied alias or a link re-created by someone else under the same
 // name is not adopted (Docker's name-pattern check is how its stale state deletes the wrong links).
 
-import type { LinkSpec, LinkState } from './types.js';
+import { VLANNET_LINK_GROUP, type LinkSpec, type LinkState } from './types.js';
 
 export type OwnerRole = 'endpoint' | 'vlan' | 'dummy';
 
@@ -73,6 +73,15 @@ export function ownerOf(link: LinkState): OwnerMark | null {
 
 export function isOwned(link: LinkState): boolean {
   return ownerOf(link) !== null;
+}
+
+/**
+ * A link vlannet began to make and never finished: in vlannet's link group, without its mark
+ * (the alias is written by a second request; vlannet was killed in between). The next apply
+ * deletes it; nobody else's link is in that group.
+ */
+export function isUnfinished(link: LinkState): boolean {
+  return link.group === VLANNET_LINK_GROUP && parseMark(link.alias) === null;
 }
 
 /** The alias vlannet writes on the loopback of a namespace it creates. */

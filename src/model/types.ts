@@ -191,6 +191,8 @@ export interface LinkState {
   up: boolean;
   /** IFLA_IFALIAS; vlannet's owner marks live here (see model/owner.ts). */
   alias: string | null;
+  /** IFLA_GROUP, when not 0: VLANNET_LINK_GROUP on every link vlannet makes, from its very creation. */
+  group?: number;
   /** net.ipv6.conf.<link>.disable_ipv6, when known. */
   ipv6Disabled?: boolean;
 }
@@ -264,6 +266,13 @@ export interface UpstreamRoute {
 
 /** rtm_protocol of every route vlannet adds (unassigned in iproute2's rt_protos). */
 export const VLANNET_ROUTE_PROTOCOL = 201;
+
+/**
+ * The link group (IFLA_GROUP) of every link vlannet makes, set in the create request itself. The
+ * owner mark (an alias) takes a second request: a link in this group without a mark is one vlannet
+ * began and never finished (it was killed in between), and is deleted by the next apply.
+ */
+export const VLANNET_LINK_GROUP = 201;
 
 // ---------------------------------------------------------------------------------------------
 // Kernel operations: the only things the executor can do. Each carries what it needs to be undone.

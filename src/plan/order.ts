@@ -86,6 +86,48 @@ function removedKeys(l: RemovedLink): string[] {
   ];
 }
 
+/** The keys a create needs free. */
+function neededBy(op: KernelOp): string[] {
+  switch (op.op) {
+    case 'link-add': {
+      const { soft, hard } = linkKeys(op.link);
+      return [...soft, ...hard, ...(isEndpointKind(op.link.kind) ? [driverKey(op.link.parent, otherDriver(op.link.kind))] : [])];
+    }
+    case 'addr-add': return [addressKey(op.addr.address)];
+    case 'route-add': return [routeKey(op.route)];
+    default: return [];
+  }
+}
+
+/**
+ * The kernel finishes removing a namespace after the request that unbinds it returns (in a work
+ * queue, once nothing holds it): its links live on for a moment, on their parents, with their
+ * MACs and addresses. A link of a namespace being removed whose name, MAC, VLAN id, parent or
+ * address something new needs is therefore deleted on its own first: a link deletion is done
+ * when the kernel answers.
+ */
+function deleteLinksBeforeNamespaces(drafts: Draft[]): Draft[] {
+  const needed = new Set(drafts.flatMap((d) => neededBy(d.op)));
+  return drafts.flatMap((d): Draft[] => {
+    if (d.op.op !== 'netns-del' || !d.op.links?.length) return [d];
+    const netns = d.op.netns;
+    const early = d.op.links.filter((l) => removedKeys(l).some((k) => needed.has(k)));
+    if (early.length === 0) return [d];
+    const rest = d.op.links.filter((l) => !early.includes(l));
+    return [
+      ...early.map((l): Draft => {
+        const mark = /^vlannet:(endpoint|vlan|dummy)\/(\S+) /.exec(l.before.alias);
+        return {
+          object: mark ? `${mark[1]}.${mark[2]}` : `link.${netns}.${l.before.name}`, change: 'delete', step: 'endpointDel',
+          reason: `goes with namespace ${netns}, deleted first: something new needs what it holds`,
+          op: { op: 'link-del', netns, name: l.before.name, ...l }, before: { name: l.before.name },
+        };
+      }),
+      { ...d, op: { ...d.op, links: rest } },
+    ];
+  });
+}
+
 /** The links a deletion removes. */
 function removedLinks(op: KernelOp): RemovedLink[] {
   return op.op === 'link-del' ? [op] : op.op === 'netns-del' ? op.links ?? [] : [];
@@ -116,7 +158,8 @@ function temporaryName(object: string, taken: (name: string) => boolean): string
  * temporary name (and renamed after the point of no return). `taken(netns, name)`: whether the
  * kernel has a link of that name there. Returns the actions sorted by stage, then object.
  */
-export function order(drafts: Draft[], taken: (netns: Netns, name: string) => boolean): Action[] {
+export function order(planned: Draft[], taken: (netns: Netns, name: string) => boolean): Action[] {
+  const drafts = deleteLinksBeforeNamespaces(planned);
   const freed = new Set(drafts.flatMap((d) => freedBy(d.op)));
   const isFreed = (k: string) => freed.has(k);
   // An ipvlan's mode and flag belong to its parent: a new one of another mode would change the

@@ -12,7 +12,7 @@
 
 import { resolveDesired } from '../model/desired.js';
 import { isLinkLocal } from '../model/addressing.js';
-import { ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
+import { isUnfinished, ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
 import {
   DiagnosticsError, VLANNET_ROUTE_PROTOCOL,
   type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp,
@@ -169,8 +169,9 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   // Indexes, so a plan over thousands of endpoints stays linear.
   const addressesAt = groupBy(observed.addresses, (a) => place(a.netns, a.link));
   const routesOn = groupBy(observed.routes, (r) => place(r.netns, r.dev));
-  const strangersOn = groupBy(observed.links.filter((l) => l.parent !== null && !ownerOf(l)), (l) => l.parent!);
-  const strangersIn = groupBy(observed.links.filter((l) => l.netns !== null && l.name !== 'lo' && !ownerOf(l)), (l) => l.netns!);
+  const isStranger = (l: LinkState) => !ownerOf(l) && !isUnfinished(l);
+  const strangersOn = groupBy(observed.links.filter((l) => l.parent !== null && isStranger(l)), (l) => l.parent!);
+  const strangersIn = groupBy(observed.links.filter((l) => l.netns !== null && l.name !== 'lo' && isStranger(l)), (l) => l.netns!);
   const add = (object: string, change: ChangeKind, reason: string, op: KernelOp, step: Step, extra: Partial<Action> = {}) =>
     drafts.push({ object, change, reason, op, step, ...extra });
 
@@ -204,6 +205,13 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   }
   for (const list of owned.values()) {
     for (const c of list) if (!matched.has(c.link)) doomed.push({ ...c, reason: 'no longer in the configuration' });
+  }
+  // Links vlannet began to make and never marked (it was killed in between): they go.
+  for (const link of observed.links) {
+    if (!isUnfinished(link)) continue;
+    const role = isEndpoint(link.kind) ? 'endpoint' : link.kind === 'vlan' ? 'vlan' : 'dummy';
+    const mark: OwnerMark = { role, name: `${where(link.netns)}.${link.name}`, kind: link.kind, parent: link.parent, vlanId: link.vlanId ?? null };
+    doomed.push({ link, mark, reason: 'vlannet began to make it and was interrupted before it was marked as its own' });
   }
 
   // A parent vlannet deletes takes its children with it: keep it when it carries links vlannet

@@ -5,53 +5,16 @@
 // nothing; SIGTERM exits 0 leaving the networks. Times from the change to convergence are printed,
 // measured by polling the kernel with iproute2 (an independent witness) every few milliseconds.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkKernel } from './support/expect.js';
 import { ip, ipJson, run } from './support/sh.js';
-import { REPO, vlannet } from './support/vlannet.js';
+import { vlannet } from './support/vlannet.js';
+import { sleep, startDaemon, until } from './support/daemon.js';
 import { parseConfig, World } from './support/world.js';
-
-export interface Daemon {
-  child: ChildProcess;
-  log(): string;
-  /** SIGTERM; resolves with the exit code. */
-  stop(): Promise<number | null>;
-}
-
-export function startDaemon(file: string, ...args: string[]): Daemon {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'vlannet.js'), 'daemon', '-f', file, '--debug', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ? -1 : code)));
-  return {
-    child,
-    log: () => log,
-    // SIGTERM; a daemon that has not exited 20 s later is killed (and the test gets -1, not a hang).
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `ok()` (every 5 ms, at most `limitMs`); the time it took. */
-export async function until(what: string, ok: () => boolean, limitMs = 15_000, d?: Daemon): Promise<number> {
-  const t0 = performance.now();
-  while (!ok()) {
-    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not within ${limitMs} ms${d ? `\n--- daemon log\n${d.log()}` : ''}`);
-    await sleep(5);
-  }
-  return performance.now() - t0;
-}
 
 /** checkKernel throws while a namespace it looks into is not there yet: that is "not yet". */
 const converged = (text: string) => () => { try { return checkKernel(parseConfig(text)).length === 0; } catch { return false; } };

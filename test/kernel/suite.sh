@@ -12,7 +12,7 @@
 # Expected cost of a file relative to the others (measured under TCG), for longest-first order.
 kernel_suite_weight() {
   case $1 in
-    daemon*) echo 9 ;; cli-examples*) echo 8 ;; wire*) echo 6 ;; adapter.test*) echo 5 ;;
+    safety*) echo 10 ;; daemon*) echo 9 ;; cli-examples*) echo 8 ;; wire*) echo 6 ;; adapter.test*) echo 5 ;;
     cli-converge*|cli-drift*|cli-connectivity*) echo 4 ;; *) echo 1 ;;
   esac
 }

@@ -275,10 +275,11 @@ test('an endpoint that moved namespace is replaced, and its old owned namespace 
   await converge(kernel, trunk());
   const moved = config(trunk().networks, [endpoint('web1', 'mac50', { netns: 'other' }), endpoint('web2', 'mac50')]);
   const plan = await replan(kernel, moved);
-  // The new link first; its address (the old one's) only once the old link is gone with its
-  // namespace: one address never answers twice on the LAN.
+  // The new link first; its address (the old one's) only once the old link is gone: deleted on
+  // its own before its namespace, since the kernel removes a namespace's links after the request
+  // returns. One address never answers twice on the LAN.
   assert.equal(summary(plan), [
-    'create netns.other netns-add', 'replace endpoint.web1 link-add',
+    'create netns.other netns-add', 'replace endpoint.web1 link-add', 'replace endpoint.web1 link-del',
     'delete netns.web1 netns-del', 'create endpoint.web1.ipv4 addr-add', 'create endpoint.web1.route4 route-add',
   ]);
   assert.match(plan.actions[1]!.reason, /namespace changed from web1 to other/);
@@ -308,6 +309,24 @@ test('preflight: a link kind the kernel cannot make is a plan error naming the m
     'networks.i.parent: vlan eth0.7 needs a vlan link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe 8021q)',
     'networks.i.driver: network i needs an ipvlan link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe ipvlan)',
   ], 'once per network, not per endpoint');
+});
+
+test('a link vlannet began and never marked (killed in between) is deleted, and its name is taken over by the endpoint', () => {
+  const obs = observed({
+    namespaces: [{ name: 'web1', owned: true }],
+    links: [eth0(), ownedVlan('eth0.50', 'eth0', 50, { index: 3 }),
+      link('eth0', { netns: 'web1', index: 2, kind: 'macvlan', parent: 'eth0.50', mode: 'bridge', up: false, group: 201 })],
+  });
+  const plan = makePlan(config(trunk().networks, [endpoint('web1', 'mac50')]), obs);
+  const del = plan.actions.find((a) => a.op.op === 'link-del')!;
+  assert.match(del.reason, /interrupted before it was marked/);
+  assert.ok(pastPointOfNoReturn(del));
+  const made = plan.actions.find((a) => a.op.op === 'link-add')!.op;
+  assert.ok(made.op === 'link-add' && made.link.name !== 'eth0', 'the new link is made beside it and renamed after it is gone');
+  assert.ok(plan.actions.some((a) => a.op.op === 'link-set' && a.op.set.name === 'eth0'));
+  // Not in vlannet's group: someone else's link, never touched.
+  const theirs = observed({ ...obs, links: [eth0(), ownedVlan('eth0.50', 'eth0', 50, { index: 3 }), link('eth0', { netns: 'web1', index: 2, kind: 'macvlan', parent: 'eth0.50' })] });
+  assert.throws(() => makePlan(config(trunk().networks, [endpoint('web1', 'mac50')]), theirs), /is not vlannet's/);
 });
 
 test.run();

@@ -54,3 +54,13 @@ export function snapshotNamespace(netns: string | null = null): Record<string, s
     namespaces: netns ? '' : run('ip', ['netns', 'list']).stdout.replace(/ \(id: \d+\)/g, '').split('\n').sort().join('\n'),
   };
 }
+
+/**
+ * snapshotNamespace of vlannet's namespace and of every named namespace: the whole world a test
+ * sees; without operstate, which the kernel moves by itself a moment after a link comes up.
+ */
+export function snapshotWorld(): Record<string, Record<string, string>> {
+  const names = run('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean).sort();
+  const mask = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.replace(/"operstate":"[A-Z]+"/g, '"operstate":"*"')]));
+  return Object.fromEntries([['(vlannet)', mask(snapshotNamespace())], ...names.map((n) => [n, mask(snapshotNamespace(n))])]);
+}

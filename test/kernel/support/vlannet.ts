@@ -43,12 +43,14 @@ export interface PlanChange {
   object: string;
   change: string;
   reason: string;
+  stage: number;
   op: { op: string; [k: string]: unknown };
 }
 
 export interface PlanOutput {
   format_version: string;
   changes: PlanChange[];
+  summary: { add: number; change: number; replace: number; destroy: number };
   upstream_routes: { network: string; subnet: string; via: string | null; parent: string }[];
 }
 
