@@ -23,22 +23,29 @@ const NETNS_MARK = /^vlannet:netns\/(\S+)$/;
 export class OrphanFinder {
   /** Namespaces (by inode) looked at already and found not to be vlannet's: not looked at again. */
   private readonly notOurs = new Set<number>();
+  private own: number | null = null;
 
   find(): OrphanNamespace[] {
-    const known = new Set<number>([fs.statSync('/proc/thread-self/ns/net').ino]);
-    for (const name of listNamedNetns()) {
-      const ino = namedNetnsInode(name);
-      if (ino !== null) known.add(ino);
-    }
+    // Usually every process is in vlannet's own namespace or one looked at before: one readlink
+    // per process, and nothing more. The named namespaces are looked up only when one is not.
+    this.own ??= fs.statSync('/proc/thread-self/ns/net').ino;
     const byInode = new Map<number, number[]>();
     for (const [pid, ino] of netnsOfProcesses()) {
-      if (known.has(ino) || this.notOurs.has(ino)) continue;
+      if (ino === this.own || this.notOurs.has(ino)) continue;
       byInode.set(ino, [...(byInode.get(ino) ?? []), pid]);
+    }
+    if (byInode.size === 0) return [];
+    for (const name of listNamedNetns()) {
+      const ino = namedNetnsInode(name);
+      if (ino !== null) byInode.delete(ino);
     }
     const found = new Map<number, Omit<OrphanNamespace, 'users'>>();
     for (const [ino, pids] of byInode) {
       const f = this.look(pids[0]!);
-      if (f === null) this.notOurs.add(ino);
+      if (f === null) {
+        if (this.notOurs.size >= 10_000) this.notOurs.clear(); // containers come and go
+        this.notOurs.add(ino);
+      }
       else if (f !== 'gone') found.set(ino, f);
     }
     if (found.size === 0) return [];
