@@ -7,14 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ownerOf, netnsMark } from '../../src/model/owner.js';
-import { KernelError, VLANNET_ROUTE_PROTOCOL, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
+import { VLANNET_ROUTE_PROTOCOL, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
+import { KernelError } from '../../src/errors.js';
 import { NetlinkKernel } from '../../src/kernel/rtnetlink.js';
 import { ip, ipJson, run } from './support/sh.js';
-
-interface IpLink {
-  ifname: string; mtu: number; address: string; flags: string[]; ifalias?: string; link_netnsid?: number;
-  linkinfo?: { info_kind: string; info_data?: Record<string, unknown> };
-}
+import type { IpLink } from './support/expect.js';
 
 const NS = ['ad-a', 'ad-b', 'ad-c'];
 let kernel: NetlinkKernel;
@@ -96,8 +93,9 @@ test('link-add creates a macvlan directly in its namespace with mode, mtu, mac, 
   const seen = state.links.find((x) => x.netns === 'ad-a' && x.name === 'eth0')!;
   assert.equal({ ...seen, index: 0 }, {
     netns: 'ad-a', name: 'eth0', index: 0, kind: 'macvlan', parent: 'ad-v0', mode: 'bridge', mtu: 1400,
-    mac: '02:42:c0:a8:32:0a', up: true, alias: spec.alias, ipv6Disabled: true,
+    mac: '02:42:c0:a8:32:0a', up: true, alias: spec.alias, ipv6Disabled: true, group: 201,
   });
+  assert.is(l.group, '201', 'in vlannet\'s link group from its create request (iproute2 shows the number)');
   assert.ok(ownerOf(seen), 'the link is recognised as vlannet\'s');
   assert.equal(state.namespaces.find((n) => n.name === 'ad-a'), { name: 'ad-a', owned: false });
 });

@@ -16,6 +16,8 @@ export interface IpLink {
   address: string;
   flags: string[];
   ifalias?: string;
+  /** The link group: "default" (0), or vlannet's "201" (as iproute2 prints a group it has no name for). */
+  group?: string;
   linkinfo?: { info_kind: string; info_data?: Record<string, unknown> };
 }
 interface IpAddr { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string }
