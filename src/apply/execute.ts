@@ -12,9 +12,10 @@
 // routes of those already made go ahead, and an adapter that creates namespaces on another thread
 // (src/kernel/factory.ts) keeps both busy.
 
-import { inverse, KernelError, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
+import { inverse, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
+import { KernelError, ApplyError, RollbackReport } from '../errors.js';
 import { POINT_OF_NO_RETURN } from '../plan/order.js';
-import { routeText } from '../plan/render.js';
+import { describeFailure } from '../plan/describe.js';
 
 /**
  * At most this many operations of one stage in flight (namespaces waiting for the thread that makes
@@ -32,44 +33,6 @@ export interface ExecuteOptions {
   failAt?: number;
 }
 
-export interface RollbackReport {
-  undone: number;
-  /** Undo operations the kernel refused: the kernel is NOT as it was. */
-  failed: { op: KernelOp; error: string }[];
-}
-
-export class ApplyError extends Error {
-  constructor(
-    public readonly action: Action,
-    public override readonly cause: unknown,
-    /** What undoing did; null when the failure came after the point of no return (nothing is undone). */
-    public readonly rollback: RollbackReport | null,
-    public readonly otherFailures: { action: Action; cause: unknown }[],
-    /** After the point of no return: the actions that were not done. */
-    public readonly notDone: Action[] = [],
-  ) {
-    super(describeFailure(action, cause));
-    this.name = 'ApplyError';
-  }
-}
-
-/** What an ApplyError means for the kernel, in lines for people: the failures, then what state it is in. */
-export function describeApplyError(e: ApplyError): string[] {
-  const lines = [e.message, ...e.otherFailures.map((o) => describeFailure(o.action, o.cause))];
-  const r = e.rollback;
-  if (r === null) {
-    const n = e.notDone.length;
-    lines.push(`the apply had passed its point of no return: everything new is in place, nothing was undone, and ` +
-      `${n} step${n === 1 ? '' : 's'} ${n === 1 ? 'was' : 'were'} not done (${[...new Set(e.notDone.map((a) => a.object))].slice(0, 8).join(', ')}` +
-      `${n > 8 ? ', …' : ''}); apply again to finish (a running daemon retries by itself)`);
-  } else if (r.failed.length === 0) {
-    lines.push(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply`);
-  } else {
-    lines.push(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`,
-      ...r.failed.map((f) => `  ${describeOp(f.op)}: ${f.error}`));
-  }
-  return lines;
-}
 
 /** Errors that say a deletion's object is gone already: the deletion is done. */
 const GONE: Partial<Record<KernelOp['op'], readonly string[]>> = {
@@ -115,13 +78,13 @@ export async function executePlan(kernel: Kernel, actions: Action[], opts: Execu
     if (failures.length > 0) {
       const rollback = await undo(kernel, done);
       const [first, ...others] = failures;
-      throw new ApplyError(first!.action, first!.cause, rollback, others);
+      throw new ApplyError(first!.action, first!.cause, rollback, others, [], describeFailure(first!.action, first!.cause));
     }
     failures = await new Schedule(rest).run(() => kernel.idle?.() ?? false, step);
     if (failures.length > 0) {
       const [first, ...others] = failures;
       const finished = new Set(done);
-      throw new ApplyError(first!.action, first!.cause, null, others, rest.filter((a) => !finished.has(a)));
+      throw new ApplyError(first!.action, first!.cause, null, others, rest.filter((a) => !finished.has(a)), describeFailure(first!.action, first!.cause));
     }
   } finally {
     await kernel.finish?.();
@@ -267,59 +230,5 @@ async function undo(kernel: Kernel, done: Action[]): Promise<RollbackReport> {
   return report;
 }
 
-export function describeOp(op: KernelOp): string {
-  const where = (netns: string | null) => (netns === null ? '' : ` in netns ${netns}`);
-  switch (op.op) {
-    case 'netns-add': return `create namespace ${op.netns}`;
-    case 'netns-del': return `delete namespace ${op.netns}`;
-    case 'link-add': return `create ${op.link.kind} link ${op.link.name}${op.link.parent ? ` on ${op.link.parent}` : ''}${where(op.link.netns)}`;
-    case 'link-set': return op.set.name !== undefined
-      ? `rename link ${op.name} to ${op.set.name}${where(op.netns)}${op.set.up ? ' and bring it up' : ''}`
-      : `change link ${op.name}${where(op.netns)} (${Object.keys(op.set).join(', ')})`;
-    case 'link-del': return `delete link ${op.name}${where(op.netns)}`;
-    case 'addr-add': return `add address ${op.addr.address}/${op.addr.prefixLength} to ${op.addr.link}${where(op.addr.netns)}`;
-    case 'addr-del': return `remove address ${op.addr.address}/${op.addr.prefixLength} from ${op.addr.link}${where(op.addr.netns)}`;
-    case 'route-add': return `add route ${routeText(op.route)}${where(op.route.netns)}`;
-    case 'route-del': return `delete route ${routeText(op.route)}${where(op.route.netns)}`;
-  }
-}
 
-/** What an operator can do about a kernel refusal, where it is known. */
-export function hintFor(op: KernelOp, errno: string): string | null {
-  if (errno === 'EPERM' || errno === 'EACCES') return 'vlannet needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root';
-  switch (op.op) {
-    case 'link-add':
-      if (errno === 'EBUSY') return `the parent ${op.link.parent} already carries links of another kind (macvlan and ipvlan cannot share a parent), or is in passthru mode or enslaved`;
-      if (errno === 'EEXIST') return `a link named ${op.link.name} already exists there`;
-      if (errno === 'ENODEV') return `the parent ${op.link.parent} does not exist (or disappeared during the apply)`;
-      if (errno === 'EOPNOTSUPP' || errno === 'ENOTSUP') return `this kernel cannot create ${op.link.kind} links: load the module (modprobe ${op.link.kind === 'vlan' ? '8021q' : op.link.kind})`;
-      if (errno === 'EINVAL') return `the kernel rejected the attributes (mode, mtu larger than the parent's, mac)`;
-      return null;
-    case 'link-set':
-      if (errno === 'EINVAL' && op.set.mtu !== undefined) return `an MTU larger than the parent's is refused; raise the parent's MTU first`;
-      if (errno === 'EBUSY' && op.set.mac !== undefined) return `the MAC address cannot change while the link is up`;
-      return null;
-    case 'addr-add':
-      if (errno === 'EEXIST') return 'the address is already on that link';
-      return null;
-    case 'route-add':
-      if (errno === 'ENETUNREACH') return 'the gateway is not inside any subnet on the endpoint';
-      if (errno === 'ENETDOWN') return 'the link is down';
-      if (errno === 'EEXIST') return 'a route to the same destination already exists in that namespace';
-      return null;
-    case 'netns-add':
-      if (errno === 'EEXIST') return `/run/netns/${op.netns} already exists`;
-      return null;
-    default:
-      return null;
-  }
-}
 
-export function describeFailure(action: Action, cause: unknown): string {
-  const what = `${action.object}: ${describeOp(action.op)} failed`;
-  if (cause instanceof KernelError) {
-    const hint = hintFor(action.op, cause.errno);
-    return `${what}: the kernel said ${cause.errno}${cause.detail ? ` (${cause.detail})` : ''}${hint ? `\n  hint: ${hint}` : ''}`;
-  }
-  return `${what}: ${cause instanceof Error ? cause.message : String(cause)}`;
-}

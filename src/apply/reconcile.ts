@@ -9,9 +9,11 @@
 
 import { planWithDesired, planWithin } from '../plan/plan.js';
 import type { IncrementalPlanner } from '../plan/incremental.js';
-import { DiagnosticsError, netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
+import { netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
+import { DiagnosticsError, VerifyError } from '../errors.js';
 import { guardNamespacesInUse, namespacesAtRisk } from '../plan/in-use.js';
-import { describeOp, executePlan, type ExecuteOptions } from './execute.js';
+import { describeOp } from '../plan/describe.js';
+import { executePlan, type ExecuteOptions } from './execute.js';
 
 export interface Timings {
   observeMs: number;
@@ -24,14 +26,6 @@ export interface ReconcileResult {
   plan: Plan;
   executed: Action[];
   timings: Timings;
-}
-
-/** After executing, the kernel still differs from the config: lists what remains. */
-export class VerifyError extends Error {
-  constructor(public readonly residual: Action[]) {
-    super(`the kernel does not match after apply; still to do:\n${residual.map((a) => `  ${a.object}: ${describeOp(a.op)} (${a.reason})`).join('\n')}`);
-    this.name = 'VerifyError';
-  }
 }
 
 /** The plan as guardNamespacesInUse lets it run; a dry run that would be refused says so in warnings. */
@@ -119,7 +113,9 @@ async function reconcileWith(kernel: Kernel, config: Config | null, opts: Reconc
   const t4 = performance.now();
   timings.executeMs = t3 - t2;
   timings.verifyMs = t4 - t3;
-  if (after.actions.length > 0) throw new VerifyError(after.actions);
+  if (after.actions.length > 0) {
+    throw new VerifyError(after.actions, `the kernel does not match after apply; still to do:\n${after.actions.map((a) => `  ${a.object}: ${describeOp(a.op)} (${a.reason})`).join('\n')}`);
+  }
   planner?.applied(observedAfter, scope);
   return { plan, executed, timings };
 }

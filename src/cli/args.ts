@@ -1,14 +1,7 @@
 // Flag parsing for every command: node:util parseArgs, with mistakes reported as usage errors.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-/** Wrong flags or arguments. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from '../errors.js';
 
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {

@@ -6,15 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderPlan, planToJson } from '../plan/render.js';
-import { describeOp } from '../apply/execute.js';
-import { askDaemon, DaemonError, type ServedAnswer, type ServedResult } from '../daemon/control.js';
+import { describeOp } from '../plan/describe.js';
+import { askDaemon, type ServedAnswer, type ServedResult } from '../daemon/control.js';
+import { DaemonError, UsageError } from '../errors.js';
 import { runDir } from '../kernel/run-dir.js';
 import { openKernel } from './kernel.js';
-import { parseFlags, FILE_FLAG, JSON_FLAG, UsageError } from './args.js';
-import {
-  DiagnosticsError, OBSERVED_FORMAT_VERSION, formatDiagnostic,
-  type Config, type Diagnostic, type ObservedState, type Plan,
-} from '../model/types.js';
+import { parseFlags, FILE_FLAG, JSON_FLAG } from './args.js';
+import { OBSERVED_FORMAT_VERSION, type Config, type Diagnostic, type ObservedState, type Plan } from '../model/types.js';
+import { DiagnosticsError, formatDiagnostic } from '../errors.js';
 
 const reconciler = () => import('../apply/reconcile.js');
 

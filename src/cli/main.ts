@@ -2,9 +2,7 @@
 // exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode),
 // 3 an internal error, which is a bug in vlannet.
 
-import type { ApplyError } from '../apply/execute.js';
-import { DiagnosticsError, KernelError, formatDiagnostic } from '../model/types.js';
-import { DEFAULT_CONFIG, UsageError } from './args.js';
+import { DEFAULT_CONFIG } from './args.js';
 
 export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
 
@@ -66,45 +64,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** The one place errors become messages and exit codes. */
+/** Errors become messages and exit codes (src/report.ts); a bug also prints its stack. */
 export async function report(error: unknown): Promise<number> {
+  const { reportError } = await import('../report.js');
+  const { lines, exit } = reportError(error);
   const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
-  if (error instanceof DiagnosticsError) {
-    for (const d of error.diagnostics) say(formatDiagnostic(d));
-    const n = error.diagnostics.filter((d) => d.severity === 'error').length;
-    say(`${n} error${n === 1 ? '' : 's'}; nothing was changed.`);
-    return EXIT.error;
+  if (exit === EXIT.bug) {
+    const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);
+    say(`internal error (this is a bug in vlannet; please report it with the output below):\n${stack}`);
+  } else {
+    for (const line of lines) say(line);
   }
-  // Matched by name, like the errors below: execute.js (and the plan renderer it imports) is loaded
-  // only by the commands that can throw it, and is then already loaded here.
-  if (error instanceof Error && error.name === 'ApplyError') {
-    const { describeApplyError } = await import('../apply/execute.js');
-    const [first, ...rest] = describeApplyError(error as ApplyError);
-    say(`error: ${first}`);
-    for (const line of rest) say(line.startsWith(' ') ? line : `error: ${line}`);
-    return EXIT.error;
-  }
-  // Matched by name: their modules are loaded only by the commands that can throw them.
-  if (error instanceof UsageError || (error instanceof Error && (error.name === 'VerifyError' || error.name === 'LockBusyError' || error.name === 'DaemonError'))) {
-    say(`error: ${error.message}`);
-    return EXIT.error;
-  }
-  if (error instanceof KernelError) {
-    say(`error: the kernel refused ${error.op.op}: ${error.message}`);
-    return EXIT.error;
-  }
-  // The system refused something (a file missing or unreadable, a privilege missing): the
-  // operator's to fix, not a bug.
-  if (isErrno(error) && /^E[A-Z0-9]+$/.test(error.code ?? '')) {
-    say(`error: ${error.message}`);
-    if (error.code === 'EPERM' || error.code === 'EACCES') say('  hint: vlannet needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
-    return EXIT.error;
-  }
-  const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);
-  say(`internal error (this is a bug in vlannet; please report it with the output below):\n${stack}`);
-  return EXIT.bug;
-}
-
-function isErrno(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
+  return exit;
 }

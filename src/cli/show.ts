@@ -3,7 +3,7 @@
 
 import { hostAddressOn, networkOf } from '../model/addressing.js';
 import { ownerOf } from '../model/owner.js';
-import { routeText } from '../plan/render.js';
+import { routeText } from '../plan/describe.js';
 import type { Kernel, ObservedState } from '../model/types.js';
 import { openKernel } from './kernel.js';
 import { parseFlags, JSON_FLAG } from './args.js';

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Action, Diagnostic, Plan } from '../model/types.js';
+import { DaemonError } from '../errors.js';
 
 export function controlSocketPath(dir: string): string {
   return path.join(dir, 'status.sock');
@@ -39,14 +40,6 @@ export type ServedAnswer =
   /** The run failed: what happened and what rollback did, for people; the kernel is as before. */
   | { outcome: 'failed'; error: string; pid: number }
   | { outcome: 'done'; result: ServedResult; warnings: Diagnostic[]; pid: number };
-
-/** The daemon answered, but not with success (matched by name in the CLI's error reporting). */
-export class DaemonError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DaemonError';
-  }
-}
 
 export interface ControlServer {
   readonly path: string;

@@ -11,10 +11,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApplyError, describeApplyError, describeOp } from '../apply/execute.js';
-import { reconcile as realReconcile, VerifyError, type ReconcileResult } from '../apply/reconcile.js';
+import { describeOp } from '../plan/describe.js';
+import { reportError } from '../report.js';
+import { ApplyError } from '../errors.js';
+import { reconcile as realReconcile, type ReconcileResult } from '../apply/reconcile.js';
+import { VerifyError } from '../errors.js';
 import { IncrementalPlanner } from '../plan/incremental.js';
-import { formatDiagnostic, DiagnosticsError, KernelError, type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
+import { type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
+import { formatDiagnostic, DiagnosticsError, KernelError } from '../errors.js';
 import { readConfigSource, shortHash, type ConfigSource } from './config-source.js';
 import type { ServedAnswer } from './control.js';
 import { gitRevisionOf, type GitRevision } from './git.js';
@@ -538,10 +542,7 @@ export class Daemon {
 
 /** An error as one message for people: object, operation, errno, hint, and what rollback did. */
 export function describeError(error: unknown): string {
-  if (error instanceof ApplyError) return describeApplyError(error).join('\n');
-  if (error instanceof DiagnosticsError) return error.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n');
-  if (error instanceof KernelError) return `the kernel refused ${error.op.op}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+  return reportError(error).lines.join('\n');
 }
 
 function warningsOf(diagnostics: Diagnostic[]): Diagnostic[] {

@@ -1,7 +1,7 @@
 // glibc's malloc, tuned for a long-lived daemon (see tuneHeapForDaemon in cli.ts). Other C
 // libraries (musl) lack these calls: then nothing is tuned.
 
-import { libcLib } from '../kernel/netns.js';
+import { libcLib } from '../kernel/libc.js';
 
 /** mallopt(3) M_ARENA_MAX. */
 const M_ARENA_MAX = -8;

@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 import type { DaemonObserver } from './loop.js';
 
 export interface MetricsServer {

@@ -3,7 +3,7 @@
 // libc's socket(2) and sendto(2) are called through koffi; the socket is opened once and kept.
 // Outside systemd ($NOTIFY_SOCKET unset) every call does nothing.
 
-import { libc } from '../kernel/netns.js';
+import { libc } from '../kernel/libc.js';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -11,7 +11,6 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct sockaddr_un): sa_family_t (2 bytes) + sun_path[108]. */
 const SOCKADDR_UN_SIZE = 110;
-
 
 /** struct sockaddr_un for a path; `@name` is an abstract socket (leading NUL). */
 export function sockaddrUn(socketPath: string): { addr: Buffer; len: number } {

@@ -5,7 +5,8 @@
 import { openKernel } from '../cli/kernel.js';
 import { FILE_FLAG, JSON_FLAG, parseFlags } from '../cli/args.js';
 import { runDir } from '../kernel/run-dir.js';
-import { formatDiagnostic, type Plan } from '../model/types.js';
+import { type Plan } from '../model/types.js';
+import { formatDiagnostic } from '../errors.js';
 import { planToJson } from '../plan/render.js';
 import { readConfigSource } from './config-source.js';
 import { gitRevisionOf } from './git.js';

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import type { RawNetlinkSocket } from 'netlink';
 import type { Netns } from '../model/types.js';
 import { RTM } from './messages.js';
-import { droppedMessages, NETNS_DIR, openNetnsFd, openRtnetlink, openRtnetlinkInFd, type Rtnetlink } from './netns.js';
+import { NETNS_DIR, openNetnsFd } from './netns.js';
+import { droppedMessages, openRtnetlink, openRtnetlinkInFd, type Rtnetlink } from './sockets.js';
 
 export type KernelEventKind = 'link' | 'addr' | 'route' | 'overflow' | 'netns';
 export interface KernelEvent {

@@ -17,9 +17,11 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { NetlinkError } from './handle.js';
+
 import { makeNamespace, type MadeNamespace } from './namespace.js';
-import { closeSocket, deleteNamedNetns, SyscallError } from './netns.js';
+import { deleteNamedNetns } from './netns.js';
+import { closeSocket } from './sockets.js';
+import { SyscallError, NetlinkError } from '../errors.js';
 
 /** What the worker is given: the names in order, the shared counter, its end of the channel. */
 export interface WorkerData { names: string[]; next: SharedArrayBuffer; port: MessagePort }

@@ -5,20 +5,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
-import { errnoName, libc } from './netns.js';
+import { errnoName, libc } from './libc.js';
 import { runDir } from './run-dir.js';
+import { LockBusyError } from '../errors.js';
 
 export { runDir };
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-
-export class LockBusyError extends Error {
-  constructor(public readonly lockPath: string, public readonly holder: string) {
-    super(`another vlannet is changing the kernel (${holder}, lock ${lockPath}); try again when it is done, or use \`vlannet status\``);
-    this.name = 'LockBusyError';
-  }
-}
 
 export interface Lock {
   readonly path: string;

@@ -5,22 +5,16 @@
 // event loop, and "in flight together" gains nothing: the kernel serialises rtnetlink requests
 // under one lock anyway. The socket joins no multicast group, so only answers arrive on it.
 
-import { changedSince, closeSocket, errnoName, openRequestSocket, receiveNow, sendNow, type RequestSockets } from './netns.js';
+import { errnoName } from './libc.js';
+import { changedSince, closeSocket, openRequestSocket, receiveNow, sendNow, type RequestSockets } from './sockets.js';
 import { NLM_F, NLMSG_ERROR, NLMSGERR_ATTR_MSG } from './messages.js';
 import { attrString, parseAttrs } from './nlattr.js';
+import { NetlinkError } from '../errors.js';
 
 const NLMSG_DONE = 3;
 const HEADER = 16;
 /** How long an answer may take to arrive (a module being loaded for the request, say). */
 const TIMEOUT_MS = 5000;
-
-/** The kernel refused a request: errno name and the extended ack message, if any. */
-export class NetlinkError extends Error {
-  constructor(public readonly errno: string, public readonly detail: string) {
-    super(`${errno}${detail ? `: ${detail}` : ''}`);
-    this.name = 'NetlinkError';
-  }
-}
 
 export class RtnlHandle {
   private seq = 0;

@@ -10,7 +10,8 @@
 import fs from 'node:fs';
 import type { Netns } from '../model/types.js';
 import { RtnlHandle } from './handle.js';
-import { isNamespaceDev, mountsChanged, NETNS_DIR, openNetnsFd, readableSockets } from './netns.js';
+import { isNamespaceDev, mountsChanged, NETNS_DIR, openNetnsFd } from './netns.js';
+import { readableSockets } from './sockets.js';
 
 interface Entry {
   handle: RtnlHandle;

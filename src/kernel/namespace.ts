@@ -5,7 +5,8 @@
 import { netnsMark } from '../model/owner.js';
 import { RtnlHandle } from './handle.js';
 import { IFF_UP, IFLA, ifinfomsg, RTM } from './messages.js';
-import { closeSocket, createNamedNetns, openRequestSocket, type RequestSockets } from './netns.js';
+import { createNamedNetns } from './netns.js';
+import { closeSocket, openRequestSocket, type RequestSockets } from './sockets.js';
 import { AttrWriter } from './nlattr.js';
 
 /** lo is the first link of every namespace. */

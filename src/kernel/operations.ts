@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { Address4 } from 'ip-address';
 import { VLANNET_LINK_GROUP, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
 import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
-import { NetlinkError, RtnlHandle } from './handle.js';
+import { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
 import { encodeLinkInfo, type IpvlanFlagName, type IpvlanModeName, type LinkInfo, type MacvlanModeName } from './linkinfo.js';
 import {
@@ -18,6 +18,7 @@ import { openSysctl } from './sysctl.js';
 import { deleteNamedNetns, inNetnsFd } from './netns.js';
 import type { NamespaceFactory } from './factory.js';
 import { LOOPBACK_INDEX, makeNamespace } from './namespace.js';
+import { NetlinkError } from '../errors.js';
 
 const CREATE = NLM_F.CREATE | NLM_F.EXCL;
 

@@ -9,11 +9,13 @@ import fs from 'node:fs';
 import { isNetnsMark, parseMark } from '../model/owner.js';
 import type { AddressState, LinkState, OrphanNamespace } from '../model/types.js';
 import { decodeAddress, decodeLink } from './decode.js';
-import { NetlinkError, RtnlHandle } from './handle.js';
+import { RtnlHandle } from './handle.js';
 import { AF_UNSPEC, IFLA, ifaddrmsg, ifinfomsg, RT_SCOPE, RTEXT_FILTER_SKIP_STATS, RTM } from './messages.js';
-import { listNamedNetns, openRequestSocket } from './netns.js';
+import { listNamedNetns } from './netns.js';
+import { openRequestSocket } from './sockets.js';
 import { AttrWriter } from './nlattr.js';
 import { commandOf, namedNetnsInode, netnsOfProcesses } from './processes.js';
+import { NetlinkError } from '../errors.js';
 
 const LOOPBACK = Buffer.concat([ifinfomsg({ index: 1 }), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
 const LINK_DUMP = Buffer.concat([ifinfomsg(), new AttrWriter().u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);

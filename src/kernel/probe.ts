@@ -4,11 +4,13 @@
 // can say so before anything is touched, instead of an apply failing half way.
 
 import type { LinkKind } from '../model/types.js';
-import { NetlinkError, RtnlHandle } from './handle.js';
+import { RtnlHandle } from './handle.js';
 import { encodeLinkInfo, type LinkInfo } from './linkinfo.js';
 import { IFLA, ifinfomsg, NLM_F, RTM } from './messages.js';
-import { closeSocket, inThrowawayNetns, openRequestSocket } from './netns.js';
+import { inThrowawayNetns } from './netns.js';
+import { closeSocket, openRequestSocket } from './sockets.js';
 import { AttrWriter } from './nlattr.js';
+import { NetlinkError } from '../errors.js';
 
 /** Each kind, and the parent it is tried on (made first). */
 const TRIES: { kind: LinkKind; info: LinkInfo; parent: 'dummy' | 'veth' | null }[] = [

@@ -2,18 +2,21 @@
 // one operation's requests. One adapter holds one socket per namespace for its whole life (the
 // daemon keeps one adapter); close() releases them.
 
-import { KernelError, netnsOfOp, type Kernel, type KernelOp, type LinkKind, type NamespaceUser, type ObservedState, type ObserveOptions } from '../model/types.js';
+import {
+  netnsOfOp, type Kernel, type KernelOp, type LinkKind, type NamespaceUser, type ObservedState, type ObserveOptions,
+} from '../model/types.js';
+import { KernelError, SyscallError, NetlinkError } from '../errors.js';
 import { OrphanFinder } from './orphans.js';
 import { unsupportedLinkKinds } from './probe.js';
 import { usersOf } from './processes.js';
-import { NetlinkError } from './handle.js';
+
 import { NamespaceFactory } from './factory.js';
 import { Handles } from './handles.js';
 import { observe } from './observe.js';
 import {
   addAddress, addLink, addNetns, addRoute, delAddress, delLink, delNetns, delRoute, setLink,
 } from './operations.js';
-import { SyscallError } from './netns.js';
+
 import { closeSysctls } from './sysctl.js';
 
 export interface NetlinkKernelOptions {
@@ -124,7 +127,6 @@ export class NetlinkKernel implements Kernel {
     }
   }
 }
-
 
 /** Every failure of an operation as KernelError: the errno name, then what the kernel said. */
 function asKernelError(e: unknown, op: KernelOp): KernelError {

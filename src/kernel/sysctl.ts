@@ -9,7 +9,7 @@
 
 import fs from 'node:fs';
 import koffi from 'koffi';
-import { errnoName, libc, libcLib } from './netns.js';
+import { errnoName, libc, libcLib } from './libc.js';
 
 const OPENS_PER_PROC = 64;
 const FSOPEN_CLOEXEC = 1;

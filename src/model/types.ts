@@ -32,20 +32,6 @@ export interface Diagnostic {
   message: string;
 }
 
-/** Thrown when input (config, observed state) is rejected; carries every problem found at once. */
-export class DiagnosticsError extends Error {
-  constructor(public readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
-    this.name = 'DiagnosticsError';
-  }
-}
-
-export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.at ? `${d.at}: ` : '';
-  const path = d.path ? `${d.path}: ` : '';
-  return `${where}${d.severity}: ${path}${d.message}`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Config: what the operator wrote, with every default resolved (the one normalising function is
 // in src/config). Addresses are not resolved here: that needs the observed state (see DesiredState).
@@ -421,18 +407,4 @@ export interface ObserveOptions {
    * acted only there): what any other namespace holds is left out of the state.
    */
   only?: ReadonlySet<string>;
-}
-
-/** The kernel refused an operation. */
-export class KernelError extends Error {
-  constructor(
-    /** errno name: EBUSY, EEXIST, ENODEV … */
-    public readonly errno: string,
-    /** What the kernel said, when it said more than the errno (extended ack). */
-    public readonly detail: string,
-    public readonly op: KernelOp,
-  ) {
-    super(`${errno}${detail ? `: ${detail}` : ''}`);
-    this.name = 'KernelError';
-  }
 }

@@ -6,7 +6,8 @@
 // the processes are left with their loopback. Pure: the processes come from the kernel adapter.
 
 import { parseMark } from '../model/owner.js';
-import { DiagnosticsError, type Action, type Diagnostic, type NamespaceUser, type Plan } from '../model/types.js';
+import { type Action, type Diagnostic, type NamespaceUser, type Plan } from '../model/types.js';
+import { DiagnosticsError } from '../errors.js';
 import { STAGE } from './order.js';
 
 /** Named namespaces where the plan removes the namespace, or removes or replaces a link. */

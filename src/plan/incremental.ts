@@ -20,6 +20,7 @@
 
 import type { AddressState, Config, DesiredState, LinkSpec, LinkState, NamespaceState, Netns, ObservedState, Plan, RouteState } from '../model/types.js';
 import { desiredOrThrow, planAgainst, planWithin } from './plan.js';
+import { DiagnosticsError } from '../errors.js';
 
 /**
  * One namespace's share of a desired or observed state, flat: its own entry (its name when desired,

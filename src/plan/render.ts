@@ -33,6 +33,7 @@
 
 import { createRequire } from 'node:module';
 import type { Action, KernelOp, Plan, RouteState } from '../model/types.js';
+import { describeOp } from './describe.js';
 import { isRemoval } from './order.js';
 
 export const PLAN_FORMAT_VERSION = '1';
@@ -90,38 +91,6 @@ const SYMBOL: Record<Action['change'], { text: string; color: keyof typeof ANSI;
   replace: { text: '-/+', color: 'cyan', verb: 'replaced' },
 };
 
-/** `DST [via GW] dev DEV`, as iproute2 prints a route. */
-export function routeText(r: Pick<RouteState, 'dst' | 'gateway' | 'dev'>): string {
-  return `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
-}
-
-const inNs = (netns: string | null) => (netns === null ? '' : ` in ${netns}`);
-
-/** One line saying what an operation does, in iproute2's words. */
-export function describeOp(op: KernelOp): string {
-  switch (op.op) {
-    case 'netns-add': return `netns add ${op.netns}`;
-    case 'netns-del': return `netns del ${op.netns}`;
-    case 'link-add': {
-      const l = op.link;
-      const attrs = [
-        l.parent ? `link ${l.parent}` : '', `type ${l.kind}`, l.vlanId !== undefined ? `id ${l.vlanId}` : '',
-        l.mode ? `mode ${l.mode}` : '', l.flag ? l.flag : '', l.mtu !== null ? `mtu ${l.mtu}` : '', l.mac ? `address ${l.mac}` : '',
-        l.ipv6Disabled ? 'ipv6 off' : '',
-      ].filter(Boolean);
-      return `link add ${l.name}${inNs(l.netns)} ${attrs.join(' ')}`;
-    }
-    case 'link-set': return `link set ${op.name}${inNs(op.netns)} ${Object.entries(op.set).map(([k, v]) => `${k} ${v}`).join(' ')}`;
-    case 'link-del': return `link del ${op.name}${inNs(op.netns)}`;
-    case 'addr-add': return `addr add ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
-    case 'addr-del': return `addr del ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
-    case 'route-add':
-    case 'route-del': {
-      const r = op.route;
-      return `${op.op === 'route-add' ? 'route add' : 'route del'} ${r.family === 6 ? '-6 ' : ''}${routeText(r)}${inNs(r.netns)}`;
-    }
-  }
-}
 
 export function renderPlan(plan: Plan, opts: { color: boolean }): string {
   const paint = (color: keyof typeof ANSI, text: string) => (opts.color ? `\x1b[${ANSI[color]}m${text}\x1b[0m` : text);

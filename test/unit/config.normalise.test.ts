@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../../src/config/load.js';
-import { formatDiagnostic, type Config } from '../../src/model/types.js';
+import { type Config } from '../../src/model/types.js';
+import { formatDiagnostic } from '../../src/errors.js';
 
 const y = (...lines: string[]) => lines.join('\n') + '\n';
 

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { parseCidr } from '../../src/config/address.js';
 import { loadConfig } from '../../src/config/load.js';
 import { firstOverlapping, type ParsedSubnet } from '../../src/config/rules.js';
-import { formatDiagnostic } from '../../src/model/types.js';
+import { formatDiagnostic } from '../../src/errors.js';
 
 interface Expect {
   at: string;

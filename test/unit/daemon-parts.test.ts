@@ -15,7 +15,8 @@ import { parseListen, serveMetrics } from '../../src/daemon/metrics.js';
 import { createNotifier, sockaddrUn, watchdogInterval } from '../../src/daemon/sdnotify.js';
 import { queryStatus, renderStatus, serveDaemon } from '../../src/daemon/status.js';
 import { memoryLogger } from '../../src/daemon/log.js';
-import { formatDiagnostic, type LinkState } from '../../src/model/types.js';
+import { type LinkState } from '../../src/model/types.js';
+import { formatDiagnostic } from '../../src/errors.js';
 import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readConfig } from '../../src/config/load.js';
-import { formatDiagnostic } from '../../src/model/types.js';
+import { formatDiagnostic } from '../../src/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = here.includes('/dist/') ? join(here, '..', '..', '..') : join(here, '..', '..');

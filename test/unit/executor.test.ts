@@ -6,9 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ApplyError, dependsOn, describeApplyError, executePlan } from '../../src/apply/execute.js';
-import { reconcile, VerifyError } from '../../src/apply/reconcile.js';
-import { acquireLock, LockBusyError } from '../../src/kernel/flock.js';
+import { dependsOn, executePlan } from '../../src/apply/execute.js';
+import { describeApplyError } from '../../src/plan/describe.js';
+import { ApplyError } from '../../src/errors.js';
+import { reconcile } from '../../src/apply/reconcile.js';
+import { VerifyError } from '../../src/errors.js';
+import { acquireLock } from '../../src/kernel/flock.js';
+import { LockBusyError } from '../../src/errors.js';
 import { makePlan, STAGE } from '../../src/plan/plan.js';
 import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
@@ -186,7 +190,7 @@ test('a kernel refusal half way rolls everything back and names object, operatio
   try { await reconcile(kernel, cfg); } catch (e) { error = e; }
   assert.instance(error, ApplyError);
   const e = error as ApplyError;
-  assert.match(e.message, /endpoint\.web2: create macvlan link eth0 on eth0\.50 in netns web2 failed: the kernel said EBUSY/);
+  assert.match(e.message, /endpoint\.web2: link add eth0 in web2 link eth0\.50 type macvlan mode bridge .*failed: the kernel said EBUSY/);
   assert.match(e.message, /hint: the parent eth0\.50 already carries links of another kind/);
   assert.is(e.rollback?.failed.length, 0);
   assert.ok(e.rollback!.undone > 0);
@@ -222,7 +226,7 @@ test('a kernel that does not do what it acknowledged fails verification, listing
   };
   await reconcile(lying, trunk(1)).then(() => assert.unreachable('should have failed'), (e) => {
     assert.instance(e, VerifyError);
-    assert.match((e as Error).message, /endpoint\.web0\.route4: add route default via 192\.168\.50\.1 dev eth0/);
+    assert.match((e as Error).message, /endpoint\.web0\.route4: route add default via 192\.168\.50\.1 dev eth0 in web0/);
   });
 });
 

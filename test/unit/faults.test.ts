@@ -8,10 +8,11 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ApplyError } from '../../src/apply/execute.js';
+import { ApplyError } from '../../src/errors.js';
 import { reconcile } from '../../src/apply/reconcile.js';
 import { networkOf } from '../../src/model/addressing.js';
-import { DiagnosticsError, type Config, type ObservedState } from '../../src/model/types.js';
+import { type Config, type ObservedState } from '../../src/model/types.js';
+import { DiagnosticsError } from '../../src/errors.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { namespacesOf } from '../fixtures/plan/build.js';
 import { MemoryKernel } from '../support/memory-kernel.js';

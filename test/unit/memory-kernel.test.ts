@@ -4,7 +4,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KernelError, type KernelOp, type LinkSpec } from '../../src/model/types.js';
+import { type KernelOp, type LinkSpec } from '../../src/model/types.js';
+import { KernelError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { link } from '../fixtures/plan/build.js';
 

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makePlan, planDestroy } from '../../src/plan/plan.js';
 import { pastPointOfNoReturn } from '../../src/plan/order.js';
-import { DiagnosticsError, type Config, type Plan } from '../../src/model/types.js';
+import { type Config, type Plan } from '../../src/model/types.js';
+import { DiagnosticsError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import {
   address, config, defaultRoute, endpoint, link, namespacesOf, network, observed, ownedEndpoint, ownedVlan, subnet,

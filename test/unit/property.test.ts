@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makePlan } from '../../src/plan/plan.js';
 import { ownerOf } from '../../src/model/owner.js';
-import { DiagnosticsError, KernelError, VLANNET_ROUTE_PROTOCOL, type KernelOp, type ObservedState } from '../../src/model/types.js';
+import { VLANNET_ROUTE_PROTOCOL, type KernelOp, type ObservedState } from '../../src/model/types.js';
+import { DiagnosticsError, KernelError } from '../../src/errors.js';
 import { namespacesOf } from '../fixtures/plan/build.js';
 import { drift, prng, randomConfig, seedKernel } from '../support/random-world.js';
 

@@ -1,0 +1,99 @@
+// Kernel operations and their failures in words, one vocabulary for everything people read: the
+// plan, the apply's summary and its errors, the daemon's log. An operation is said the way
+// iproute2 would be told to do it (`link add eth0 in web1 link eth0.50 type macvlan mode bridge`).
+// Pure.
+
+import type { ApplyError } from '../errors.js';
+import { KernelError } from '../errors.js';
+import type { Action, KernelOp, RouteState } from '../model/types.js';
+
+/** `DST [via GW] dev DEV`, as iproute2 prints a route. */
+export function routeText(r: Pick<RouteState, 'dst' | 'gateway' | 'dev'>): string {
+  return `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
+}
+
+const inNs = (netns: string | null) => (netns === null ? '' : ` in ${netns}`);
+
+/** One line saying what an operation does, in iproute2's words. */
+export function describeOp(op: KernelOp): string {
+  switch (op.op) {
+    case 'netns-add': return `netns add ${op.netns}`;
+    case 'netns-del': return `netns del ${op.netns}`;
+    case 'link-add': {
+      const l = op.link;
+      const attrs = [
+        l.parent ? `link ${l.parent}` : '', `type ${l.kind}`, l.vlanId !== undefined ? `id ${l.vlanId}` : '',
+        l.mode ? `mode ${l.mode}` : '', l.flag ? l.flag : '', l.mtu !== null ? `mtu ${l.mtu}` : '', l.mac ? `address ${l.mac}` : '',
+        l.ipv6Disabled ? 'ipv6 off' : '',
+      ].filter(Boolean);
+      return `link add ${l.name}${inNs(l.netns)} ${attrs.join(' ')}`;
+    }
+    case 'link-set': return `link set ${op.name}${inNs(op.netns)} ${Object.entries(op.set).map(([k, v]) => `${k} ${v}`).join(' ')}`;
+    case 'link-del': return `link del ${op.name}${inNs(op.netns)}`;
+    case 'addr-add': return `addr add ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
+    case 'addr-del': return `addr del ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
+    case 'route-add':
+    case 'route-del': {
+      const r = op.route;
+      return `${op.op === 'route-add' ? 'route add' : 'route del'} ${r.family === 6 ? '-6 ' : ''}${routeText(r)}${inNs(r.netns)}`;
+    }
+  }
+}
+
+/** What an operator can do about a kernel refusal, where it is known. */
+export function hintFor(op: KernelOp, errno: string): string | null {
+  if (errno === 'EPERM' || errno === 'EACCES') return 'vlannet needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root';
+  switch (op.op) {
+    case 'link-add':
+      if (errno === 'EBUSY') return `the parent ${op.link.parent} already carries links of another kind (macvlan and ipvlan cannot share a parent), or is in passthru mode or enslaved`;
+      if (errno === 'EEXIST') return `a link named ${op.link.name} already exists there`;
+      if (errno === 'ENODEV') return `the parent ${op.link.parent} does not exist (or disappeared during the apply)`;
+      if (errno === 'EOPNOTSUPP' || errno === 'ENOTSUP') return `this kernel cannot create ${op.link.kind} links: load the module (modprobe ${op.link.kind === 'vlan' ? '8021q' : op.link.kind})`;
+      if (errno === 'EINVAL') return `the kernel rejected the attributes (mode, mtu larger than the parent's, mac)`;
+      return null;
+    case 'link-set':
+      if (errno === 'EINVAL' && op.set.mtu !== undefined) return `an MTU larger than the parent's is refused; raise the parent's MTU first`;
+      if (errno === 'EBUSY' && op.set.mac !== undefined) return `the MAC address cannot change while the link is up`;
+      return null;
+    case 'addr-add':
+      if (errno === 'EEXIST') return 'the address is already on that link';
+      return null;
+    case 'route-add':
+      if (errno === 'ENETUNREACH') return 'the gateway is not inside any subnet on the endpoint';
+      if (errno === 'ENETDOWN') return 'the link is down';
+      if (errno === 'EEXIST') return 'a route to the same destination already exists in that namespace';
+      return null;
+    case 'netns-add':
+      if (errno === 'EEXIST') return `/run/netns/${op.netns} already exists`;
+      return null;
+    default:
+      return null;
+  }
+}
+
+export function describeFailure(action: Action, cause: unknown): string {
+  const what = `${action.object}: ${describeOp(action.op)} failed`;
+  if (cause instanceof KernelError) {
+    const hint = hintFor(action.op, cause.errno);
+    return `${what}: the kernel said ${cause.errno}${cause.detail ? ` (${cause.detail})` : ''}${hint ? `\n  hint: ${hint}` : ''}`;
+  }
+  return `${what}: ${cause instanceof Error ? cause.message : String(cause)}`;
+}
+
+/** What an ApplyError means for the kernel, in lines for people: the failures, then what state it is in. */
+export function describeApplyError(e: ApplyError): string[] {
+  const lines = [e.message, ...e.otherFailures.map((o) => describeFailure(o.action, o.cause))];
+  const r = e.rollback;
+  if (r === null) {
+    const n = e.notDone.length;
+    lines.push(`the apply had passed its point of no return: everything new is in place, nothing was undone, and ` +
+      `${n} step${n === 1 ? '' : 's'} ${n === 1 ? 'was' : 'were'} not done (${[...new Set(e.notDone.map((a) => a.object))].slice(0, 8).join(', ')}` +
+      `${n > 8 ? ', …' : ''}); apply again to finish (a running daemon retries by itself)`);
+  } else if (r.failed.length === 0) {
+    lines.push(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply`);
+  } else {
+    lines.push(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`,
+      ...r.failed.map((f) => `  ${describeOp(f.op)}: ${f.error}`));
+  }
+  return lines;
+}
