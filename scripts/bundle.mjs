@@ -1,7 +1,7 @@
 // `npm run build`, second step: bundle the command line into dist/vlannet/ for bin/vlannet.js.
 // One ES module graph of a few files instead of ~250 (zod alone is ~190 modules) saves ~0.1 s on
 // every command that reads a config. Code splitting keeps the lazy imports lazy: the daemon's
-// chokidar and prom-client, the kernel adapter, and the YAML and schema libraries load only in the
+// prom-client, the kernel adapter, and the YAML and schema libraries load only in the
 // commands that use them. koffi and netlink are native and stay in node_modules. The source maps
 // point at src/*.ts (node --enable-source-maps; internal errors are mapped by src/cli/stack.ts).
 // inputs.txt lists the sources the bundle was built from: bin/vlannet.js falls back to tsc's

@@ -3,10 +3,7 @@
 // a bug in vlannet. The command line prints the lines and exits with `exit`; the daemon logs them
 // and shows them in `vlannet status`.
 
-import {
-  ApplyError, DaemonError, DiagnosticsError, formatDiagnostic, KernelError, LockBusyError, NetlinkError, SyscallError,
-  UsageError, VerifyError,
-} from './errors.js';
+import { ApplyError, DaemonError, DiagnosticsError, formatDiagnostic, KernelError, LockBusyError, NetlinkError, SyscallError, UsageError, VerifyError } from './errors.js';
 import { describeApplyError, describeOp, hintFor } from './plan/describe.js';
 
 export interface ErrorReport {

@@ -33,7 +33,6 @@ export interface ExecuteOptions {
   failAt?: number;
 }
 
-
 /** Errors that say a deletion's object is gone already: the deletion is done. */
 const GONE: Partial<Record<KernelOp['op'], readonly string[]>> = {
   'netns-del': ['ENOENT'],
@@ -229,6 +228,4 @@ async function undo(kernel: Kernel, done: Action[]): Promise<RollbackReport> {
   }
   return report;
 }
-
-
 

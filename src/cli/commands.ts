@@ -1,16 +1,16 @@
 // validate, plan, apply, show, destroy: thin layers over the pure core and the executor.
 // `plan` and `apply` of the file a running daemon enforces are answered by that daemon (see
-// src/daemon/control.ts): it already holds the lock and a current reading of the kernel. The
+// src/control/protocol.ts): it already holds the lock and a current reading of the kernel. The
 // config and kernel modules are loaded only when the command does the work itself.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderPlan, planToJson } from '../plan/render.js';
 import { describeOp } from '../plan/describe.js';
-import { askDaemon, type ServedAnswer, type ServedResult } from '../daemon/control.js';
+import { askDaemon, type ServedAnswer, type ServedResult } from '../control/protocol.js';
 import { DaemonError, UsageError } from '../errors.js';
 import { runDir } from '../kernel/run-dir.js';
-import { openKernel } from './kernel.js';
+import { openKernel } from '../kernel/open.js';
 import { parseFlags, FILE_FLAG, JSON_FLAG } from './args.js';
 import { OBSERVED_FORMAT_VERSION, type Config, type Diagnostic, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, formatDiagnostic } from '../errors.js';

@@ -10,8 +10,8 @@ export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
 // modules (the watcher, prom-client) or the YAML and schema libraries are not needed by every command.
 // Nothing else is imported eagerly but the error classes of model/types.js and args.js.
 const commands = () => import('./commands.js');
-const daemon = () => import('../daemon/cli.js');
-const status = () => import('../daemon/status-command.js');
+const daemon = () => import('./daemon.js');
+const status = () => import('./status.js');
 
 interface Command {
   summary: string;

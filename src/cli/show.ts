@@ -5,7 +5,7 @@ import { hostAddressOn, networkOf } from '../model/addressing.js';
 import { ownerOf } from '../model/owner.js';
 import { routeText } from '../plan/describe.js';
 import type { Kernel, ObservedState } from '../model/types.js';
-import { openKernel } from './kernel.js';
+import { openKernel } from '../kernel/open.js';
 import { parseFlags, JSON_FLAG } from './args.js';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');

@@ -5,15 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-
-export interface GitRevision {
-  /** The top of the checkout. */
-  worktree: string;
-  /** Full commit id of HEAD. */
-  commit: string;
-  /** The branch HEAD points at, or null when detached. */
-  branch: string | null;
-}
+import { type GitRevision } from '../control/protocol.js';
 
 /** The git revision checked out where `file` lives (its real path), or null when not in a checkout. */
 export function gitRevisionOf(file: string): GitRevision | null {

@@ -20,13 +20,12 @@ import { IncrementalPlanner } from '../plan/incremental.js';
 import { type Action, type Config, type Diagnostic, type Kernel, type Plan } from '../model/types.js';
 import { formatDiagnostic, DiagnosticsError, KernelError } from '../errors.js';
 import { readConfigSource, shortHash, type ConfigSource } from './config-source.js';
-import type { ServedAnswer } from './control.js';
-import { gitRevisionOf, type GitRevision } from './git.js';
+import type { ServedAnswer } from '../control/protocol.js';
+import { gitRevisionOf } from './git.js';
+import { type GitRevision } from '../control/protocol.js';
 import type { Logger } from './log.js';
 import type { Notifier } from './sdnotify.js';
-
-/** Why a run happens; `cli`: `vlannet apply` asked the daemon (control.ts). */
-export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry' | 'cli';
+import { type RunRecord, type ConfigState, type Trigger } from '../control/protocol.js';
 
 export interface Timing {
   /** A config change runs after this much quiet… */
@@ -72,37 +71,6 @@ export const DEFAULT_TIMING: Timing = {
   unsettledRetryMs: 250,
   settleMs: 1000,
 };
-
-export type RunResult = 'converged' | 'applied' | 'repaired' | 'failed' | 'no-config';
-
-export interface RunRecord {
-  triggers: Trigger[];
-  startedAt: string;
-  durationMs: number;
-  result: RunResult;
-  /** Actions executed (0 when converged). */
-  executed: number;
-  /** The objects those actions touched (endpoint.web1, netns.web1 …). */
-  objects: string[];
-  /** The first ACTIONS_RECORDED actions, as `create endpoint.web1 (link-add)`. */
-  actions: string[];
-  /** The config revision enforced by this run. */
-  configHash: string | null;
-  error: string | null;
-  timings: ReconcileResult['timings'] | null;
-}
-
-export interface ConfigState {
-  file: string;
-  realPath: string | null;
-  /** Whether the file as it is now is valid. */
-  valid: boolean;
-  /** Hash of the file as last read. */
-  currentHash: string | null;
-  /** Why the file is not applied (its errors, each with file:line:column). */
-  errors: string[];
-  warnings: string[];
-}
 
 export interface GoodConfig {
   config: Config;

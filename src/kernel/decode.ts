@@ -4,10 +4,7 @@
 import { Address4, Address6 } from 'ip-address';
 import type { Family, LinkState } from '../model/types.js';
 import { decodeLinkInfo } from './linkinfo.js';
-import {
-  AF_INET, AF_INET6, DEVCONF_DISABLE_IPV6, IFA, IFF_UP, IFLA, IFLA_INET6_CONF, RTA, readIfaddrmsg,
-  readIfinfomsg, readRtmsg,
-} from './messages.js';
+import { AF_INET, AF_INET6, DEVCONF_DISABLE_IPV6, IFA, IFF_UP, IFLA, IFLA_INET6_CONF, RTA, readIfaddrmsg, readIfinfomsg, readRtmsg } from './messages.js';
 import { attrS32, attrString, attrTypes, attrU32, parseAttrs } from './nlattr.js';
 
 /** A link as the dump gives it: a LinkState without its namespace, the parent still an index. */

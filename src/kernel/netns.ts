@@ -47,7 +47,6 @@ export function openNetnsFd(name: string): number {
   return fs.openSync(netnsPath(name), 'r');
 }
 
-
 /**
  * Run `fn` synchronously with the main thread inside the namespace open as `fd` (from
  * openNetnsFd), then go back, whatever `fn` does. `fn` must not await: only what it opens

@@ -5,18 +5,12 @@
 // kernel announced no change since it was last read, and where vlannet did nothing, is not read
 // again (Handles.snapshot): the daemon and the check after an apply read only what changed.
 
-import {
-  OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkState, type NamespaceState,
-  type Netns, type ObservedState, type RouteState,
-} from '../model/types.js';
+import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkState, type NamespaceState, type Netns, type ObservedState, type RouteState } from '../model/types.js';
 import { isNetnsMark, isOwned } from '../model/owner.js';
 import { decodeAddress, decodeLink, decodeRoute, type RawAddress, type RawLink, type RawRoute } from './decode.js';
 import type { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
-import {
-  AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg,
-  rtgenmsg, rtmsg,
-} from './messages.js';
+import { AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg, rtgenmsg, rtmsg } from './messages.js';
 import { AttrWriter, attrS32, parseAttrs } from './nlattr.js';
 import { listNamedNetns, ownNetnsFd } from './netns.js';
 

@@ -9,10 +9,7 @@ import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
 import { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
 import { encodeLinkInfo, type IpvlanFlagName, type IpvlanModeName, type LinkInfo, type MacvlanModeName } from './linkinfo.js';
-import {
-  AF_INET, AF_INET6, IFA, IFA_F_NODAD, IFF_UP, IFLA, NLM_F, RT_SCOPE, RT_TABLE_MAIN, RTA, RTEXT_FILTER_SKIP_STATS, RTM,
-  RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg,
-} from './messages.js';
+import { AF_INET, AF_INET6, IFA, IFA_F_NODAD, IFF_UP, IFLA, NLM_F, RT_SCOPE, RT_TABLE_MAIN, RTA, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg } from './messages.js';
 import { AttrWriter } from './nlattr.js';
 import { openSysctl } from './sysctl.js';
 import { deleteNamedNetns, inNetnsFd } from './netns.js';

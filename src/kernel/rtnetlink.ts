@@ -2,9 +2,7 @@
 // one operation's requests. One adapter holds one socket per namespace for its whole life (the
 // daemon keeps one adapter); close() releases them.
 
-import {
-  netnsOfOp, type Kernel, type KernelOp, type LinkKind, type NamespaceUser, type ObservedState, type ObserveOptions,
-} from '../model/types.js';
+import { netnsOfOp, type Kernel, type KernelOp, type LinkKind, type NamespaceUser, type ObservedState, type ObserveOptions } from '../model/types.js';
 import { KernelError, SyscallError, NetlinkError } from '../errors.js';
 import { OrphanFinder } from './orphans.js';
 import { unsupportedLinkKinds } from './probe.js';
@@ -13,9 +11,7 @@ import { usersOf } from './processes.js';
 import { NamespaceFactory } from './factory.js';
 import { Handles } from './handles.js';
 import { observe } from './observe.js';
-import {
-  addAddress, addLink, addNetns, addRoute, delAddress, delLink, delNetns, delRoute, setLink,
-} from './operations.js';
+import { addAddress, addLink, addNetns, addRoute, delAddress, delLink, delNetns, delRoute, setLink } from './operations.js';
 
 import { closeSysctls } from './sysctl.js';
 

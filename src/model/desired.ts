@@ -4,11 +4,7 @@
 
 import { allocateAddresses, hostAddressOn } from './addressing.js';
 import { isUnfinished, markFor, ownerOf } from './owner.js';
-import {
-  VLANNET_ROUTE_PROTOCOL,
-  type AddressState, type Config, type DesiredState, type Diagnostic, type EndpointConfig, type Family,
-  type LinkKind, type LinkSpec, type LinkState, type NetworkConfig, type ObservedState, type RouteState, type UpstreamRoute,
-} from './types.js';
+import { VLANNET_ROUTE_PROTOCOL, type AddressState, type Config, type DesiredState, type Diagnostic, type EndpointConfig, type Family, type LinkKind, type LinkSpec, type LinkState, type NetworkConfig, type ObservedState, type RouteState, type UpstreamRoute } from './types.js';
 
 export interface Resolved {
   desired: DesiredState;

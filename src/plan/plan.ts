@@ -13,9 +13,7 @@
 import { resolveDesired } from '../model/desired.js';
 import { isLinkLocal } from '../model/addressing.js';
 import { isUnfinished, ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
-import {
-  VLANNET_ROUTE_PROTOCOL, type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState,
-} from '../model/types.js';
+import { VLANNET_ROUTE_PROTOCOL, type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
 import { groupBy } from '../model/collections.js';
 import { order, type Draft, type Step } from './order.js';

@@ -91,7 +91,6 @@ const SYMBOL: Record<Action['change'], { text: string; color: keyof typeof ANSI;
   replace: { text: '-/+', color: 'cyan', verb: 'replaced' },
 };
 
-
 export function renderPlan(plan: Plan, opts: { color: boolean }): string {
   const paint = (color: keyof typeof ANSI, text: string) => (opts.color ? `\x1b[${ANSI[color]}m${text}\x1b[0m` : text);
   const out: string[] = [];

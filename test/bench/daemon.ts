@@ -11,8 +11,8 @@ import { createNetlink, type NetlinkSocket } from 'netlink';
 import { configYaml, endpointName, IFNAME } from './workload.js';
 import { median, percentile, summarize } from './stats.js';
 import { openIn } from './check.js';
-import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
-import type { StatusReport } from '../../src/daemon/status.js';
+import { askDaemon, type ServedAnswer } from '../../src/control/protocol.js';
+import type { StatusReport } from '../../src/control/protocol.js';
 import type { Timings } from '../../src/apply/reconcile.js';
 
 const run = promisify(execFile);

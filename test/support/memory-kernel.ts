@@ -10,9 +10,7 @@
 
 import { addressInSubnet, networkOf } from '../../src/model/addressing.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
-import {
-  OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState,
-} from '../../src/model/types.js';
+import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState } from '../../src/model/types.js';
 import { KernelError } from '../../src/errors.js';
 
 const RTPROT_KERNEL = 2;

@@ -13,12 +13,14 @@ import { createLogger, underSystemd } from '../../src/daemon/log.js';
 import { Daemon } from '../../src/daemon/loop.js';
 import { parseListen, serveMetrics } from '../../src/daemon/metrics.js';
 import { createNotifier, sockaddrUn, watchdogInterval } from '../../src/daemon/sdnotify.js';
-import { queryStatus, renderStatus, serveDaemon } from '../../src/daemon/status.js';
+import { serveDaemon } from '../../src/daemon/status.js';
+import { queryStatus } from '../../src/control/protocol.js';
 import { memoryLogger } from '../../src/daemon/log.js';
 import { type LinkState } from '../../src/model/types.js';
 import { formatDiagnostic } from '../../src/errors.js';
-import { askDaemon, type ServedAnswer } from '../../src/daemon/control.js';
+import { askDaemon, type ServedAnswer } from '../../src/control/protocol.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
+import { renderStatus } from '../../src/cli/status.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-parts-'));
 

@@ -6,9 +6,7 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeLink } from '../../src/kernel/decode.js';
-import {
-  decodeLinkInfo, encodeLinkInfo, IPVLAN_FLAG, IPVLAN_MODE, MACVLAN_MODE, VLAN_PROTOCOL, type LinkInfo,
-} from '../../src/kernel/linkinfo.js';
+import { decodeLinkInfo, encodeLinkInfo, IPVLAN_FLAG, IPVLAN_MODE, MACVLAN_MODE, VLAN_PROTOCOL, type LinkInfo } from '../../src/kernel/linkinfo.js';
 import { parseAttrs } from '../../src/kernel/nlattr.js';
 
 interface Captured {

@@ -5,9 +5,7 @@ import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { type Config, type Plan } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
-import {
-  address, config, defaultRoute, endpoint, link, namespacesOf, network, observed, ownedEndpoint, ownedVlan, subnet,
-} from '../fixtures/plan/build.js';
+import { address, config, defaultRoute, endpoint, link, namespacesOf, network, observed, ownedEndpoint, ownedVlan, subnet } from '../fixtures/plan/build.js';
 
 const eth0 = () => link('eth0', { index: 2, mac: '52:54:00:00:00:01' });
 

@@ -7,6 +7,6 @@ import type { Kernel } from '../model/types.js';
  * re-read only what changed; a one-shot command reads each namespace once and is faster without.
  */
 export async function openKernel(longLived = false): Promise<Kernel> {
-  const { NetlinkKernel } = await import('../kernel/rtnetlink.js');
+  const { NetlinkKernel } = await import('./rtnetlink.js');
   return new NetlinkKernel({ listen: longLived });
 }

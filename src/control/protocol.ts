@@ -5,7 +5,9 @@
 // namespace it reads (a namespace with any change since is read again), so the answer is what a
 // fresh process would compute, without a fresh process opening and reading every namespace.
 //
-// This module is loaded by every command that may talk to a daemon: it imports nothing heavy.
+// The protocol both sides import (the daemon serves it, the command line asks): the requests, the
+// answers and the status report, in plain data. This module is loaded by every command that may
+// talk to a daemon: it imports nothing heavy.
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -126,4 +128,76 @@ export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: nu
       else reject(new DaemonError(`cannot reach the daemon on ${socketPath}: ${e.code ?? e.message}`));
     });
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The status report: what `vlannet status` shows and `status --json` prints.
+
+/** Why a run happens; `cli`: `vlannet apply` asked the daemon (control.ts). */
+export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry' | 'cli';
+
+export type RunResult = 'converged' | 'applied' | 'repaired' | 'failed' | 'no-config';
+
+export interface RunRecord {
+  triggers: Trigger[];
+  startedAt: string;
+  durationMs: number;
+  result: RunResult;
+  /** Actions executed (0 when converged). */
+  executed: number;
+  /** The objects those actions touched (endpoint.web1, netns.web1 …). */
+  objects: string[];
+  /** The first ACTIONS_RECORDED actions, as `create endpoint.web1 (link-add)`. */
+  actions: string[];
+  /** The config revision enforced by this run. */
+  configHash: string | null;
+  error: string | null;
+  timings: { observeMs: number; planMs: number; executeMs: number; verifyMs: number } | null;
+}
+
+export interface ConfigState {
+  file: string;
+  realPath: string | null;
+  /** Whether the file as it is now is valid. */
+  valid: boolean;
+  /** Hash of the file as last read. */
+  currentHash: string | null;
+  /** Why the file is not applied (its errors, each with file:line:column). */
+  errors: string[];
+  warnings: string[];
+}
+
+export interface GitRevision {
+  /** The top of the checkout. */
+  worktree: string;
+  /** Full commit id of HEAD. */
+  commit: string;
+  /** The branch HEAD points at, or null when detached. */
+  branch: string | null;
+}
+
+export const STATUS_FORMAT_VERSION = '1';
+
+export interface StatusReport {
+  format_version: typeof STATUS_FORMAT_VERSION;
+  daemon: { running: boolean; pid: number | null; since: string | null; busy: boolean };
+  summary: string;
+  config: ConfigState & { lastGood: { hash: string; loadedAt: string; git: GitRevision | null } | null };
+  /** The revision the kernel last matched, and the commit it came from. */
+  applied: { hash: string; git: GitRevision | null } | null;
+  lastReconcile: RunRecord | null;
+  /** The last reconcile that changed the kernel. */
+  lastChange: RunRecord | null;
+  lastSuccessAt: string | null;
+  reconciles: number;
+  driftRepairs: number;
+  failures: number;
+  /** What a run would do now (planToJson form); null when it could not be computed. */
+  plan: object | null;
+  planError: string | null;
+}
+
+/** Ask a running daemon for its report; null when no daemon listens. */
+export function queryStatus(dir: string, timeoutMs = 10_000): Promise<StatusReport | null> {
+  return askDaemon<StatusReport>(dir, { command: 'status' }, timeoutMs);
 }

@@ -1,4 +1,4 @@
-// `vlannet daemon` (`vlannet status` is status-command.ts). The daemon wires the loop (loop.ts) to its event
+// `vlannet daemon` (`vlannet status` is status.ts). The daemon wires the loop (daemon/loop.ts) to its event
 // sources — the config watcher, rtnetlink notifications, signals, the resync timer — and to its
 // outputs: the journal, sd_notify, the status socket and, with --metrics, Prometheus.
 
@@ -6,19 +6,19 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { namespacesOf } from '../apply/reconcile.js';
 import type { Config } from '../model/types.js';
-import { openKernel } from '../cli/kernel.js';
-import { FILE_FLAG, parseFlags } from '../cli/args.js';
+import { openKernel } from '../kernel/open.js';
+import { FILE_FLAG, parseFlags } from './args.js';
 import { UsageError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { watchKernel } from '../kernel/events.js';
 import { acquireLock, runDir, type Lock } from '../kernel/flock.js';
 import { LockBusyError } from '../errors.js';
-import { watchConfig } from './config-watch.js';
-import { createLogger, type Logger } from './log.js';
-import { Daemon, DEFAULT_TIMING, type DaemonObserver } from './loop.js';
-import { mallocTuning } from './malloc.js';
-import { createNotifier } from './sdnotify.js';
-import { serveDaemon } from './status.js';
+import { watchConfig } from '../daemon/config-watch.js';
+import { createLogger, type Logger } from '../daemon/log.js';
+import { Daemon, DEFAULT_TIMING, type DaemonObserver } from '../daemon/loop.js';
+import { mallocTuning } from '../daemon/malloc.js';
+import { createNotifier } from '../daemon/sdnotify.js';
+import { serveDaemon } from '../daemon/status.js';
 
 /**
  * The daemon lives for months with a small live heap (~17 MB at 1000 endpoints, half of it code and
@@ -106,7 +106,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const notifier = createNotifier();
   const kernel = await openKernel(true);
   // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
-  const metrics = values.metrics ? await (await import('./metrics.js')).serveMetrics(values.metrics) : null;
+  const metrics = values.metrics ? await (await import('../daemon/metrics.js')).serveMetrics(values.metrics) : null;
   if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
 
   let daemon: Daemon | null = null;

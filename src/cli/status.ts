@@ -1,0 +1,117 @@
+// `vlannet status`: the running daemon's report over its control socket, or the same report
+// recomputed from the file and the kernel when no daemon runs. Its own module, so that asking a
+// daemon loads neither the daemon's modules (the watcher, the loop) nor the config libraries.
+
+import { openKernel } from '../kernel/open.js';
+import { FILE_FLAG, JSON_FLAG, parseFlags } from './args.js';
+import { runDir } from '../kernel/run-dir.js';
+import { type Plan } from '../model/types.js';
+import { formatDiagnostic } from '../errors.js';
+import { planToJson } from '../plan/render.js';
+import { readConfigSource } from '../daemon/config-source.js';
+import { gitRevisionOf } from '../daemon/git.js';
+import { queryStatus, STATUS_FORMAT_VERSION, type StatusReport } from '../control/protocol.js';
+import { type GitRevision } from '../control/protocol.js';
+import { shortHash } from '../daemon/config-source.js';
+import { summarize, renderPlan } from '../plan/render.js';
+
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG });
+  const running = await queryStatus(runDir());
+  if (running) {
+    if (!values.json && running.config.file !== values.file && argv.some((a) => a === '-f' || a.startsWith('--file'))) {
+      process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${values.file}\n`);
+    }
+    process.stdout.write((values.json ? JSON.stringify(running, null, 2) : renderStatus(running, null)) + '\n');
+    return 0;
+  }
+  const { report, plan } = await recompute(values.file);
+  process.stdout.write((values.json ? JSON.stringify(report, null, 2) : renderStatus(report, plan)) + '\n');
+  return 0;
+}
+
+/** The report without a daemon: the file as it is and the plan against the kernel now. */
+async function recompute(file: string): Promise<{ report: StatusReport; plan: Plan | null }> {
+  const [{ loadConfig }, { namespacesOf, planFor }] = await Promise.all([import('../config/load.js'), import('../apply/reconcile.js')]);
+  const src = readConfigSource(file);
+  const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+  const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+  const git = src.ok ? gitRevisionOf(src.realPath) : null;
+  let plan: Plan | null = null;
+  let planError: string | null = null;
+  if (loaded.config) {
+    const kernel = await openKernel();
+    try {
+      plan = planFor(loaded.config, await kernel.observe(namespacesOf(loaded.config)));
+    } catch (e) {
+      planError = e instanceof Error ? e.message : String(e);
+    } finally {
+      kernel.close();
+    }
+  } else {
+    planError = 'the config is not valid';
+  }
+  const converged = plan !== null && plan.actions.length === 0;
+  const report: StatusReport = {
+    format_version: STATUS_FORMAT_VERSION,
+    daemon: { running: false, pid: null, since: null, busy: false },
+    summary: !loaded.config ? 'daemon not running; config not valid' : converged ? 'daemon not running; the kernel matches the config' : `daemon not running; ${plan ? `${plan.actions.length} changes pending` : 'plan not computed'}`,
+    config: {
+      file, realPath: src.ok ? src.realPath : null, valid: loaded.config !== null, currentHash: src.ok ? src.hash : null, errors, warnings,
+      lastGood: loaded.config && src.ok ? { hash: src.hash, loadedAt: new Date().toISOString(), git } : null,
+    },
+    applied: null,
+    lastReconcile: null,
+    lastChange: null,
+    lastSuccessAt: null,
+    reconciles: 0,
+    driftRepairs: 0,
+    failures: 0,
+    plan: plan ? planToJson(plan) : null,
+    planError,
+  };
+  return { report, plan };
+}
+
+/** The report for people. */
+export function renderStatus(r: StatusReport, plan: Plan | null): string {
+  const lines: string[] = [];
+  const git = (g: GitRevision | null) => (g ? `, git commit ${g.commit.slice(0, 12)}${g.branch ? ` (${g.branch})` : ' (detached)'} in ${g.worktree}` : '');
+  const d = r.daemon;
+  lines.push(d.running ? `daemon:          running (pid ${d.pid}, since ${d.since})${d.busy ? ', reconciling now' : ''}` : 'daemon:          not running (report recomputed from the file and the kernel)');
+  lines.push(`summary:         ${r.summary}`);
+  const c = r.config;
+  lines.push(`config:          ${c.file}${c.realPath && c.realPath !== c.file ? ` -> ${c.realPath}` : ''}: ${c.valid ? 'valid' : 'NOT VALID'}${c.currentHash ? ` (revision ${shortHash(c.currentHash)})` : ''}`);
+  for (const e of c.errors) lines.push(`  ${e}`);
+  for (const w of c.warnings) lines.push(`  ${w}`);
+  if (d.running) {
+    lines.push(`last good:       ${c.lastGood ? `revision ${shortHash(c.lastGood.hash)}, read ${c.lastGood.loadedAt}${git(c.lastGood.git)}` : 'none (nothing is enforced)'}`);
+    lines.push(`applied:         ${r.applied ? `revision ${shortHash(r.applied.hash)}${git(r.applied.git)}` : 'nothing yet'}`);
+    const run = r.lastReconcile;
+    lines.push(`last reconcile:  ${run ? `${run.startedAt} (${run.triggers.join('+')}): ${run.result}, ${run.executed} action${run.executed === 1 ? '' : 's'}, ${run.durationMs.toFixed(0)} ms` : 'none yet'}`);
+    if (run?.error) for (const l of run.error.split('\n')) lines.push(`  ${l}`);
+    const change = r.lastChange;
+    if (change && change !== run && change.startedAt !== run?.startedAt) {
+      lines.push(`last change:     ${change.startedAt} (${change.triggers.join('+')}): ${change.result}, ${change.executed} action${change.executed === 1 ? '' : 's'}, ${change.durationMs.toFixed(0)} ms`);
+    }
+    lines.push(`last success:    ${r.lastSuccessAt ?? 'never'}`);
+    lines.push(`reconciles:      ${r.reconciles}, drift repairs: ${r.driftRepairs}${r.failures ? `, failing ${r.failures}× in a row` : ''}`);
+  } else if (c.lastGood?.git) {
+    lines.push(`git:             ${git(c.lastGood.git).slice(2)}`);
+  }
+  if (r.planError) lines.push(`plan:            not computed: ${r.planError}`);
+  else if (!plan && !r.plan) lines.push('plan:            none (no valid config)');
+  else if (plan && plan.actions.length === 0) lines.push('plan:            no changes (the kernel matches the config)');
+  else if (plan) {
+    const s = summarize(plan);
+    lines.push(`plan:            ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy`);
+    lines.push(renderPlan(plan, { color: false }).trimEnd());
+  } else {
+    const p = r.plan as { changes?: { object: string; change: string; reason: string }[] };
+    const changes = p.changes ?? [];
+    lines.push(`plan:            ${changes.length === 0 ? 'no changes (the kernel matches the config)' : `${changes.length} change${changes.length === 1 ? '' : 's'}`}`);
+    for (const ch of changes) lines.push(`  ${ch.change} ${ch.object}: ${ch.reason}`);
+  }
+  return lines.join('\n');
+}
