@@ -1,7 +1,7 @@
 // `vlannet show`: what vlannet owns in the kernel, for people or as the ObservedState JSON that
 // `plan --observed` reads back.
 
-import { hostAddressOn, networkOf } from '../model/addressing.js';
+import { hostAddressOn, networkOf } from '../model/address.js';
 import { ownerOf } from '../model/owner.js';
 import { routeText } from '../plan/describe.js';
 import type { Kernel, ObservedState } from '../model/types.js';

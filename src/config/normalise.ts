@@ -4,7 +4,7 @@
 // on the same result and every problem is reported at once.
 
 import type { Config, EndpointConfig, NetworkConfig, SubnetConfig, VlanConfig } from '../model/types.js';
-import { canonical, firstUsable, parseAddress, parseCidr } from './address.js';
+import { canonical, firstUsable, parseAddress, parseCidr } from '../model/address.js';
 import type { Locator, YamlPath } from './locate.js';
 import { pathText } from './locate.js';
 import { dummyName, VLAN_PARENT } from './names.js';

@@ -5,8 +5,8 @@
 import { formatMark, netnsMark } from '../model/owner.js';
 import type { Config, EndpointConfig, Family, NetworkConfig } from '../model/types.js';
 import { IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES } from '../model/types.js';
-import type { Cidr } from './address.js';
-import { broadcastAddress, canonical, isLinkLocal6, isPointToPoint, networkAddress, overlap, parseAddress, parseCidr, within } from './address.js';
+import type { Cidr } from '../model/address.js';
+import { broadcastAddress, canonical, isLinkLocal6, isPointToPoint, networkAddress, overlap, parseAddress, parseCidr, within } from '../model/address.js';
 import type { YamlPath } from './locate.js';
 import { ifnameProblem, markProblem, netnsProblem, objectNameProblem, VLAN_PARENT } from './names.js';
 import type { Input } from './normalise.js';

@@ -9,55 +9,17 @@
 // cursor that only moves forward, so allocating N endpoints is linear in N (plus skipped addresses).
 
 import { Address4, Address6 } from 'ip-address';
+import { ipOf, isLinkLocal } from './address.js';
 import { ownerOf } from './owner.js';
 import type { AddressState, Config, Diagnostic, EndpointConfig, Family, NetworkConfig, ObservedState, SubnetConfig } from './types.js';
 
-type Address = Address4 | Address6;
 
-/** Parse an address or CIDR of either family; throws on invalid input. */
-export function parseAddress(text: string): Address {
-  return text.includes(':') ? new Address6(text) : new Address4(text);
-}
 
-export function familyOf(text: string): Family {
-  return text.includes(':') ? 6 : 4;
-}
 
-/** The canonical text of an address (no prefix): `2001:db8::10`, `192.168.1.5`. */
-export function canonicalAddress(text: string): string {
-  return parseAddress(text).correctForm();
-}
 
-/** Whether `address` (no prefix) lies in `cidr`. Different families are never inside each other. */
-export function addressInSubnet(address: string, cidr: string): boolean {
-  if (familyOf(address) !== familyOf(cidr)) return false;
-  const a = parseAddress(address);
-  const s = parseAddress(cidr);
-  return a.isInSubnet(s as never);
-}
 
-/** IPv6 link-local (fe80::/10): the kernel adds these itself; vlannet never manages them. */
-export function isLinkLocal(address: string): boolean {
-  if (familyOf(address) !== 6) return false;
-  let known = linkLocal.get(address);
-  if (known === undefined) {
-    known = new Address6(address).isLinkLocal();
-    if (linkLocal.size > 100_000) linkLocal.clear();
-    linkLocal.set(address, known);
-  }
-  return known;
-}
-const linkLocal = new Map<string, boolean>();
 
-/** This host's address on `parent` (vlannet's own namespace) in `family`, link-local ones aside. */
-export function hostAddressOn(addresses: readonly AddressState[], parent: string, family: Family): string | null {
-  return addresses.find((a) => a.netns === null && a.link === parent && a.family === family && !isLinkLocal(a.address))?.address ?? null;
-}
 
-/** The network an address with a prefix length lies in, as a canonical CIDR: `10.1.2.0/24`. */
-export function networkOf(address: string, prefixLength: number): string {
-  return `${parseAddress(`${address}/${prefixLength}`).startAddress().correctForm()}/${prefixLength}`;
-}
 
 // The daemon allocates the same thousands of addresses on every run: their conversions between
 // text and number are remembered (bounded, like isLinkLocal's).
@@ -69,7 +31,7 @@ const texts = [new Map<bigint, string>(), new Map<bigint, string>()];
 function addressNumber(text: string): bigint {
   let n = numbers.get(text);
   if (n === undefined) {
-    n = parseAddress(text).bigInt();
+    n = ipOf(text).bigInt();
     if (numbers.size >= MEMO_LIMIT) numbers.clear();
     numbers.set(text, n);
   }
@@ -112,7 +74,7 @@ class Pool {
   private readonly end: bigint;
 
   constructor(readonly subnet: SubnetConfig) {
-    const net = parseAddress(subnet.cidr);
+    const net = ipOf(subnet.cidr);
     this.first = net.startAddress().bigInt();
     this.last = net.endAddress().bigInt();
     const prefix = net.subnetMask;
@@ -120,11 +82,11 @@ class Pool {
     const pointToPoint = subnet.family === 4 ? prefix >= 31 : prefix >= 127;
     if (!pointToPoint) this.reserved.add(this.first);
     if (!pointToPoint && subnet.family === 4) this.reserved.add(this.last);
-    if (subnet.gateway) this.reserved.add(parseAddress(subnet.gateway).bigInt());
+    if (subnet.gateway) this.reserved.add(ipOf(subnet.gateway).bigInt());
     let start = this.first;
     let end = this.last;
     if (subnet.ipRange) {
-      const range = parseAddress(subnet.ipRange);
+      const range = ipOf(subnet.ipRange);
       start = range.startAddress().bigInt() > start ? range.startAddress().bigInt() : start;
       end = range.endAddress().bigInt() < end ? range.endAddress().bigInt() : end;
     }

@@ -11,7 +11,7 @@
 // together.
 
 import { resolveDesired } from '../model/desired.js';
-import { isLinkLocal } from '../model/addressing.js';
+import { isLinkLocal } from '../model/address.js';
 import { isUnfinished, ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
 import { VLANNET_ROUTE_PROTOCOL, type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';

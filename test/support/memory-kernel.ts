@@ -8,7 +8,7 @@
 // address takes the link's IPv4 routes with it; two macvlans of one MAC on one parent cannot both
 // be up (EADDRINUSE); a link is renamed by link-set. Anything a test claims about the real kernel is tested against the real kernel.
 
-import { addressInSubnet, networkOf } from '../../src/model/addressing.js';
+import { addressInSubnet, networkOf } from '../../src/model/address.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
 import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState } from '../../src/model/types.js';
 import { KernelError } from '../../src/errors.js';

@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseCidr } from '../../src/config/address.js';
+import { parseCidr } from '../../src/model/address.js';
 import { loadConfig } from '../../src/config/load.js';
 import { firstOverlapping, type ParsedSubnet } from '../../src/config/rules.js';
 import { formatDiagnostic } from '../../src/errors.js';

@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ApplyError } from '../../src/errors.js';
 import { reconcile } from '../../src/apply/reconcile.js';
-import { networkOf } from '../../src/model/addressing.js';
+import { networkOf } from '../../src/model/address.js';
 import { type Config, type ObservedState } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { makePlan } from '../../src/plan/plan.js';

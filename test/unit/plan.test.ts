@@ -234,12 +234,11 @@ test('ipvlan mode belongs to the parent: l2 → l3 sets every link and turns rou
   assert.equal(plan.upstreamRoutes, [{ network: 'ip', subnet: '10.1.0.0/24', via: null, parent: 'eth0' }]);
 });
 
-test('a macvlan and an ipvlan network on one parent is an error (EBUSY)', () => {
-  const cfg = config(
-    [network('m', { subnets: [subnet('10.0.0.0/24', '10.0.0.1')] }), network('i', { driver: 'ipvlan', subnets: [subnet('10.0.1.0/24', '10.0.1.1')] })],
-    [endpoint('a', 'm'), endpoint('b', 'i')],
-  );
-  assert.throws(() => makePlan(cfg, observed()), /share parent eth0; the kernel allows only one of macvlan or ipvlan/);
+test('a macvlan network on a parent that carries someone else\'s ipvlan is an error (EBUSY)', () => {
+  const cfg = config([network('m', { subnets: [subnet('10.0.0.0/24', '10.0.0.1')] })], [endpoint('a', 'm')]);
+  const theirs = link('their-ipvlan', { netns: 'theirs', kind: 'ipvlan', parent: 'eth0', mode: 'l2', flag: 'bridge' });
+  assert.throws(() => makePlan(cfg, observed({ links: [eth0(), theirs] })),
+    /networks\.m\.driver: parent eth0 carries their-ipvlan in namespace theirs \(ipvlan\), which vlannet does not own; a macvlan link cannot share a parent with ipvlan links \(EBUSY\)/);
 });
 
 test('a default route vlannet does not own is left alone, with a warning', () => {

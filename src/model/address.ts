@@ -1,7 +1,9 @@
-// Address facts the config needs, all computed by ip-address (no hand-rolled CIDR code).
+// Address facts, all computed by ip-address (no hand-rolled CIDR code): parsing with errors for
+// people (the config), canonical forms, subnets and what they hold back, link-local addresses.
+// The one address module: the config's rules, the planner and the allocation all use it.
 
 import { Address4, Address6 } from 'ip-address';
-import type { Family } from '../model/types.js';
+import type { AddressState, Family } from './types.js';
 
 export type Ip = Address4 | Address6;
 
@@ -16,7 +18,7 @@ export interface Cidr {
 
 export type Parsed<T> = { ok: T; error: null } | { ok: null; error: string };
 
-function familyOf(text: string): Family {
+export function familyOf(text: string): Family {
   return text.includes(':') ? 6 : 4;
 }
 
@@ -40,6 +42,14 @@ function memo<T>(fn: (text: string) => T): (text: string) => T {
     }
     return r;
   };
+}
+
+/**
+ * An address or subnet of either family, from text already checked (the config's rules did, or
+ * the kernel wrote it); throws on invalid input.
+ */
+export function ipOf(text: string): Ip {
+  return construct(text, familyOf(text));
 }
 
 /** A subnet as written: `ADDRESS/PREFIX`, host bits clear. The error says which network was meant. */
@@ -128,4 +138,38 @@ export const firstUsable = perSubnet((c: Cidr): string | null => (isPointToPoint
 
 export function isLinkLocal6(ip: Ip): boolean {
   return ip instanceof Address6 && ip.isLinkLocal();
+}
+
+/** Whether `address` (no prefix) lies in `cidr`. Different families are never inside each other. */
+export function addressInSubnet(address: string, cidr: string): boolean {
+  const a = parseAddress(address, familyOf(address)).ok;
+  const c = parseCidr(cidr).ok ?? parseCidr(networkOf(...splitCidr(cidr))).ok;
+  return a !== null && c !== null && within(a, c);
+}
+
+function splitCidr(text: string): [string, number] {
+  const [address, prefix] = text.split('/');
+  return [address!, Number(prefix)];
+}
+
+/** The network an address with a prefix length lies in, as a canonical CIDR: `10.1.2.0/24`. */
+export function networkOf(address: string, prefixLength: number): string {
+  const family = familyOf(address);
+  const ip = family === 4 ? new Address4(`${address}/${prefixLength}`) : new Address6(`${address}/${prefixLength}`);
+  return `${ip.startAddress().correctForm()}/${prefixLength}`;
+}
+
+/**
+ * IPv6 link-local (fe80::/10): the kernel adds these itself; vlannet never manages them. Asked
+ * about every address of every plan: remembered.
+ */
+export const isLinkLocal = memo((address: string): boolean => {
+  if (familyOf(address) !== 6) return false;
+  const ip = parseAddress(address, 6).ok;
+  return ip !== null && isLinkLocal6(ip);
+});
+
+/** This host's address on `parent` (vlannet's own namespace) in `family`, link-local ones aside. */
+export function hostAddressOn(addresses: readonly AddressState[], parent: string, family: Family): string | null {
+  return addresses.find((a) => a.netns === null && a.link === parent && a.family === family && !isLinkLocal(a.address))?.address ?? null;
 }
