@@ -3,10 +3,11 @@
 // canonical. Tolerant by design: it never throws on values the rules reject, so the rules can run
 // on the same result and every problem is reported at once.
 
-import type { Config, EndpointConfig, NetworkConfig, SubnetConfig, VlanConfig } from '../model/types.js';
+import { IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES, type Config, type EndpointConfig, type NetworkConfig, type SubnetConfig, type VlanConfig } from '../model/types.js';
 import { canonical, firstUsable, parseAddress, parseCidr } from '../model/address.js';
 import type { Locator, YamlPath } from './locate.js';
 import { pathText } from './locate.js';
+import { oneOf } from '../model/collections.js';
 import { dummyName, VLAN_PARENT } from './names.js';
 import type { EndpointInput, NetworkInput, SubnetInput, VlanInput } from './schema.js';
 import { VLAN_ID_MAX, VLAN_ID_MIN } from './schema.js';
@@ -39,20 +40,21 @@ export function normalise(input: Input, loc: Locator): Config {
       vlans.set(resolved.parent, { ...resolved.implied, source: 'implied', mtu: null, ...where(['networks', name, 'parent'], false) });
     }
     const internal = resolved.kind === 'dummy';
-    const mode = n.mode ?? (n.driver === 'macvlan' ? 'bridge' : 'l2');
-    const routed = n.driver === 'ipvlan' && (mode === 'l3' || mode === 'l3s');
-    networks.push({
+    // A mode or flag the driver does not have is the rules' error; the default stands in for it.
+    const ipvlanMode = oneOf(IPVLAN_MODES, n.mode, 'l2');
+    const routed = n.driver === 'ipvlan' && (ipvlanMode === 'l3' || ipvlanMode === 'l3s');
+    const base = {
       name,
-      driver: n.driver,
       parent: resolved.parent,
       parentKind: resolved.kind,
       internal,
-      mode: mode as NetworkConfig['mode'],
-      flag: n.driver === 'ipvlan' ? (n.flag ?? 'bridge') : null,
       mtu: n.mtu ?? null,
       subnets: (n.subnets ?? []).map((s, i) => subnet(s, !(routed || internal), where(['networks', name, 'subnets', i], false))),
       ...where(['networks', name]),
-    });
+    };
+    networks.push(n.driver === 'macvlan'
+      ? { ...base, driver: 'macvlan', mode: oneOf(MACVLAN_MODES, n.mode, 'bridge'), flag: null }
+      : { ...base, driver: 'ipvlan', mode: ipvlanMode, flag: oneOf(IPVLAN_FLAGS, n.flag, 'bridge') });
   }
 
   const internalNetworks = new Set(networks.filter((n) => n.internal).map((n) => n.name));
@@ -120,3 +122,4 @@ function address(text: string | undefined, family: 4 | 6): string | null {
   const parsed = parseAddress(text, family);
   return parsed.ok ? canonical(parsed.ok) : text;
 }
+

@@ -71,13 +71,17 @@ export const driverKeys: Rule = (ctx) => {
   }
 };
 
+/** The modes and flags as written (the normalised config holds only valid ones: the default stands in). */
 export const driverModes: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
-    if (!modesOf(n).includes(n.mode)) {
-      ctx.error(['networks', n.name, 'mode'], `mode ${q(n.mode)} is not ${n.driver === 'ipvlan' ? 'an' : 'a'} ${n.driver} mode: expected one of ${list(modesOf(n))}`);
+    const written = ctx.input.networks[n.name];
+    const mode = written?.mode;
+    if (mode !== undefined && !(modesOf(n) as readonly string[]).includes(mode)) {
+      ctx.error(['networks', n.name, 'mode'], `mode ${q(mode)} is not ${n.driver === 'ipvlan' ? 'an' : 'a'} ${n.driver} mode: expected one of ${list(modesOf(n))}`);
     }
-    if (n.flag !== null && !IPVLAN_FLAGS.includes(n.flag)) {
-      ctx.error(['networks', n.name, 'flag'], `flag ${q(n.flag)} is not an ipvlan flag: expected one of ${list(IPVLAN_FLAGS)}`);
+    const flag = written?.flag;
+    if (n.driver === 'ipvlan' && flag !== undefined && !(IPVLAN_FLAGS as readonly string[]).includes(flag)) {
+      ctx.error(['networks', n.name, 'flag'], `flag ${q(flag)} is not an ipvlan flag: expected one of ${list(IPVLAN_FLAGS)}`);
     }
   }
 };

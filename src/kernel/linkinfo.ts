@@ -5,6 +5,7 @@
 
 import { AttrWriter, attrBe16, attrString, attrU16, attrU32, parseAttrs, type Attrs } from './nlattr.js';
 import { ifinfomsg, IFLA } from './messages.js';
+import type { IpvlanFlag, IpvlanMode, KernelMacvlanMode } from '../model/types.js';
 
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
@@ -23,23 +24,20 @@ function table<K extends string>(forward: Record<K, number>): { value: Record<K,
 }
 
 /** enum macvlan_mode (a bit each). */
-export const MACVLAN_MODE = table({ private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 });
+export const MACVLAN_MODE = table<KernelMacvlanMode>({ private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 });
 /** enum ipvlan_mode. */
-export const IPVLAN_MODE = table({ l2: 0, l3: 1, l3s: 2 });
+export const IPVLAN_MODE = table<IpvlanMode>({ l2: 0, l3: 1, l3s: 2 });
 /** IPVLAN_F_PRIVATE, IPVLAN_F_VEPA; neither bit is bridge. */
-export const IPVLAN_FLAG = table({ bridge: 0, private: 1, vepa: 2 });
+export const IPVLAN_FLAG = table<IpvlanFlag>({ bridge: 0, private: 1, vepa: 2 });
 /** ETH_P_8021Q, ETH_P_8021AD. */
 export const VLAN_PROTOCOL = table({ '802.1Q': 0x8100, '802.1ad': 0x88a8 });
 
-export type MacvlanModeName = keyof typeof MACVLAN_MODE.value;
-export type IpvlanModeName = keyof typeof IPVLAN_MODE.value;
-export type IpvlanFlagName = keyof typeof IPVLAN_FLAG.value;
 export type VlanProtocolName = keyof typeof VLAN_PROTOCOL.value;
 
 export type LinkInfo =
   /** `flags`: MACVLAN_FLAG_NOPROMISC (1) | MACVLAN_FLAG_NODST (2); vlannet never sets them. */
-  | { kind: 'macvlan'; mode: MacvlanModeName; flags?: number }
-  | { kind: 'ipvlan'; mode: IpvlanModeName; flag: IpvlanFlagName }
+  | { kind: 'macvlan'; mode: KernelMacvlanMode; flags?: number }
+  | { kind: 'ipvlan'; mode: IpvlanMode; flag: IpvlanFlag }
   | { kind: 'vlan'; id: number; protocol: VlanProtocolName }
   | { kind: 'dummy' }
   /** `peer` only when creating: the other end's name and, optionally, its namespace (an fd). */

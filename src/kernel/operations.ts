@@ -4,11 +4,11 @@
 
 import fs from 'node:fs';
 import { Address4 } from 'ip-address';
-import { VLANNET_LINK_GROUP, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
+import { VLANNET_LINK_GROUP, VLANNET_ROUTE_PROTOCOL, type IpvlanMode, type KernelMacvlanMode, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
 import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
 import { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
-import { encodeLinkInfo, type IpvlanFlagName, type IpvlanModeName, type LinkInfo, type MacvlanModeName } from './linkinfo.js';
+import { encodeLinkInfo, type LinkInfo } from './linkinfo.js';
 import { AF_INET, AF_INET6, IFA, IFA_F_NODAD, IFF_UP, IFLA, NLM_F, RT_SCOPE, RT_TABLE_MAIN, RTA, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg } from './messages.js';
 import { AttrWriter } from './nlattr.js';
 import { openSysctl } from './sysctl.js';
@@ -78,11 +78,12 @@ function temporaryName(): string {
   return `vt-${process.pid.toString(36)}-${(++temporaryNames).toString(36)}`;
 }
 
-function linkInfoOf(spec: Pick<LinkSpec, 'kind' | 'mode' | 'flag' | 'vlanId'>): LinkInfo {
+/** What IFLA_LINKINFO says of a link vlannet makes: its kind and the kind's own attributes. */
+function linkInfoOf(spec: LinkSpec): LinkInfo {
   switch (spec.kind) {
-    case 'macvlan': return { kind: 'macvlan', mode: (spec.mode ?? 'bridge') as MacvlanModeName };
-    case 'ipvlan': return { kind: 'ipvlan', mode: (spec.mode ?? 'l2') as IpvlanModeName, flag: (spec.flag ?? 'bridge') as IpvlanFlagName };
-    case 'vlan': return { kind: 'vlan', id: spec.vlanId ?? 0, protocol: '802.1Q' };
+    case 'macvlan': return { kind: 'macvlan', mode: spec.mode };
+    case 'ipvlan': return { kind: 'ipvlan', mode: spec.mode, flag: spec.flag };
+    case 'vlan': return { kind: 'vlan', id: spec.vlanId, protocol: '802.1Q' };
     case 'dummy': return { kind: 'dummy' };
   }
 }
@@ -180,7 +181,9 @@ export async function setLink(handles: Handles, netns: Netns, name: string, set:
       throw new NetlinkError('EOPNOTSUPP', `${name} in ${where(netns)} is a ${link.kind || 'device'} link; only macvlan and ipvlan have a mode`);
     }
     // changelink reads only the attributes present: send the mode and flag the link keeps, too.
-    const info = linkInfoOf({ kind: link.kind, mode: set.mode ?? link.mode, flag: set.flag ?? link.flag });
+    const info: LinkInfo = link.kind === 'macvlan'
+      ? { kind: 'macvlan', mode: (set.mode ?? link.mode) as KernelMacvlanMode }
+      : { kind: 'ipvlan', mode: (set.mode ?? link.mode) as IpvlanMode, flag: set.flag ?? link.flag ?? 'bridge' };
     attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(info), 0x8000);
   }
   const change = set.up !== undefined ? IFF_UP : 0;

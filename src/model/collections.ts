@@ -1,4 +1,4 @@
-// Small collection helpers shared by the config rules and the planner.
+// Small helpers shared by the config, the rules and the planner.
 
 /** Group by a key, keeping the order items came in. Linear, so indexes over thousands of objects stay cheap. */
 export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
@@ -10,4 +10,9 @@ export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map
     else groups.set(k, [item]);
   }
   return groups;
+}
+
+/** `value` when it is one of `words`, else `fallback`. */
+export function oneOf<W extends string>(words: readonly W[], value: string | null | undefined, fallback: W): W {
+  return words.includes(value as W) ? (value as W) : fallback;
 }

@@ -87,10 +87,11 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   for (const v of [...config.vlans].sort(byName)) {
     if (v.source === 'implied' && foreign(null, v.name)) continue; // an existing link of that name is the parent
     const mtus = (networksOnVlan.get(v.name) ?? []).map((n) => n.mtu).filter((m): m is number => m !== null);
+    const identity = { role: 'vlan', name: v.name } as const;
     const spec: LinkSpec = {
       netns: null, name: v.name, kind: 'vlan', parent: v.parent, vlanId: v.id,
       mtu: v.mtu ?? (mtus.length ? Math.max(...mtus) : null), mac: null, up: true,
-      alias: markFor('vlan', v.name, { kind: 'vlan', parent: v.parent, vlanId: v.id }),
+      identity, alias: markFor(identity, { kind: 'vlan', parent: v.parent, vlanId: v.id }),
     };
     if (!links.has(key(null, v.parent)) && !config.vlans.some((o) => o.name === v.parent)) {
       diagnostics.push(error(v.at, v.path, `parent link ${v.parent} of vlan ${v.name} does not exist`));
@@ -102,9 +103,10 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   }
   for (const n of [...config.networks].sort(byName)) {
     if (n.parentKind !== 'dummy') continue;
+    const identity = { role: 'dummy', name: n.name } as const;
     const spec: LinkSpec = {
       netns: null, name: n.parent, kind: 'dummy', parent: null, mtu: n.mtu, mac: null, up: true,
-      alias: markFor('dummy', n.name, { kind: 'dummy', parent: null }),
+      identity, alias: markFor(identity, { kind: 'dummy', parent: null }),
     };
     if (claim(spec, `the dummy parent of network ${n.name}`, n.at, n.path)) createdParents.add(n.parent);
     refusedKind('dummy', n.at, n.path, `network ${n.name} (isolated, on a dummy link)`);
@@ -130,13 +132,14 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     const net = networks.get(ep.network);
     if (!net) continue;
     const got = addressing.byEndpoint.get(ep.name) ?? {};
-    const spec: LinkSpec = {
-      netns: ep.netns, name: ep.ifname, kind: net.driver, parent: net.parent,
-      mode: net.mode, ...(net.driver === 'ipvlan' ? { flag: net.flag ?? 'bridge' } : {}),
-      mtu: net.mtu, mac: net.driver === 'macvlan' ? ep.mac?.toLowerCase() ?? null : null, up: true,
-      alias: markFor('endpoint', ep.name, { kind: net.driver, parent: net.parent }),
-      ipv6Disabled: got[6] === undefined,
+    const identity = { role: 'endpoint', name: ep.name } as const;
+    const common = {
+      netns: ep.netns, name: ep.ifname, parent: net.parent, mtu: net.mtu, up: true, identity,
+      alias: markFor(identity, { kind: net.driver, parent: net.parent }), ipv6Disabled: got[6] === undefined,
     };
+    const spec: LinkSpec = net.driver === 'macvlan'
+      ? { ...common, kind: 'macvlan', mode: net.mode, mac: ep.mac?.toLowerCase() ?? null }
+      : { ...common, kind: 'ipvlan', mode: net.mode, flag: net.flag, mac: null };
     if (!claim(spec, `endpoint ${ep.name}`, ep.at, `${ep.path}.ifname`)) continue;
     refusedKind(net.driver, net.at, `${net.path}.driver`, `network ${net.name}`);
     if (!mtuChecked.has(net.name)) {

@@ -10,9 +10,9 @@
 // the ones the mark records: a copied alias or a link re-created by someone else under the same
 // name is not adopted (Docker's name-pattern check is how its stale state deletes the wrong links).
 
-import { VLANNET_LINK_GROUP, type LinkSpec, type LinkState } from './types.js';
+import { VLANNET_LINK_GROUP, type LinkIdentity, type LinkState } from './types.js';
 
-export type OwnerRole = 'endpoint' | 'vlan' | 'dummy';
+export type OwnerRole = LinkIdentity['role'];
 
 export interface OwnerMark {
   role: OwnerRole;
@@ -56,9 +56,19 @@ export function parseMark(alias: string | null | undefined): OwnerMark | null {
 const parsedMarks = new Map<string, OwnerMark | null>();
 const MEMO_LIMIT = 100_000;
 
-/** The mark of a link vlannet is about to create. */
-export function markFor(role: OwnerRole, name: string, link: Pick<LinkSpec, 'kind' | 'parent' | 'vlanId'>): string {
-  return formatMark({ role, name, kind: link.kind, parent: link.parent, vlanId: link.vlanId ?? null });
+/** The mark of a link vlannet is about to create: who it is, and what it is made as. */
+export function markFor(identity: LinkIdentity, link: { kind: string; parent: string | null; vlanId?: number }): string {
+  return formatMark({ ...identity, kind: link.kind, parent: link.parent, vlanId: link.vlanId ?? null });
+}
+
+/** The identity a mark records. */
+export function identityOf(mark: OwnerMark): LinkIdentity {
+  return { role: mark.role, name: mark.name };
+}
+
+/** The object address people read for an identity: `endpoint.web1`, `vlan.eth0.50`, `dummy.net1`. */
+export function objectOf(identity: LinkIdentity): string {
+  return `${identity.role}.${identity.name}`;
 }
 
 /** The owner mark of an observed link, or null when the link is not vlannet's. */

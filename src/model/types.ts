@@ -6,11 +6,17 @@
 /** Address family, as the operator sees it. */
 export type Family = 4 | 6;
 
+// The words for link kinds and modes, shared by the config, the planner and the kernel adapter
+// (kernel/linkinfo.ts maps each to the kernel's number).
+
 export type Driver = 'macvlan' | 'ipvlan';
+/** The macvlan modes a network may ask for. */
 export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
 export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const;
 export const IPVLAN_FLAGS = ['bridge', 'private', 'vepa'] as const;
 export type MacvlanMode = (typeof MACVLAN_MODES)[number];
+/** What the kernel may report of a macvlan: the modes above, and `source`, which vlannet never makes. */
+export type KernelMacvlanMode = MacvlanMode | 'source';
 export type IpvlanMode = (typeof IPVLAN_MODES)[number];
 export type IpvlanFlag = (typeof IPVLAN_FLAGS)[number];
 
@@ -71,9 +77,8 @@ export interface SubnetConfig {
   path: string;
 }
 
-export interface NetworkConfig {
+interface NetworkBase {
   name: string;
-  driver: Driver;
   /** Name of the link endpoints attach to: an existing link, a vlan (see `vlan`) or the dummy. */
   parent: string;
   /** How the parent comes to exist. `link`: it must already exist and is never changed;
@@ -81,14 +86,16 @@ export interface NetworkConfig {
    * that vlannet creates and owns. */
   parentKind: 'link' | 'vlan' | 'dummy';
   internal: boolean;
-  mode: MacvlanMode | IpvlanMode;
-  /** ipvlan only. */
-  flag: IpvlanFlag | null;
   mtu: number | null;
   subnets: SubnetConfig[];
   at: string;
   path: string;
 }
+
+/** A network, by driver: the modes (and the ipvlan flag) it may have follow from it. */
+export type NetworkConfig =
+  | (NetworkBase & { driver: 'macvlan'; mode: MacvlanMode; flag: null })
+  | (NetworkBase & { driver: 'ipvlan'; mode: IpvlanMode; flag: IpvlanFlag });
 
 export interface EndpointConfig {
   name: string;
@@ -165,10 +172,10 @@ export interface LinkState {
   kind: string;
   /** Name of the lower link in vlannet's own namespace (IFLA_LINK), or null. */
   parent: string | null;
-  /** macvlan: bridge|private|vepa|passthru|source; ipvlan: l2|l3|l3s. */
-  mode?: string;
-  /** ipvlan: bridge|private|vepa. */
-  flag?: string;
+  /** macvlan and ipvlan only. */
+  mode?: KernelMacvlanMode | IpvlanMode;
+  /** ipvlan only. */
+  flag?: IpvlanFlag;
   /** vlan only. */
   vlanId?: number;
   vlanProtocol?: '802.1Q' | '802.1ad';
@@ -221,24 +228,51 @@ export interface DesiredState {
 /** The kinds of link vlannet makes. */
 export type LinkKind = 'macvlan' | 'ipvlan' | 'vlan' | 'dummy';
 
-/** A link vlannet owns: a vlan, an isolated network's dummy, or an endpoint. */
-export interface LinkSpec {
+/** Which object of the config a link is: its identity, whatever its name or namespace (model/owner.ts). */
+export interface LinkIdentity {
+  role: 'endpoint' | 'vlan' | 'dummy';
+  /** Endpoint name, vlan link name or network name. */
+  name: string;
+}
+
+interface LinkSpecBase {
   netns: Netns;
   name: string;
-  kind: LinkKind;
-  parent: string | null;
-  mode?: string;
-  flag?: string;
-  vlanId?: number;
   /** null: leave the kernel's choice (inherited from the parent). */
   mtu: number | null;
-  /** null: the kernel picks a random one. */
-  mac: string | null;
   up: boolean;
-  /** Owner mark, written to IFLA_IFALIAS. */
+  /** The owner mark written to IFLA_IFALIAS (markFor(identity, …)); '' on a link made without one. */
   alias: string;
+  /** Which object of the config this link is; null for a link vlannet began and never marked. */
+  identity: LinkIdentity | null;
   /** true: disable IPv6 on it (the endpoint has no IPv6 address, as Docker does). */
   ipv6Disabled?: boolean;
+}
+
+/** A link vlannet owns: an endpoint (macvlan, ipvlan), a vlan, or an isolated network's dummy. */
+export type LinkSpec =
+  | (LinkSpecBase & {
+    kind: 'macvlan'; parent: string; mode: MacvlanMode;
+    /** null: the kernel picks a random one. */
+    mac: string | null;
+  })
+  | (LinkSpecBase & { kind: 'ipvlan'; parent: string; mode: IpvlanMode; flag: IpvlanFlag; mac: null })
+  | (LinkSpecBase & { kind: 'vlan'; parent: string; vlanId: number; mac: null })
+  | (LinkSpecBase & { kind: 'dummy'; parent: null; mac: null });
+
+/** The mode of a macvlan or ipvlan link (undefined for other kinds). */
+export function modeOf(l: LinkSpec): MacvlanMode | IpvlanMode | undefined {
+  return l.kind === 'macvlan' || l.kind === 'ipvlan' ? l.mode : undefined;
+}
+
+/** The flag of an ipvlan link (undefined for other kinds). */
+export function flagOf(l: LinkSpec): IpvlanFlag | undefined {
+  return l.kind === 'ipvlan' ? l.flag : undefined;
+}
+
+/** The VLAN id of a vlan link (undefined for other kinds). */
+export function vlanIdOf(l: LinkSpec): number | undefined {
+  return l.kind === 'vlan' ? l.vlanId : undefined;
 }
 
 export interface UpstreamRoute {
@@ -301,8 +335,8 @@ export interface LinkChange {
   /** A rename (the link is down: a link made beside the one it replaces takes its name). */
   name?: string;
   mtu?: number;
-  mode?: string;
-  flag?: string;
+  mode?: MacvlanMode | IpvlanMode;
+  flag?: IpvlanFlag;
   mac?: string;
   up?: boolean;
   alias?: string;

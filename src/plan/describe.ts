@@ -21,9 +21,9 @@ export function describeOp(op: KernelOp): string {
     case 'netns-del': return `netns del ${op.netns}`;
     case 'link-add': {
       const l = op.link;
+      const kindWords = l.kind === 'vlan' ? `id ${l.vlanId}` : l.kind === 'macvlan' ? `mode ${l.mode}` : l.kind === 'ipvlan' ? `mode ${l.mode} ${l.flag}` : '';
       const attrs = [
-        l.parent ? `link ${l.parent}` : '', `type ${l.kind}`, l.vlanId !== undefined ? `id ${l.vlanId}` : '',
-        l.mode ? `mode ${l.mode}` : '', l.flag ? l.flag : '', l.mtu !== null ? `mtu ${l.mtu}` : '', l.mac ? `address ${l.mac}` : '',
+        l.parent ? `link ${l.parent}` : '', `type ${l.kind}`, kindWords, l.mtu !== null ? `mtu ${l.mtu}` : '', l.mac ? `address ${l.mac}` : '',
         l.ipv6Disabled ? 'ipv6 off' : '',
       ].filter(Boolean);
       return `link add ${l.name}${inNs(l.netns)} ${attrs.join(' ')}`;

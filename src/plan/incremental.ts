@@ -141,13 +141,15 @@ function sameShare(a: Share, b: Share | undefined): boolean {
   return true;
 }
 
-/** Flat records of primitives (every state object is one): same keys, same values. */
+/** Records of primitives and records (a link's identity): same keys, same values. */
 function sameRecord(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   let keys = 0;
   for (const k in a) {
-    if ((a as Record<string, unknown>)[k] !== (b as Record<string, unknown>)[k]) return false;
+    const x = (a as Record<string, unknown>)[k];
+    const y = (b as Record<string, unknown>)[k];
+    if (x !== y && !(typeof x === 'object' && typeof y === 'object' && sameRecord(x, y))) return false;
     keys++;
   }
   for (const _ in b) keys--;

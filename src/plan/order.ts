@@ -62,7 +62,7 @@ const place = (netns: Netns, name: string) => `${netns ?? ''}\0${name}`;
 const isEndpointKind = (kind: string) => kind === 'macvlan' || kind === 'ipvlan';
 
 /** Keys a link holds that a new link cannot share, and whether the kernel refuses the create outright. */
-function linkKeys(l: Pick<LinkSpec, 'netns' | 'name' | 'kind' | 'parent' | 'vlanId' | 'mac'>): { soft: string[]; hard: string[] } {
+function linkKeys(l: LinkSpec): { soft: string[]; hard: string[] } {
   const soft = [`name ${l.netns ?? ''} ${l.name}`];
   const hard: string[] = [];
   if (l.kind === 'macvlan' && l.mac) soft.push(`mac ${l.parent} ${l.mac.toLowerCase()}`);

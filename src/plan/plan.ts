@@ -12,10 +12,10 @@
 
 import { resolveDesired } from '../model/desired.js';
 import { isLinkLocal } from '../model/address.js';
-import { isUnfinished, ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
-import { VLANNET_ROUTE_PROTOCOL, type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
+import { identityOf, isUnfinished, ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
+import { IPVLAN_MODES, MACVLAN_MODES, VLANNET_ROUTE_PROTOCOL, flagOf, modeOf, vlanIdOf, type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
-import { groupBy } from '../model/collections.js';
+import { groupBy, oneOf } from '../model/collections.js';
 import { order, type Draft, type Step } from './order.js';
 import { routeText } from './describe.js';
 
@@ -91,14 +91,21 @@ const sameAddress = (a: AddressState, b: AddressState) => a.address === b.addres
 
 /** What an observed owned link is, as a LinkSpec (for link-del, so an undo can re-create it). */
 export function specOf(l: LinkState): LinkSpec {
-  return {
-    netns: l.netns, name: l.name, kind: l.kind as LinkSpec['kind'], parent: l.parent,
-    ...(l.mode !== undefined ? { mode: l.mode } : {}), ...(l.flag !== undefined ? { flag: l.flag } : {}),
-    ...(l.vlanId !== undefined ? { vlanId: l.vlanId } : {}),
-    mtu: l.mtu, mac: l.kind === 'macvlan' ? l.mac : null, up: l.up, alias: l.alias ?? '',
+  const mark = ownerOf(l);
+  const base = {
+    netns: l.netns, name: l.name, mtu: l.mtu, up: l.up, alias: l.alias ?? '', identity: mark ? identityOf(mark) : null,
     ...(l.ipv6Disabled !== undefined ? { ipv6Disabled: l.ipv6Disabled } : {}),
   };
+  const parent = l.parent ?? '';
+  switch (l.kind) {
+    case 'macvlan': return { ...base, kind: 'macvlan', parent, mode: oneOf(MACVLAN_MODES, l.mode, 'bridge'), mac: l.mac };
+    case 'ipvlan': return { ...base, kind: 'ipvlan', parent, mode: oneOf(IPVLAN_MODES, l.mode, 'l2'), flag: l.flag ?? 'bridge', mac: null };
+    case 'vlan': return { ...base, kind: 'vlan', parent, vlanId: l.vlanId ?? 0, mac: null };
+    case 'dummy': return { ...base, kind: 'dummy', parent: null, mac: null };
+    default: throw new Error(`BUG: ${l.name} is a ${l.kind || 'device'} link, not a kind vlannet makes`);
+  }
 }
+
 
 function linkRecord(s: LinkSpec): Record<string, unknown> {
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
@@ -108,10 +115,10 @@ function linkRecord(s: LinkSpec): Record<string, unknown> {
 function replaceReason(o: LinkState, d: LinkSpec): string | null {
   if (o.kind !== d.kind) return `${isEndpoint(o.kind) ? 'driver' : 'kind'} changed from ${o.kind} to ${d.kind} (cannot be changed in place)`;
   if (o.parent !== d.parent) return `parent changed from ${o.parent} to ${d.parent} (cannot be changed in place)`;
-  if ((o.vlanId ?? null) !== (d.vlanId ?? null)) return `vlan id changed from ${o.vlanId} to ${d.vlanId} (cannot be changed in place)`;
+  if ((o.vlanId ?? null) !== (vlanIdOf(d) ?? null)) return `vlan id changed from ${o.vlanId} to ${vlanIdOf(d)} (cannot be changed in place)`;
   if (o.netns !== d.netns) return `namespace changed from ${where(o.netns)} to ${where(d.netns)} (vlannet creates links in their namespace, never moves them)`;
   if (o.name !== d.name) return `name changed from ${o.name} to ${d.name}`;
-  if (o.kind === 'macvlan' && d.mode !== undefined && o.mode !== d.mode && (o.mode === 'passthru' || d.mode === 'passthru')) {
+  if (d.kind === 'macvlan' && o.mode !== d.mode && (o.mode === 'passthru' || d.mode === 'passthru')) {
     return `mode changed from ${o.mode} to ${d.mode} (passthru cannot be changed in place)`;
   }
   return null;
@@ -126,8 +133,10 @@ function linkChanges(o: LinkState, d: LinkSpec, inherited: number | null): [Link
   const before: LinkChange = {};
   const mtu = d.mtu ?? inherited;
   if (mtu !== null && mtu !== o.mtu) { set.mtu = mtu; before.mtu = o.mtu; }
-  if (d.mode !== undefined && d.mode !== o.mode) { set.mode = d.mode; if (o.mode !== undefined) before.mode = o.mode; }
-  if (d.flag !== undefined && d.flag !== o.flag) { set.flag = d.flag; if (o.flag !== undefined) before.flag = o.flag; }
+  const mode = modeOf(d);
+  const flag = flagOf(d);
+  if (mode !== undefined && mode !== o.mode) { set.mode = mode; if (o.mode !== undefined && o.mode !== 'source') before.mode = o.mode; }
+  if (flag !== undefined && flag !== o.flag) { set.flag = flag; if (o.flag !== undefined) before.flag = o.flag; }
   if (d.mac !== null && d.mac !== o.mac.toLowerCase()) { set.mac = d.mac; before.mac = o.mac; }
   if (d.up !== o.up) { set.up = d.up; before.up = o.up; }
   if (d.alias !== o.alias) { set.alias = d.alias; if (o.alias !== null) before.alias = o.alias; }
@@ -221,7 +230,8 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
       doomed.splice(doomed.indexOf(f), 1);
       warnings.push({ severity: 'warning', at: '', path: '', message:
         `${objectOf(f.mark)} should be deleted (${f.reason}) but carries links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
-      if (f.replacedBy) kept.push({ o: f.link, d: { ...f.replacedBy, kind: f.link.kind as LinkSpec['kind'], parent: f.link.parent, vlanId: f.link.vlanId, alias: f.link.alias ?? '' }, object: objectOf(f.mark) });
+      // Kept as it is, but for what can change in place.
+      if (f.replacedBy) kept.push({ o: f.link, d: { ...specOf(f.link), mtu: f.replacedBy.mtu, up: f.replacedBy.up }, object: objectOf(f.mark) });
       continue;
     }
     doomedParents.set(f.link.name, f);

@@ -27,7 +27,7 @@ test(`${N} namespaces with a macvlan each: create, then observe`, async () => {
     t = performance.now();
     await Promise.all(names.map((netns) => kernel.apply({
       op: 'link-add',
-      link: { netns, name: 'eth0', kind: 'macvlan', parent: 'sc-v0', mode: 'bridge', mtu: null, mac: null, up: true, alias: `vlannet:endpoint/${netns} macvlan@sc-v0` },
+      link: { netns, name: 'eth0', kind: 'macvlan', parent: 'sc-v0', mode: 'bridge', mtu: null, mac: null, up: true, alias: `vlannet:endpoint/${netns} macvlan@sc-v0`, identity: null },
     })));
     const linkMs = performance.now() - t;
     const cold = new NetlinkKernel();

@@ -12,6 +12,7 @@ import { KernelError } from '../../src/errors.js';
 import { NetlinkKernel } from '../../src/kernel/rtnetlink.js';
 import { ip, ipJson, run } from './support/sh.js';
 import type { IpLink } from './support/expect.js';
+import { linkSpec } from '../fixtures/plan/build.js';
 
 const NS = ['ad-a', 'ad-b', 'ad-c'];
 let kernel: NetlinkKernel;
@@ -32,11 +33,8 @@ test.after.each(() => {
   cleanup();
 });
 
-function endpoint(netns: string | null, name: string, more: Partial<LinkSpec> = {}): LinkSpec {
-  return {
-    netns, name, kind: 'macvlan', parent: 'ad-v0', mode: 'bridge', mtu: null, mac: null, up: true,
-    alias: `vlannet:endpoint/${netns ?? name} macvlan@ad-v0`, ...more,
-  };
+function endpoint(netns: string | null, name: string, more: Record<string, unknown> = {}): LinkSpec {
+  return linkSpec({ netns, name, parent: 'ad-v0', alias: `vlannet:endpoint/${netns ?? name} macvlan@ad-v0`, ...more });
 }
 
 function showLink(netns: string | null, name: string): IpLink {
@@ -388,11 +386,10 @@ test('a link in a namespace vlannet made gets the next index without a lookup; t
 test('dummy, vlan and ipvlan: created, read back and changed', async () => {
   ip('netns', 'add', 'ad-a');
   ip('link', 'add', 'ad-eth0', 'type', 'dummy'); // vlannet's namespace has an eth0-like name the endpoint reuses
-  await kernel.apply({ op: 'link-add', link: { netns: null, name: 'ad-d0', kind: 'dummy', parent: null, mtu: null, mac: null, up: true, alias: 'vlannet:dummy/net1 dummy' } });
-  await kernel.apply({ op: 'link-add', link: { netns: null, name: 'ad-d0.50', kind: 'vlan', parent: 'ad-d0', vlanId: 50, mtu: null, mac: null, up: true, alias: 'vlannet:vlan/ad-d0.50 vlan@ad-d0#50' } });
-  const ipv = (name: string, mode: string, flag: string): LinkSpec => ({
-    netns: 'ad-a', name, kind: 'ipvlan', parent: 'ad-d0.50', mode, flag, mtu: null, mac: null, up: true, alias: `vlannet:endpoint/${name} ipvlan@ad-d0.50`,
-  });
+  await kernel.apply({ op: 'link-add', link: linkSpec({ name: 'ad-d0', kind: 'dummy', parent: null, mode: undefined, alias: 'vlannet:dummy/net1 dummy' }) });
+  await kernel.apply({ op: 'link-add', link: linkSpec({ name: 'ad-d0.50', kind: 'vlan', parent: 'ad-d0', vlanId: 50, mode: undefined, alias: 'vlannet:vlan/ad-d0.50 vlan@ad-d0#50' }) });
+  const ipv = (name: string, mode: string, flag: string): LinkSpec =>
+    linkSpec({ netns: 'ad-a', name, kind: 'ipvlan', parent: 'ad-d0.50', mode, flag, alias: `vlannet:endpoint/${name} ipvlan@ad-d0.50` });
   await kernel.apply({ op: 'link-add', link: ipv('ad-eth0', 'l3', 'private') });
   const vlan = showLink(null, 'ad-d0.50');
   assert.equal([vlan.linkinfo?.info_kind, vlan.linkinfo?.info_data?.id, vlan.linkinfo?.info_data?.protocol], ['vlan', 50, '802.1Q']);

@@ -10,7 +10,7 @@
 
 import { addressInSubnet, networkOf } from '../../src/model/address.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
-import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState } from '../../src/model/types.js';
+import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type IpvlanFlag, type IpvlanMode, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState } from '../../src/model/types.js';
 import { KernelError } from '../../src/errors.js';
 
 const RTPROT_KERNEL = 2;
@@ -33,7 +33,7 @@ export class MemoryKernel implements Kernel {
   private addresses: AddressState[] = [];
   private routes: RouteState[] = [];
   /** ipvlan port state, by parent name. */
-  private ports = new Map<string, { mode: string; flag: string }>();
+  private ports = new Map<string, { mode: IpvlanMode; flag: IpvlanFlag }>();
   private failures: { when: (op: KernelOp) => boolean; errno: string; detail: string }[] = [];
   private macCounter = 0;
   /** Every operation applied successfully, in order. */
@@ -48,7 +48,7 @@ export class MemoryKernel implements Kernel {
       const link = clone(l);
       ns.links.set(l.name, link);
       ns.nextIndex = Math.max(ns.nextIndex, l.index + 1);
-      if (l.kind === 'ipvlan' && l.parent) this.ports.set(l.parent, { mode: l.mode ?? 'l2', flag: l.flag ?? 'bridge' });
+      if (l.kind === 'ipvlan' && l.parent) this.ports.set(l.parent, { mode: (l.mode ?? 'l2') as IpvlanMode, flag: l.flag ?? 'bridge' });
     }
     this.addresses.push(...clone(state.addresses ?? []));
     this.routes.push(...clone(state.routes ?? []));
@@ -237,12 +237,11 @@ export class MemoryKernel implements Kernel {
       mac: s.kind === 'macvlan' || s.kind === 'dummy' ? s.mac ?? this.nextMac() : parent!.mac,
       up: s.up, alias: s.alias || null, ipv6Disabled: s.ipv6Disabled ?? false,
     };
-    if (s.kind === 'macvlan') link.mode = s.mode ?? 'vepa';
+    if (s.kind === 'macvlan') link.mode = s.mode;
     if (link.up) this.checkMacFree(link, op);
-    if (s.kind === 'vlan') { link.vlanId = s.vlanId!; link.vlanProtocol = '802.1Q'; }
+    if (s.kind === 'vlan') { link.vlanId = s.vlanId; link.vlanProtocol = '802.1Q'; }
     if (s.kind === 'ipvlan') {
-      const port = this.ports.get(parent!.name) ?? { mode: 'l2', flag: 'bridge' };
-      this.ports.set(parent!.name, { mode: s.mode ?? port.mode, flag: s.flag ?? port.flag });
+      this.ports.set(parent!.name, { mode: s.mode, flag: s.flag });
     }
     ns.links.set(s.name, link);
   }
@@ -265,7 +264,7 @@ export class MemoryKernel implements Kernel {
     if (set.mtu !== undefined) l.mtu = set.mtu;
     if (l.kind === 'ipvlan' && (set.mode !== undefined || set.flag !== undefined)) {
       const port = this.ports.get(l.parent!)!;
-      this.ports.set(l.parent!, { mode: set.mode ?? port.mode, flag: set.flag ?? port.flag });
+      this.ports.set(l.parent!, { mode: (set.mode ?? port.mode) as IpvlanMode, flag: set.flag ?? port.flag });
     } else if (set.mode !== undefined) l.mode = set.mode;
     if (set.mac !== undefined) l.mac = set.mac;
     if (set.alias !== undefined) l.alias = set.alias || null;

@@ -4,7 +4,7 @@
 import { ownerOf } from '../../src/model/owner.js';
 import { VLANNET_ROUTE_PROTOCOL, type Config, type EndpointConfig, type KernelOp, type NetworkConfig, type ObservedState } from '../../src/model/types.js';
 import { MemoryKernel } from './memory-kernel.js';
-import { config, defaultRoute, endpoint, link, network, subnet } from '../fixtures/plan/build.js';
+import { config, defaultRoute, endpoint, link, linkSpec, network, subnet } from '../fixtures/plan/build.js';
 
 /** mulberry32: a tiny seeded PRNG, so a failing case can be replayed from its seed. */
 export function prng(seed: number) {
@@ -93,7 +93,7 @@ export async function drift(k: MemoryKernel, r: Rng, obs: ObservedState): Promis
       { op: 'link-set', netns: l.netns, name: l.name, set: { up: false }, before: {} },
       { op: 'link-set', netns: l.netns, name: l.name, set: { mtu: 1300 }, before: {} },
       { op: 'link-set', netns: l.netns, name: l.name, set: { mode: l.kind === 'macvlan' ? 'private' : 'l3' }, before: {} },
-      { op: 'link-del', netns: l.netns, name: l.name, before: { ...l, kind: 'dummy', alias: '', mac: null, mtu: null }, addresses: [], routes: [] },
+      { op: 'link-del', netns: l.netns, name: l.name, before: linkSpec({ netns: l.netns, name: l.name, kind: 'dummy', parent: null, mode: undefined }), addresses: [], routes: [] },
       { op: 'addr-add', addr: { netns: l.netns, link: l.name, family: 4, address: '10.0.0.99', prefixLength: 24 } },
       ...obs.addresses.filter((a) => a.netns === l.netns && a.link === l.name).map((addr): KernelOp => ({ op: 'addr-del', addr })),
       ...obs.routes.filter((x) => x.protocol === VLANNET_ROUTE_PROTOCOL).map((route): KernelOp => ({ op: 'route-del', route })),
@@ -102,7 +102,7 @@ export async function drift(k: MemoryKernel, r: Rng, obs: ObservedState): Promis
     if (l.netns === null && (l.kind === 'vlan' || l.kind === 'dummy')) {
       // Someone else's link on a parent vlannet created: that parent must never be deleted now.
       const kind = r.pick(['macvlan', 'ipvlan'] as const);
-      ops.push({ op: 'link-add', link: { netns: null, name: `x${r.int(100)}`, kind, parent: l.name, mode: kind === 'macvlan' ? 'bridge' : undefined, mtu: null, mac: null, up: true, alias: '' } });
+      ops.push({ op: 'link-add', link: linkSpec({ name: `x${r.int(100)}`, kind, parent: l.name, mode: kind === 'macvlan' ? 'bridge' : 'l2', flag: kind === 'ipvlan' ? 'bridge' : undefined }) });
     }
     await k.apply(r.pick(ops)).catch(() => undefined);
   }

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolveDesired } from '../../src/model/desired.js';
 import { address, config, endpoint, link, network, observed, subnet } from '../fixtures/plan/build.js';
+import { flagOf } from '../../src/model/types.js';
 
 const errors = (r: ReturnType<typeof resolveDesired>) => r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
 
@@ -12,17 +13,17 @@ test('macvlan endpoint: mode always sent, mac kept, IPv6 off without an IPv6 add
   assert.equal(desired.namespaces, ['a']);
   assert.equal(desired.links, [{
     netns: 'a', name: 'eth0', kind: 'macvlan', parent: 'eth0', mode: 'vepa', mtu: null, mac: '02:aa:bb:cc:dd:ee', up: true,
-    alias: 'vlannet:endpoint/a macvlan@eth0', ipv6Disabled: true,
+    alias: 'vlannet:endpoint/a macvlan@eth0', identity: { role: 'endpoint', name: 'a' }, ipv6Disabled: true,
   }]);
   assert.equal(desired.addresses, [{ netns: 'a', link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 }]);
   assert.equal(desired.routes, [{ netns: 'a', family: 4, dst: 'default', gateway: '10.0.0.1', dev: 'eth0', protocol: 201 }]);
 });
 
 test('ipvlan l3: default dev routes in both families, flag sent, upstream routes via the host address on the parent', () => {
-  const cfg = config([network('l3', { driver: 'ipvlan', mode: 'l3', flag: null, parent: 'eth0', subnets: [subnet('192.168.110.0/24'), subnet('fe90::/64')] })], [endpoint('a', 'l3')]);
+  const cfg = config([network('l3', { driver: 'ipvlan', mode: 'l3', parent: 'eth0', subnets: [subnet('192.168.110.0/24'), subnet('fe90::/64')] })], [endpoint('a', 'l3')]);
   const obs = observed({ links: [link('eth0')], addresses: [address(null, 'eth0', 'fe80::1/64'), address(null, 'eth0', '192.168.1.249/24')] });
   const { desired } = resolveDesired(cfg, obs);
-  assert.is(desired.links[0]!.flag, 'bridge');
+  assert.is(flagOf(desired.links[0]!), 'bridge');
   assert.is(desired.links[0]!.mac, null);
   assert.is(desired.links[0]!.ipv6Disabled, false);
   assert.equal(desired.routes.map((r) => `${r.family} ${r.dst} ${r.gateway} ${r.dev}`), ['4 default null eth0', '6 default null eth0']);

@@ -18,7 +18,7 @@ import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type KernelOp, type LinkSpec, type ObservedState } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { prng } from '../support/random-world.js';
-import { config, endpoint, link, network, subnet } from '../fixtures/plan/build.js';
+import { config, endpoint, link, network, subnet, linkSpec } from '../fixtures/plan/build.js';
 
 /** The same kernel state, whatever the order the objects were listed in; ifindexes are new after a re-create. */
 const canonical = (s: ObservedState) => Object.fromEntries(Object.entries(s).map(([k, v]) =>
@@ -60,7 +60,7 @@ class Recorder implements Kernel {
 }
 
 const STAGE_ORDER = ['netns-add', 'link-add', 'addr-add', 'route-add'];
-const spec = (netns: string | null): LinkSpec => ({ netns, name: 'eth0', kind: 'macvlan', parent: 'eth0.50', mtu: null, mac: null, up: true, alias: '' });
+const spec = (netns: string | null): LinkSpec => linkSpec({ netns, name: 'eth0', parent: 'eth0.50' });
 
 test('one stage is sent together; within a namespace the next stage waits for the one before', async () => {
   const kernel = new Recorder(world());

@@ -7,9 +7,9 @@ import * as assert from 'uvu/assert';
 import { type KernelOp, type LinkSpec } from '../../src/model/types.js';
 import { KernelError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
-import { link } from '../fixtures/plan/build.js';
+import { link, linkSpec } from '../fixtures/plan/build.js';
 
-const spec = (over: Partial<LinkSpec>): LinkSpec => ({ netns: null, name: 'mv0', kind: 'macvlan', parent: 'eth0', mode: 'bridge', mtu: null, mac: null, up: true, alias: '', ...over });
+const spec = (over: Record<string, unknown>): LinkSpec => linkSpec(over);
 const fresh = () => new MemoryKernel().seed({ links: [link('eth0', { index: 2, mtu: 1500 })] });
 
 async function errno(k: MemoryKernel, op: KernelOp): Promise<string> {

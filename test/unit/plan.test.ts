@@ -5,7 +5,7 @@ import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { type Config, type Plan } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
-import { address, config, defaultRoute, endpoint, link, namespacesOf, network, observed, ownedEndpoint, ownedVlan, subnet } from '../fixtures/plan/build.js';
+import { address, config, defaultRoute, endpoint, link, namespacesOf, network, observed, ownedEndpoint, ownedVlan, subnet, linkSpec } from '../fixtures/plan/build.js';
 
 const eth0 = () => link('eth0', { index: 2, mac: '52:54:00:00:00:01' });
 
@@ -47,7 +47,7 @@ test('an empty kernel gets namespaces, the implied vlan, endpoints, addresses an
   const route = plan.actions.find((a) => a.op.op === 'route-add')!.op;
   assert.equal(route.op === 'route-add' && route.route.gateway, '192.168.50.1');
   const ep = plan.actions.find((a) => a.object === 'endpoint.web1')!.op;
-  assert.ok(ep.op === 'link-add' && ep.link.mode === 'bridge' && ep.link.alias === 'vlannet:endpoint/web1 macvlan@eth0.50');
+  assert.ok(ep.op === 'link-add' && ep.link.kind === 'macvlan' && ep.link.mode === 'bridge' && ep.link.alias === 'vlannet:endpoint/web1 macvlan@eth0.50');
 });
 
 test('a converged kernel plans nothing', async () => {
@@ -208,7 +208,7 @@ test('destroy removes only what vlannet owns', async () => {
 test('an owned vlan carrying a foreign link is kept, with a warning', async () => {
   const kernel = new MemoryKernel().seed({ links: [eth0()] });
   await converge(kernel, trunk());
-  await kernel.apply({ op: 'link-add', link: { netns: null, name: 'mine', kind: 'macvlan', parent: 'eth0.50', mode: 'bridge', mtu: null, mac: null, up: true, alias: '' } });
+  await kernel.apply({ op: 'link-add', link: linkSpec({ name: 'mine', parent: 'eth0.50' }) });
   const plan = planDestroy(await kernel.observe([]));
   assert.not.ok(plan.actions.some((a) => a.object === 'vlan.eth0.50'));
   assert.match(plan.warnings[0]!.message, /vlan.eth0.50 should be deleted .* carries links vlannet does not own \(mine\); kept/);
