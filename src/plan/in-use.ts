@@ -5,7 +5,7 @@
 // processes; forced, the endpoint links go first, so nothing of vlannet's stays on the LAN, and
 // the processes are left with their loopback. Pure: the processes come from the kernel adapter.
 
-import { parseMark } from '../model/owner.js';
+import { objectOf } from '../model/owner.js';
 import { type Action, type Diagnostic, type NamespaceUser, type Plan } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
 import { STAGE } from './order.js';
@@ -42,9 +42,9 @@ export function guardNamespacesInUse(plan: Plan, users: Readonly<Record<string, 
       if (!force) continue;
       // The links first, so that what the processes keep is an empty namespace.
       for (const l of links) {
-        const mark = parseMark(l.before.alias);
+        const id = l.before.identity;
         actions.push({
-          object: mark ? `${mark.role}.${mark.name}` : `link.${op.netns}.${l.before.name}`, change: 'delete',
+          object: id ? objectOf(id) : `link.${op.netns}.${l.before.name}`, change: 'delete',
           reason: `forced while ${who(used(op.netns)!)} use${used(op.netns)!.length === 1 ? 's' : ''} namespace ${op.netns}: the link goes before the namespace`,
           op: { op: 'link-del', netns: op.netns, name: l.before.name, ...l }, stage: STAGE.endpointDel, before: { name: l.before.name },
         });

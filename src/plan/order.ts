@@ -26,6 +26,7 @@
 // Disabling IPv6 on a link and changing a MAC address come after the point too: the first removes
 // addresses, the second may need a MAC another link frees.
 
+import { objectOf } from '../model/owner.js';
 import type { Action, KernelOp, LinkSpec, Netns, RemovedLink } from '../model/types.js';
 
 /** What an action does, before it is given its stage. */
@@ -116,9 +117,9 @@ function deleteLinksBeforeNamespaces(drafts: Draft[]): Draft[] {
     const rest = d.op.links.filter((l) => !early.includes(l));
     return [
       ...early.map((l): Draft => {
-        const mark = /^vlannet:(endpoint|vlan|dummy)\/(\S+) /.exec(l.before.alias);
+        const id = l.before.identity;
         return {
-          object: mark ? `${mark[1]}.${mark[2]}` : `link.${netns}.${l.before.name}`, change: 'delete', step: 'endpointDel',
+          object: id ? objectOf(id) : `link.${netns}.${l.before.name}`, change: 'delete', step: 'endpointDel',
           reason: `goes with namespace ${netns}, deleted first: something new needs what it holds`,
           op: { op: 'link-del', netns, name: l.before.name, ...l }, before: { name: l.before.name },
         };

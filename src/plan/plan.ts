@@ -12,8 +12,8 @@
 
 import { resolveDesired } from '../model/desired.js';
 import { isLinkLocal } from '../model/address.js';
-import { identityOf, isUnfinished, ownerOf, parseMark, type OwnerMark } from '../model/owner.js';
-import { IPVLAN_MODES, MACVLAN_MODES, VLANNET_ROUTE_PROTOCOL, flagOf, modeOf, vlanIdOf, type Action, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
+import { identityOf, isUnfinished, objectOf, ownerOf, type OwnerMark } from '../model/owner.js';
+import { IPVLAN_MODES, MACVLAN_MODES, VLANNET_ROUTE_PROTOCOL, flagOf, modeOf, vlanIdOf, type Action, type LinkIdentity, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
 import { groupBy, oneOf } from '../model/collections.js';
 import { order, type Draft, type Step } from './order.js';
@@ -81,8 +81,7 @@ export function planWithin(desired: DesiredState, observed: ObservedState, scope
 }
 
 const place = (netns: string | null, name: string) => `${netns ?? ''}\0${name}`;
-const identity = (m: OwnerMark) => `${m.role}/${m.name}`;
-const objectOf = (m: OwnerMark) => `${m.role}.${m.name}`;
+const identity = (m: LinkIdentity) => `${m.role}/${m.name}`;
 const where = (netns: string | null) => (netns === null ? 'host' : netns);
 const isEndpoint = (kind: string) => kind === 'macvlan' || kind === 'ipvlan';
 const routeKey = (r: RouteState) => `${r.netns ?? ''}|${r.family}|${r.dst}|${r.gateway ?? ''}|${r.dev}`;
@@ -195,7 +194,8 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const created: { d: LinkSpec; object: string; reason: string; change: ChangeKind }[] = [];
   const matched = new Set<LinkState>();
   for (const d of desired.links) {
-    const mark = parseMark(d.alias)!;
+    if (!d.identity) throw new Error(`BUG: desired link ${d.name} has no identity`);
+    const mark = d.identity;
     const object = objectOf(mark);
     objectAt.set(place(d.netns, d.name), object);
     const candidates = owned.get(identity(mark)) ?? [];
