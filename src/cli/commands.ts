@@ -100,7 +100,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     }
   }
   printWarnings(plan.warnings);
-  out(values.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(plan, { color: color() }));
+  out(values.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(planToJson(plan), { color: color() }));
   return values['detailed-exitcode'] && plan.actions.length > 0 ? 2 : 0;
 }
 
@@ -125,7 +125,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG, ...FORCE_FLAG });
   const served = values.local ? null : await servedByDaemon('apply', values.file, values.force);
   if (served) {
-    if (!values.json) out(renderPlan(served.plan, { color: color() }));
+    if (!values.json) out(renderPlan(planToJson(served.plan), { color: color() }));
     out(values.json ? JSON.stringify(applyJson(served, served.daemonPid), null, 2) : applySummary(served));
     return 0;
   }
@@ -160,7 +160,7 @@ async function change(config: Config | null, json: boolean, role: string, force:
       ...(failAt ? { failAt } : {}),
       onPlan(plan) {
         printWarnings(plan.warnings);
-        if (!json) out(renderPlan(plan, { color: color() }));
+        if (!json) out(renderPlan(planToJson(plan), { color: color() }));
       },
       onAction(_action, done, total) {
         if (progress && total >= 50 && (done % 25 === 0 || done === total)) process.stderr.write(`\r  ${done}/${total} actions`);

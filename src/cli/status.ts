@@ -13,7 +13,7 @@ import { gitRevisionOf } from '../daemon/git.js';
 import { queryStatus, STATUS_FORMAT_VERSION, type StatusReport } from '../control/protocol.js';
 import { type GitRevision } from '../control/protocol.js';
 import { shortHash } from '../daemon/config-source.js';
-import { summarize, renderPlan } from '../plan/render.js';
+import { renderPlan } from '../plan/render.js';
 
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG });
@@ -22,16 +22,16 @@ export async function statusCommand(argv: string[]): Promise<number> {
     if (!values.json && running.config.file !== values.file && argv.some((a) => a === '-f' || a.startsWith('--file'))) {
       process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${values.file}\n`);
     }
-    process.stdout.write((values.json ? JSON.stringify(running, null, 2) : renderStatus(running, null)) + '\n');
+    process.stdout.write((values.json ? JSON.stringify(running, null, 2) : renderStatus(running)) + '\n');
     return 0;
   }
-  const { report, plan } = await recompute(values.file);
-  process.stdout.write((values.json ? JSON.stringify(report, null, 2) : renderStatus(report, plan)) + '\n');
+  const report = await recompute(values.file);
+  process.stdout.write((values.json ? JSON.stringify(report, null, 2) : renderStatus(report)) + '\n');
   return 0;
 }
 
 /** The report without a daemon: the file as it is and the plan against the kernel now. */
-async function recompute(file: string): Promise<{ report: StatusReport; plan: Plan | null }> {
+async function recompute(file: string): Promise<StatusReport> {
   const [{ loadConfig }, { namespacesOf, planFor }] = await Promise.all([import('../config/load.js'), import('../apply/reconcile.js')]);
   const src = readConfigSource(file);
   const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
@@ -71,11 +71,11 @@ async function recompute(file: string): Promise<{ report: StatusReport; plan: Pl
     plan: plan ? planToJson(plan) : null,
     planError,
   };
-  return { report, plan };
+  return report;
 }
 
 /** The report for people. */
-export function renderStatus(r: StatusReport, plan: Plan | null): string {
+export function renderStatus(r: StatusReport): string {
   const lines: string[] = [];
   const git = (g: GitRevision | null) => (g ? `, git commit ${g.commit.slice(0, 12)}${g.branch ? ` (${g.branch})` : ' (detached)'} in ${g.worktree}` : '');
   const d = r.daemon;
@@ -100,18 +100,14 @@ export function renderStatus(r: StatusReport, plan: Plan | null): string {
   } else if (c.lastGood?.git) {
     lines.push(`git:             ${git(c.lastGood.git).slice(2)}`);
   }
+  const plan = r.plan;
   if (r.planError) lines.push(`plan:            not computed: ${r.planError}`);
-  else if (!plan && !r.plan) lines.push('plan:            none (no valid config)');
-  else if (plan && plan.actions.length === 0) lines.push('plan:            no changes (the kernel matches the config)');
-  else if (plan) {
-    const s = summarize(plan);
+  else if (!plan) lines.push('plan:            none (no valid config)');
+  else if (plan.changes.length === 0) lines.push('plan:            no changes (the kernel matches the config)');
+  else {
+    const s = plan.summary;
     lines.push(`plan:            ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy`);
     lines.push(renderPlan(plan, { color: false }).trimEnd());
-  } else {
-    const p = r.plan as { changes?: { object: string; change: string; reason: string }[] };
-    const changes = p.changes ?? [];
-    lines.push(`plan:            ${changes.length === 0 ? 'no changes (the kernel matches the config)' : `${changes.length} change${changes.length === 1 ? '' : 's'}`}`);
-    for (const ch of changes) lines.push(`  ${ch.change} ${ch.object}: ${ch.reason}`);
   }
   return lines.join('\n');
 }

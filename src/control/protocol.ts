@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Action, Diagnostic, Plan } from '../model/types.js';
+import type { PlanJson } from '../plan/render.js';
 import { DaemonError } from '../errors.js';
 
 export function controlSocketPath(dir: string): string {
@@ -193,7 +194,7 @@ export interface StatusReport {
   driftRepairs: number;
   failures: number;
   /** What a run would do now (planToJson form); null when it could not be computed. */
-  plan: object | null;
+  plan: PlanJson | null;
   planError: string | null;
 }
 

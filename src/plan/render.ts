@@ -69,7 +69,16 @@ export function summarize(plan: Plan): PlanSummary {
   return s;
 }
 
-export function planToJson(plan: Plan): object {
+/** A plan as `plan --json` prints it (the format above); the human form is rendered from it. */
+export interface PlanJson {
+  format_version: typeof PLAN_FORMAT_VERSION;
+  changes: (Pick<Action, 'object' | 'change' | 'reason' | 'stage' | 'op'> & Partial<Pick<Action, 'before' | 'after'>>)[];
+  summary: PlanSummary;
+  upstream_routes: Plan['upstreamRoutes'];
+  warnings: Plan['warnings'];
+}
+
+export function planToJson(plan: Plan): PlanJson {
   return {
     format_version: PLAN_FORMAT_VERSION,
     changes: plan.actions.map((a) => ({
@@ -91,11 +100,12 @@ const SYMBOL: Record<Action['change'], { text: string; color: keyof typeof ANSI;
   replace: { text: '-/+', color: 'cyan', verb: 'replaced' },
 };
 
-export function renderPlan(plan: Plan, opts: { color: boolean }): string {
+/** The plan for people, rendered from its JSON form (planToJson), so that the two never disagree. */
+export function renderPlan(plan: PlanJson, opts: { color: boolean }): string {
   const paint = (color: keyof typeof ANSI, text: string) => (opts.color ? `\x1b[${ANSI[color]}m${text}\x1b[0m` : text);
   const out: string[] = [];
-  const blocks = new Map<string, Action[]>();
-  for (const a of plan.actions) blocks.set(a.object, [...(blocks.get(a.object) ?? []), a]);
+  const blocks = new Map<string, PlanJson['changes']>();
+  for (const a of plan.changes) blocks.set(a.object, [...(blocks.get(a.object) ?? []), a]);
 
   if (blocks.size) out.push('vlannet will perform the following actions:', '');
   for (const [object, actions] of blocks) {
@@ -117,9 +127,9 @@ export function renderPlan(plan: Plan, opts: { color: boolean }): string {
     out.push('');
   }
 
-  if (plan.upstreamRoutes.length) {
+  if (plan.upstream_routes.length) {
     out.push('Upstream routes (ipvlan l3/l3s; add these on the upstream routers, vlannet does not):');
-    for (const r of plan.upstreamRoutes) {
+    for (const r of plan.upstream_routes) {
       const via = r.via ?? `<this host's address on ${r.parent}: it has none in this family>`;
       out.push(`  ${r.subnet} via ${via}   (network ${r.network}, parent ${r.parent})`);
     }
@@ -131,8 +141,8 @@ export function renderPlan(plan: Plan, opts: { color: boolean }): string {
   }
   if (plan.warnings.length) out.push('');
 
-  const s = summarize(plan);
-  out.push(plan.actions.length
+  const s = plan.summary;
+  out.push(plan.changes.length
     ? paint('bold', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`)
     : 'No changes. The kernel matches the configuration.');
   return out.join('\n') + '\n';

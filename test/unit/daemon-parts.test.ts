@@ -106,7 +106,7 @@ test('status socket: 0600, JSON with config revision, last reconcile, repairs an
   assert.is(r.applied!.hash, daemon.lastGood!.hash);
   assert.is(r.lastReconcile!.result, 'applied');
   assert.equal((r.plan as { changes: unknown[] }).changes, []);
-  assert.match(renderStatus(r, null), /plan: +no changes/);
+  assert.match(renderStatus(r), /plan: +no changes/);
 
   // Drift not yet repaired shows in the plan; an invalid file shows with its line:column.
   const link = (await kernel.observe(['a'])).links.find((l) => l.netns === 'a' && l.kind === 'macvlan')!;
@@ -134,7 +134,7 @@ test('status socket: a still-invalid file is reported with line:column and the l
   const r = (await queryStatus(path.join(dir, 'run')))!;
   assert.not.ok(r.config.valid);
   assert.match(r.config.errors[0]!, /vlannet\.yaml:\d+:\d+/);
-  const text = renderStatus(r, null);
+  const text = renderStatus(r);
   assert.match(text, /NOT VALID/);
   assert.match(text, /keeping the last good one/);
   await server.close();
