@@ -12,7 +12,7 @@ import type { IncrementalPlanner } from '../plan/incremental.js';
 import { netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, VerifyError } from '../errors.js';
 import { guardNamespacesInUse, namespacesAtRisk } from '../plan/in-use.js';
-import { describeOp } from '../plan/describe.js';
+import { describeOp, reasonText } from '../plan/describe.js';
 import { executePlan, type ExecuteOptions } from './execute.js';
 
 export interface Timings {
@@ -114,7 +114,7 @@ async function reconcileWith(kernel: Kernel, config: Config | null, opts: Reconc
   timings.executeMs = t3 - t2;
   timings.verifyMs = t4 - t3;
   if (after.actions.length > 0) {
-    throw new VerifyError(after.actions, `the kernel does not match after apply; still to do:\n${after.actions.map((a) => `  ${a.object}: ${describeOp(a.op)} (${a.reason})`).join('\n')}`);
+    throw new VerifyError(after.actions, `the kernel does not match after apply; still to do:\n${after.actions.map((a) => `  ${a.object}: ${describeOp(a.op)} (${reasonText(a.reason)})`).join('\n')}`);
   }
   planner?.applied(observedAfter, scope);
   return { plan, executed, timings };

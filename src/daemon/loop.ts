@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeOp } from '../plan/describe.js';
+import { describeOp, reasonText } from '../plan/describe.js';
 import { reportError } from '../report.js';
 import { ApplyError } from '../errors.js';
 import { reconcile as realReconcile, type ReconcileResult } from '../apply/reconcile.js';
@@ -329,7 +329,7 @@ export class Daemon {
           planner: this.planner,
           force,
           onAction: (action) => {
-            this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${action.reason})`);
+            this.log.info(`${action.change} ${action.object}: ${describeOp(action.op)} (${reasonText(action.reason)})`);
             this.tell((o) => o.actionExecuted?.(action));
           },
         });

@@ -375,12 +375,48 @@ export function inverse(op: KernelOp): KernelOp[] {
 /** Terraform's words: create, update in place, delete, and delete-then-create. */
 export type ChangeKind = 'create' | 'update' | 'delete' | 'replace';
 
+/** An attribute that differs between the kernel and the file. */
+export interface AttributeChange {
+  attribute: 'kind' | 'parent' | 'vlanId' | 'netns' | 'name' | 'mode' | 'address' | keyof LinkChange;
+  from: string | number | boolean | null;
+  to: string | number | boolean | null;
+}
+
+/**
+ * Why an action is planned, as terraform's plans say it: a small set of codes, and for a replace
+ * the attributes that forced it (what cannot change in place). Data, so that programs can read it
+ * (`plan --json`: reason_code, forced_by); describe.ts puts it into words, once.
+ */
+export type Reason =
+  /** Wanted and not in the kernel. */
+  | { code: 'absent' }
+  /** In the kernel and no longer wanted; `with`: the objects that go with it (a namespace's). */
+  | { code: 'unconfigured'; with?: string[] }
+  /** Differs in attributes that can be set in place. */
+  | { code: 'drift'; changes: AttributeChange[] }
+  /** Differs in attributes that cannot be set in place: replaced. */
+  | { code: 'cannot-update'; forcedBy: AttributeChange[] }
+  /** Replaced because its parent is deleted (and takes its children with it). */
+  | { code: 'parent-replaced'; parent: string; because: Reason }
+  /** A route re-created because its link loses an address of its family (the kernel may drop it). */
+  | { code: 'readdressed'; family: 4 | 6 }
+  /** A second owned link for one object. */
+  | { code: 'duplicate'; link: string; netns: string | null }
+  /** Made by a vlannet that was interrupted before it marked the link as its own. */
+  | { code: 'unfinished' }
+  /** Made under a temporary name beside the link it replaces; renamed once that is gone. */
+  | { code: 'staged'; temporary: string }
+  /** A link of a namespace being deleted, deleted on its own first: something new needs what it holds. */
+  | { code: 'freed-first'; netns: string }
+  /** A link deleted before its namespace because processes use the namespace (--force). */
+  | { code: 'in-use'; netns: string; users: NamespaceUser[] };
+
 export interface Action {
   /** Stable address of the object, e.g. `endpoint.web1`, `endpoint.web1.ipv4`, `vlan.eth0.50`, `netns.web1`. */
   object: string;
   change: ChangeKind;
-  /** Why, for people (the executor never branches on it). */
-  reason: string;
+  /** Why (the executor never branches on it); plan/describe.ts says it in words. */
+  reason: Reason;
   op: KernelOp;
   /** For updates: the attributes before and after, for the attribute diff in plan output. */
   before?: Record<string, unknown>;

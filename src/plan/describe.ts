@@ -5,7 +5,7 @@
 
 import type { ApplyError } from '../errors.js';
 import { KernelError } from '../errors.js';
-import type { Action, KernelOp, RouteState } from '../model/types.js';
+import type { Action, AttributeChange, KernelOp, NamespaceUser, Reason, RouteState } from '../model/types.js';
 
 /** `DST [via GW] dev DEV`, as iproute2 prints a route. */
 export function routeText(r: Pick<RouteState, 'dst' | 'gateway' | 'dev'>): string {
@@ -38,6 +38,51 @@ export function describeOp(op: KernelOp): string {
       return `${op.op === 'route-add' ? 'route add' : 'route del'} ${r.family === 6 ? '-6 ' : ''}${routeText(r)}${inNs(r.netns)}`;
     }
   }
+}
+
+const where = (netns: string | null) => (netns === null ? 'host' : netns);
+const shown = (v: AttributeChange['from']) => (v === null ? '(unset)' : String(v));
+const isEndpointKind = (kind: AttributeChange['from']) => kind === 'macvlan' || kind === 'ipvlan';
+
+/** The processes that use a namespace, as `pid N (command)`. */
+export const whoUses = (users: readonly NamespaceUser[]) => users.map((u) => `pid ${u.pid} (${u.command})`).join(', ');
+
+/** Why an attribute that cannot be set in place forces a replace. */
+function forcedText(c: AttributeChange): string {
+  const changed = (what: string) => `${what} changed from ${shown(c.from)} to ${shown(c.to)}`;
+  switch (c.attribute) {
+    case 'kind': return `${changed(isEndpointKind(c.from) ? 'driver' : 'kind')} (cannot be changed in place)`;
+    case 'parent': return `${changed('parent')} (cannot be changed in place)`;
+    case 'vlanId': return `${changed('vlan id')} (cannot be changed in place)`;
+    case 'netns': return `namespace changed from ${where(c.from as string | null)} to ${where(c.to as string | null)} (vlannet creates links in their namespace, never moves them)`;
+    case 'mode': return `${changed('mode')} (passthru cannot be changed in place)`;
+    default: return changed(c.attribute);
+  }
+}
+
+/** Why an action is planned, in words: the plan, the daemon's log, the check after an apply. */
+export function reasonText(r: Reason): string {
+  switch (r.code) {
+    case 'absent': return 'not in the kernel';
+    case 'unconfigured': {
+      const n = r.with?.length ?? 0;
+      return `no longer in the configuration${n ? `; ${r.with!.join(', ')} go${n === 1 ? 'es' : ''} with it` : ''}`;
+    }
+    case 'drift': return r.changes.map((c) => `${c.attribute} ${shown(c.from)} → ${shown(c.to)}`).join(', ');
+    case 'cannot-update': return r.forcedBy.map(forcedText).join('; ');
+    case 'parent-replaced': return `its parent ${r.parent} is deleted (${reasonText(r.because)})`;
+    case 'readdressed': return `its link loses an IPv${r.family} address, and the kernel may drop the route with it: re-created after the address change`;
+    case 'duplicate': return `a second link for the same object (${r.link} in ${where(r.netns)})`;
+    case 'unfinished': return 'vlannet began to make it and was interrupted before it was marked as its own';
+    case 'staged': return `made as ${r.temporary} beside the link it replaces, renamed once that is gone`;
+    case 'freed-first': return `goes with namespace ${r.netns}, deleted first: something new needs what it holds`;
+    case 'in-use': return `forced while ${whoUses(r.users)} use${r.users.length === 1 ? 's' : ''} namespace ${r.netns}: the link goes before the namespace`;
+  }
+}
+
+/** The attributes that forced a replace (terraform's replace paths), or none. */
+export function forcedBy(r: Reason): AttributeChange['attribute'][] {
+  return r.code === 'cannot-update' ? r.forcedBy.map((c) => c.attribute) : [];
 }
 
 /** What an operator can do about a kernel refusal, where it is known. */

@@ -9,6 +9,7 @@ import { objectOf } from '../model/owner.js';
 import { type Action, type Diagnostic, type NamespaceUser, type Plan } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
 import { STAGE } from './order.js';
+import { reasonText, whoUses } from './describe.js';
 
 /** Named namespaces where the plan removes the namespace, or removes or replaces a link. */
 export function namespacesAtRisk(plan: Plan): string[] {
@@ -19,8 +20,6 @@ export function namespacesAtRisk(plan: Plan): string[] {
   }
   return [...names].sort();
 }
-
-const who = (users: NamespaceUser[]) => users.map((u) => `pid ${u.pid} (${u.command})`).join(', ');
 
 /**
  * `plan` unchanged when no process uses a namespace it puts at risk; otherwise, unless `force`,
@@ -38,14 +37,14 @@ export function guardNamespacesInUse(plan: Plan, users: Readonly<Record<string, 
       const what = links.length
         ? `, and with it ${links.map((l) => `link ${l.before.name} (${l.addresses.map((x) => `${x.address}/${x.prefixLength}`).join(', ') || 'no address'})`).join(', ')}`
         : '';
-      problems.push(inUse(`netns.${op.netns}`, `removing namespace ${op.netns} (${a.reason})${what}`, used(op.netns)!, force));
+      problems.push(inUse(`netns.${op.netns}`, `removing namespace ${op.netns} (${reasonText(a.reason)})${what}`, used(op.netns)!, force));
       if (!force) continue;
       // The links first, so that what the processes keep is an empty namespace.
       for (const l of links) {
         const id = l.before.identity;
         actions.push({
           object: id ? objectOf(id) : `link.${op.netns}.${l.before.name}`, change: 'delete',
-          reason: `forced while ${who(used(op.netns)!)} use${used(op.netns)!.length === 1 ? 's' : ''} namespace ${op.netns}: the link goes before the namespace`,
+          reason: { code: 'in-use', netns: op.netns, users: used(op.netns)! },
           op: { op: 'link-del', netns: op.netns, name: l.before.name, ...l }, stage: STAGE.endpointDel, before: { name: l.before.name },
         });
       }
@@ -53,7 +52,7 @@ export function guardNamespacesInUse(plan: Plan, users: Readonly<Record<string, 
       continue;
     }
     if (op.op === 'link-del' && used(op.netns)) {
-      problems.push(inUse(a.object, `${a.change === 'replace' ? 'replacing' : 'removing'} link ${op.name} in namespace ${op.netns} (${a.reason})`, used(op.netns)!, force));
+      problems.push(inUse(a.object, `${a.change === 'replace' ? 'replacing' : 'removing'} link ${op.name} in namespace ${op.netns} (${reasonText(a.reason)})`, used(op.netns)!, force));
     }
     actions.push(a);
   }
@@ -63,7 +62,7 @@ export function guardNamespacesInUse(plan: Plan, users: Readonly<Record<string, 
 }
 
 function inUse(object: string, doing: string, users: NamespaceUser[], force: boolean): Diagnostic {
-  const uses = `${who(users)} still use${users.length === 1 ? 's' : ''} that namespace`;
+  const uses = `${whoUses(users)} still use${users.length === 1 ? 's' : ''} that namespace`;
   return force
     ? { severity: 'warning', at: '', path: object, message: `${doing}, while ${uses}: forced, so vlannet's link there is removed first` }
     : {

@@ -120,7 +120,7 @@ function deleteLinksBeforeNamespaces(drafts: Draft[]): Draft[] {
         const id = l.before.identity;
         return {
           object: id ? objectOf(id) : `link.${netns}.${l.before.name}`, change: 'delete', step: 'endpointDel',
-          reason: `goes with namespace ${netns}, deleted first: something new needs what it holds`,
+          reason: { code: 'freed-first', netns },
           op: { op: 'link-del', netns, name: l.before.name, ...l }, before: { name: l.before.name },
         };
       }),
@@ -210,7 +210,7 @@ export function order(planned: Draft[], taken: (netns: Netns, name: string) => b
       usedTemporary.add(place(spec.netns, temporary));
       late.add(here);
       push(d, STAGE.endpointAdd, { op: 'link-add', link: { ...spec, name: temporary, up: false } });
-      push({ ...d, reason: `made as ${temporary} beside the link it replaces, renamed once that is gone` }, STAGE.linkSetAfter,
+      push({ ...d, reason: { code: 'staged', temporary } }, STAGE.linkSetAfter,
         { op: 'link-set', netns: spec.netns, name: temporary, set: { name: spec.name, up: true }, before: { name: temporary, up: false } },
         { before: { name: temporary, up: false }, after: { name: spec.name, up: true } });
     } else push(d, STAGE.endpointAdd);

@@ -13,11 +13,11 @@
 import { resolveDesired } from '../model/desired.js';
 import { isLinkLocal } from '../model/address.js';
 import { identityOf, isUnfinished, objectOf, ownerOf, type OwnerMark } from '../model/owner.js';
-import { IPVLAN_MODES, MACVLAN_MODES, VLANNET_ROUTE_PROTOCOL, flagOf, modeOf, vlanIdOf, type Action, type LinkIdentity, type AddressState, type ChangeKind, type Config, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
+import { IPVLAN_MODES, MACVLAN_MODES, VLANNET_ROUTE_PROTOCOL, flagOf, modeOf, vlanIdOf, type Action, type LinkIdentity, type AddressState, type ChangeKind, type Config, type AttributeChange, type Reason, type DesiredState, type Diagnostic, type KernelOp, type LinkChange, type LinkSpec, type LinkState, type ObservedState, type Plan, type RemovedLink, type RouteState } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
 import { groupBy, oneOf } from '../model/collections.js';
 import { order, type Draft, type Step } from './order.js';
-import { routeText } from './describe.js';
+import { reasonText, routeText } from './describe.js';
 
 export { POINT_OF_NO_RETURN, STAGE } from './order.js';
 
@@ -41,6 +41,8 @@ export function desiredOrThrow(config: Config, observed: ObservedState): { desir
   return { desired, warnings: diagnostics.filter((d) => d.severity === 'warning') };
 }
 
+const ABSENT: Reason = { code: 'absent' };
+const UNCONFIGURED: Reason = { code: 'unconfigured' };
 const NOTHING: DesiredState = { namespaces: [], links: [], addresses: [], routes: [], upstreamRoutes: [] };
 
 /** Plan the removal of everything vlannet owns, and nothing else. */
@@ -110,17 +112,19 @@ function linkRecord(s: LinkSpec): Record<string, unknown> {
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
 }
 
-/** Why an owned link cannot become the desired one in place, or null when it can. */
-function replaceReason(o: LinkState, d: LinkSpec): string | null {
-  if (o.kind !== d.kind) return `${isEndpoint(o.kind) ? 'driver' : 'kind'} changed from ${o.kind} to ${d.kind} (cannot be changed in place)`;
-  if (o.parent !== d.parent) return `parent changed from ${o.parent} to ${d.parent} (cannot be changed in place)`;
-  if ((o.vlanId ?? null) !== (vlanIdOf(d) ?? null)) return `vlan id changed from ${o.vlanId} to ${vlanIdOf(d)} (cannot be changed in place)`;
-  if (o.netns !== d.netns) return `namespace changed from ${where(o.netns)} to ${where(d.netns)} (vlannet creates links in their namespace, never moves them)`;
-  if (o.name !== d.name) return `name changed from ${o.name} to ${d.name}`;
-  if (d.kind === 'macvlan' && o.mode !== d.mode && (o.mode === 'passthru' || d.mode === 'passthru')) {
-    return `mode changed from ${o.mode} to ${d.mode} (passthru cannot be changed in place)`;
-  }
-  return null;
+/** What differs that cannot be set in place (replace_paths, in terraform's words): none when it can become `d` in place. */
+function forcedChanges(o: LinkState, d: LinkSpec): AttributeChange[] {
+  const forced: AttributeChange[] = [];
+  const differs = (attribute: AttributeChange['attribute'], from: AttributeChange['from'], to: AttributeChange['from']) => {
+    if (from !== to) forced.push({ attribute, from, to });
+  };
+  differs('kind', o.kind, d.kind);
+  differs('parent', o.parent, d.parent);
+  differs('vlanId', o.vlanId ?? null, vlanIdOf(d) ?? null);
+  differs('netns', o.netns, d.netns);
+  differs('name', o.name, d.name);
+  if (d.kind === 'macvlan' && (o.mode === 'passthru' || d.mode === 'passthru')) differs('mode', o.mode ?? null, d.mode);
+  return forced;
 }
 
 /**
@@ -145,11 +149,8 @@ function linkChanges(o: LinkState, d: LinkSpec, inherited: number | null): [Link
   return [set, before];
 }
 
-const show = (v: unknown) => (v === undefined ? '(unset)' : String(v));
 /** The MTU the kernel gives a new dummy link. */
 const DUMMY_MTU = 1500;
-const recreateReason = (family: number) =>
-  `its link loses an IPv${family} address, and the kernel may drop the route with it: re-created after the address change`;
 
 /**
  * The MTU of a link of vlannet's namespace once a plan is done: what the file asks for, else (a
@@ -177,7 +178,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const isStranger = (l: LinkState) => !ownerOf(l) && !isUnfinished(l);
   const strangersOn = groupBy(observed.links.filter((l) => l.parent !== null && isStranger(l)), (l) => l.parent!);
   const strangersIn = groupBy(observed.links.filter((l) => l.netns !== null && l.name !== 'lo' && isStranger(l)), (l) => l.netns!);
-  const add = (object: string, change: ChangeKind, reason: string, op: KernelOp, step: Step, extra: Partial<Action> = {}) =>
+  const add = (object: string, change: ChangeKind, reason: Reason, op: KernelOp, step: Step, extra: Partial<Action> = {}) =>
     drafts.push({ object, change, reason, op, step, ...extra });
 
   // Owned links by identity; desired links by identity.
@@ -188,10 +189,10 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   for (const list of owned.values()) for (const { link, mark } of list) objectAt.set(place(link.netns, link.name), objectOf(mark));
 
   // Match desired to owned; decide keep / replace / delete.
-  type Fate = { link: LinkState; mark: OwnerMark; reason: string; replacedBy?: LinkSpec };
+  type Fate = { link: LinkState; mark: OwnerMark; reason: Reason; replacedBy?: LinkSpec };
   const doomed: Fate[] = []; // owned links to delete (deleted or replaced)
   const kept: { o: LinkState; d: LinkSpec; object: string }[] = [];
-  const created: { d: LinkSpec; object: string; reason: string; change: ChangeKind }[] = [];
+  const created: { d: LinkSpec; object: string; reason: Reason; change: ChangeKind }[] = [];
   const matched = new Set<LinkState>();
   for (const d of desired.links) {
     if (!d.identity) throw new Error(`BUG: desired link ${d.name} has no identity`);
@@ -200,24 +201,24 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     objectAt.set(place(d.netns, d.name), object);
     const candidates = owned.get(identity(mark)) ?? [];
     const same = candidates.find((c) => c.link.netns === d.netns && c.link.name === d.name) ?? candidates[0];
-    if (!same) { created.push({ d, object, reason: 'not in the kernel', change: 'create' }); continue; }
+    if (!same) { created.push({ d, object, reason: ABSENT, change: 'create' }); continue; }
     matched.add(same.link);
-    const why = replaceReason(same.link, d);
-    if (why) doomed.push({ ...same, reason: why, replacedBy: d });
+    const forced = forcedChanges(same.link, d);
+    if (forced.length) doomed.push({ ...same, reason: { code: 'cannot-update', forcedBy: forced }, replacedBy: d });
     else kept.push({ o: same.link, d, object });
     for (const c of candidates) {
-      if (c !== same) { matched.add(c.link); doomed.push({ ...c, reason: `a second link for ${object} (${c.link.name} in ${where(c.link.netns)})` }); }
+      if (c !== same) { matched.add(c.link); doomed.push({ ...c, reason: { code: 'duplicate', link: c.link.name, netns: c.link.netns } }); }
     }
   }
   for (const list of owned.values()) {
-    for (const c of list) if (!matched.has(c.link)) doomed.push({ ...c, reason: 'no longer in the configuration' });
+    for (const c of list) if (!matched.has(c.link)) doomed.push({ ...c, reason: UNCONFIGURED });
   }
   // Links vlannet began to make and never marked (it was killed in between): they go.
   for (const link of observed.links) {
     if (!isUnfinished(link)) continue;
     const role = isEndpoint(link.kind) ? 'endpoint' : link.kind === 'vlan' ? 'vlan' : 'dummy';
     const mark: OwnerMark = { role, name: `${where(link.netns)}.${link.name}`, kind: link.kind, parent: link.parent, vlanId: link.vlanId ?? null };
-    doomed.push({ link, mark, reason: 'vlannet began to make it and was interrupted before it was marked as its own' });
+    doomed.push({ link, mark, reason: { code: 'unfinished' } });
   }
 
   // A parent vlannet deletes takes its children with it: keep it when it carries links vlannet
@@ -229,7 +230,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     if (strangers.length) {
       doomed.splice(doomed.indexOf(f), 1);
       warnings.push({ severity: 'warning', at: '', path: '', message:
-        `${objectOf(f.mark)} should be deleted (${f.reason}) but carries links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
+        `${objectOf(f.mark)} should be deleted (${reasonText(f.reason)}) but carries links vlannet does not own (${strangers.map((l) => l.name).join(', ')}); kept` });
       // Kept as it is, but for what can change in place.
       if (f.replacedBy) kept.push({ o: f.link, d: { ...specOf(f.link), mtu: f.replacedBy.mtu, up: f.replacedBy.up }, object: objectOf(f.mark) });
       continue;
@@ -241,7 +242,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     const parent = k.o.parent !== null && isEndpoint(k.o.kind) ? doomedParents.get(k.o.parent) : undefined;
     if (!parent) continue;
     kept.splice(i, 1);
-    doomed.push({ link: k.o, mark: ownerOf(k.o)!, reason: `its parent ${k.o.parent} is deleted (${parent.reason})`, replacedBy: k.d });
+    doomed.push({ link: k.o, mark: ownerOf(k.o)!, reason: { code: 'parent-replaced', parent: k.o.parent!, because: parent.reason }, replacedBy: k.d });
   }
   for (const f of doomed) if (f.replacedBy) created.push({ d: f.replacedBy, object: objectOf(f.mark), reason: f.reason, change: 'replace' });
 
@@ -285,8 +286,8 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     const [set, before] = linkChanges(k.o, k.d, k.d.parent === null ? (k.d.kind === 'dummy' ? DUMMY_MTU : null) : mtuOf(k.d.parent));
     const keys = Object.keys(set) as (keyof LinkChange)[];
     if (!keys.length) continue;
-    const reason = keys.map((key) => `${key} ${show(before[key])} → ${show(set[key])}`).join(', ');
-    add(k.object, 'update', reason, { op: 'link-set', netns: k.o.netns, name: k.o.name, set, before },
+    const changes = keys.map((key): AttributeChange => ({ attribute: key, from: before[key] ?? null, to: set[key] ?? null }));
+    add(k.object, 'update', { code: 'drift', changes }, { op: 'link-set', netns: k.o.netns, name: k.o.name, set, before },
       isEndpoint(k.o.kind) ? 'linkSet' : 'parentSet', { before: { ...before }, after: { ...set } });
   }
 
@@ -297,6 +298,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
   const wanted = groupBy(desired.addresses, (a) => place(a.netns, a.link));
   const addrObject = (a: AddressState) => `${objectAt.get(place(a.netns, a.link)) ?? `link.${where(a.netns)}.${a.link}`}.ipv${a.family}`;
   const cidr = (a: AddressState) => `${a.address}/${a.prefixLength}`;
+  const readdress = (from: AddressState, to: AddressState): Reason => ({ code: 'cannot-update', forcedBy: [{ attribute: 'address', from: cidr(from), to: cidr(to) }] });
   const isIn = (list: readonly AddressState[]) => (a: AddressState) => list.some((b) => sameAddress(a, b));
   /**
    * Kept links and families that lose an address: the kernel may drop their routes with it (with
@@ -310,7 +312,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     for (const a of list) {
       if (had(a)) continue;
       const old = have.find((h) => h.family === a.family && !wantedHere(h));
-      add(addrObject(a), old ? 'replace' : 'create', old ? `address changed from ${cidr(old)} to ${cidr(a)}` : 'not in the kernel',
+      add(addrObject(a), old ? 'replace' : 'create', old ? readdress(old, a) : ABSENT,
         { op: 'addr-add', addr: a }, 'addrAdd', { after: { address: cidr(a) } });
     }
   }
@@ -322,7 +324,7 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
       if (isLinkLocal(a.address) || wantedHere(a)) continue;
       const next = list.find((w) => w.family === a.family && !have.some((h) => sameAddress(h, w)));
       readdressed.add(`${at}|${a.family}`);
-      add(addrObject(a), next ? 'replace' : 'delete', next ? `address changed from ${cidr(a)} to ${cidr(next)}` : 'not in the configuration',
+      add(addrObject(a), next ? 'replace' : 'delete', next ? readdress(a, next) : UNCONFIGURED,
         { op: 'addr-del', addr: a }, 'addrDel', { before: { address: cidr(a) } });
     }
   }
@@ -341,10 +343,10 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
     if (desiredRoutes.has(key)) {
       if (!readdressed.has(`${place(r.netns, r.dev)}|${r.family}`)) { present.add(key); continue; }
       recreated.add(key);
-      add(routeObject(r), 'replace', recreateReason(r.family), { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
+      add(routeObject(r), 'replace', { code: 'readdressed', family: r.family }, { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
       continue;
     }
-    add(routeObject(r), 'delete', 'not in the configuration', { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
+    add(routeObject(r), 'delete', UNCONFIGURED, { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
   }
   for (const r of desired.routes) {
     if (present.has(routeKey(r))) continue;
@@ -356,18 +358,17 @@ export function planAgainst(desired: DesiredState, observed: ObservedState, warn
       continue;
     }
     const again = recreated.has(routeKey(r));
-    add(routeObject(r), again ? 'replace' : 'create', again ? recreateReason(r.family) : 'not in the kernel',
+    add(routeObject(r), again ? 'replace' : 'create', again ? { code: 'readdressed', family: r.family } : ABSENT,
       { op: 'route-add', route: r }, 'routeAdd', { after: { route: routeText(r) } });
   }
 
   // Namespaces.
   const haveNs = new Set(observed.namespaces.map((n) => n.name));
   for (const n of desired.namespaces) {
-    if (!haveNs.has(n)) add(`netns.${n}`, 'create', 'not in the kernel', { op: 'netns-add', netns: n }, 'netnsAdd', { after: { netns: n } });
+    if (!haveNs.has(n)) add(`netns.${n}`, 'create', ABSENT, { op: 'netns-add', netns: n }, 'netnsAdd', { after: { netns: n } });
   }
   for (const [name, { links, objects }] of doomedNs) {
-    const reason = `no longer in the configuration${objects.length ? `; ${objects.join(', ')} go${objects.length === 1 ? 'es' : ''} with it` : ''}`;
-    add(`netns.${name}`, 'delete', reason, { op: 'netns-del', netns: name, ...(links.length ? { links } : {}) },
+    add(`netns.${name}`, 'delete', objects.length ? { code: 'unconfigured', with: objects } : UNCONFIGURED, { op: 'netns-del', netns: name, ...(links.length ? { links } : {}) },
       'netnsDel', { before: { netns: name, ...(objects.length ? { with: objects } : {}) } });
   }
 

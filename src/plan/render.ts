@@ -18,6 +18,13 @@
 //         "stage": 8,                   // the order: an entry waits for lower stages in its
 //                                       // namespace and vlannet's own, and for lower-stage
 //                                       // deletions anywhere; one stage's entries are independent
+//         "reason_code": "absent",      // for programs: absent | unconfigured | drift |
+//                                       // cannot-update | parent-replaced | readdressed |
+//                                       // duplicate | unfinished | staged | freed-first | in-use
+//                                       // (Reason in src/model/types.ts)
+//         "forced_by": ["parent"],      // cannot-update only: the attributes that cannot be
+//                                       // set in place (kind, parent, vlanId, netns, name, mode,
+//                                       // address)
 //         "op": { "op": "link-add", … },// the kernel operation, exactly as the executor runs it
 //                                       // (KernelOp in src/model/types.ts)
 //         "before": { … },              // optional: attributes before (update, delete, replace)
@@ -32,8 +39,8 @@
 //   }
 
 import { createRequire } from 'node:module';
-import type { Action, KernelOp, Plan, RouteState } from '../model/types.js';
-import { describeOp } from './describe.js';
+import type { Action, AttributeChange, KernelOp, Plan, Reason, RouteState } from '../model/types.js';
+import { describeOp, forcedBy, reasonText } from './describe.js';
 import { isRemoval } from './order.js';
 
 export const PLAN_FORMAT_VERSION = '1';
@@ -69,10 +76,17 @@ export function summarize(plan: Plan): PlanSummary {
   return s;
 }
 
+/** One change of a JSON plan: an Action with its reason in words and as data. */
+export type ChangeJson = Pick<Action, 'object' | 'change' | 'stage' | 'op'> & Partial<Pick<Action, 'before' | 'after'>> & {
+  reason: string;
+  reason_code: Reason['code'];
+  forced_by?: AttributeChange['attribute'][];
+};
+
 /** A plan as `plan --json` prints it (the format above); the human form is rendered from it. */
 export interface PlanJson {
   format_version: typeof PLAN_FORMAT_VERSION;
-  changes: (Pick<Action, 'object' | 'change' | 'reason' | 'stage' | 'op'> & Partial<Pick<Action, 'before' | 'after'>>)[];
+  changes: ChangeJson[];
   summary: PlanSummary;
   upstream_routes: Plan['upstreamRoutes'];
   warnings: Plan['warnings'];
@@ -82,7 +96,8 @@ export function planToJson(plan: Plan): PlanJson {
   return {
     format_version: PLAN_FORMAT_VERSION,
     changes: plan.actions.map((a) => ({
-      object: a.object, change: a.change, reason: a.reason, stage: a.stage, op: a.op,
+      object: a.object, change: a.change, reason: reasonText(a.reason), stage: a.stage, reason_code: a.reason.code,
+      ...(a.reason.code === 'cannot-update' ? { forced_by: forcedBy(a.reason) } : {}), op: a.op,
       ...(a.before ? { before: a.before } : {}), ...(a.after ? { after: a.after } : {}),
     })),
     summary: summarize(plan),

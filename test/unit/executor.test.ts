@@ -101,7 +101,7 @@ test('at most a window of one stage is in flight; the rest follows as slots free
 });
 
 test('what an action waits for: its namespace and vlannet\'s own at lower stages, and every lower-stage deletion', () => {
-  const action = (op: KernelOp, stage: number): Action => ({ object: 'x', change: 'create', reason: '', op, stage });
+  const action = (op: KernelOp, stage: number): Action => ({ object: 'x', change: 'create', reason: { code: 'absent' }, op, stage });
   const netnsAdd = (netns: string) => action({ op: 'netns-add', netns }, STAGE.netnsAdd);
   const link = (netns: string | null) => action({ op: 'link-add', link: spec(netns) }, netns === null ? STAGE.parentAdd : STAGE.endpointAdd);
   const addr = (netns: string, stage: number = STAGE.addrAdd) => action({ op: 'addr-add', addr: { netns, link: 'eth0', family: 4, address: '10.0.0.2', prefixLength: 24 } }, stage);
@@ -126,7 +126,7 @@ test('property: no action starts before everything it depends on has completed, 
     const r = prng(seed);
     const actions: Action[] = Array.from({ length: 5 + r.int(40) }, (_, i) => {
       const netns = r.chance(0.15) ? null : `ns${r.int(6)}`;
-      return { object: `o${i}`, change: 'create' as const, reason: '', op: r.pick(kinds)(netns), stage: 1 + r.int(16) };
+      return { object: `o${i}`, change: 'create' as const, reason: { code: 'absent' as const }, op: r.pick(kinds)(netns), stage: 1 + r.int(16) };
     }).sort((a, b) => a.stage - b.stage);
     const span = new Map<Action, { start: number; end: number }>();
     let clock = 0;

@@ -4,6 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { reasonText } from '../../src/plan/describe.js';
 import { reconcile } from '../../src/apply/reconcile.js';
 import { IncrementalPlanner } from '../../src/plan/incremental.js';
 import { makePlan } from '../../src/plan/plan.js';
@@ -13,7 +14,7 @@ import { config, endpoint, link, namespacesOf, network, subnet } from '../fixtur
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { drift, prng, randomConfig, seedKernel, type Rng } from '../support/random-world.js';
 
-const text = (actions: Action[]) => actions.map((a) => `${a.change} ${a.object}: ${a.reason} ${JSON.stringify(a.op)}`);
+const text = (actions: Action[]) => actions.map((a) => `${a.change} ${a.object}: ${reasonText(a.reason)} ${JSON.stringify(a.op)}`);
 
 /** The plan, or the errors that refuse it. */
 function outcome(f: () => { actions: Action[] }): string[] {

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makePlan, planDestroy } from '../../src/plan/plan.js';
 import { pastPointOfNoReturn } from '../../src/plan/order.js';
+import { reasonText } from '../../src/plan/describe.js';
 import { type Config, type Plan } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
@@ -77,7 +78,8 @@ test('removing a network deletes exactly its objects, children first', async () 
   const plan = await replan(kernel, trunk());
   // The endpoint goes with its namespace (one kernel batch, not a slow link-del), before its parent.
   assert.equal(summary(plan), ['delete netns.db1 netns-del', 'delete vlan.eth0.60 link-del']);
-  assert.match(plan.actions[0]!.reason, /endpoint\.db1 goes with it/);
+  assert.match(reasonText(plan.actions[0]!.reason), /endpoint\.db1 goes with it/);
+  assert.equal(plan.actions[0]!.reason, { code: 'unconfigured', with: ['endpoint.db1'] });
   const del = plan.actions[0]!.op;
   assert.ok(del.op === 'netns-del');
   assert.equal(del.links!.map((l) => l.before.alias), ['vlannet:endpoint/db1 macvlan@eth0.60']);
@@ -96,7 +98,8 @@ test('an mtu change is an update in place with the changed keys only', async () 
   assert.equal(summary(plan), ['update vlan.eth0.50 link-set', 'update endpoint.web1 link-set', 'update endpoint.web2 link-set']);
   assert.equal(plan.actions[1]!.before, { mtu: 1500 });
   assert.equal(plan.actions[1]!.after, { mtu: 9000 });
-  assert.is(plan.actions[1]!.reason, 'mtu 1500 → 9000');
+  assert.is(reasonText(plan.actions[1]!.reason), 'mtu 1500 → 9000');
+  assert.equal(plan.actions[1]!.reason, { code: 'drift', changes: [{ attribute: 'mtu', from: 1500, to: 9000 }] });
   await applyPlan(kernel, plan);
   assert.equal((await replan(kernel, jumbo)).actions, []);
 });
@@ -116,7 +119,8 @@ test('a parent change replaces the endpoints and says why', async () => {
     'create endpoint.web1.ipv4 addr-add', 'create endpoint.web2.ipv4 addr-add',
     'create endpoint.web1.route4 route-add', 'create endpoint.web2.route4 route-add',
   ]);
-  assert.is(plan.actions[1]!.reason, 'parent changed from eth0.50 to eth0.60 (cannot be changed in place)');
+  assert.is(reasonText(plan.actions[1]!.reason), 'parent changed from eth0.50 to eth0.60 (cannot be changed in place)');
+  assert.equal(plan.actions[1]!.reason, { code: 'cannot-update', forcedBy: [{ attribute: 'parent', from: 'eth0.50', to: 'eth0.60' }] }, 'the attribute that forced the replace');
   const made = plan.actions[1]!.op;
   assert.ok(made.op === 'link-add' && made.link.name !== 'eth0' && !made.link.up && made.link.parent === 'eth0.60', 'made down under another name');
   const renamed = plan.actions[6]!.op;
@@ -142,7 +146,8 @@ test('a vlan id change replaces the vlan and the endpoints that would vanish wit
   assert.equal(summary(plan).filter((s) => s.includes('link-')), [
     'replace endpoint.web1 link-del', 'replace vlan.trunk50 link-del', 'replace vlan.trunk50 link-add', 'replace endpoint.web1 link-add',
   ]);
-  assert.match(plan.actions[0]!.reason, /its parent trunk50 is deleted \(vlan id changed from 50 to 51/);
+  assert.match(reasonText(plan.actions[0]!.reason), /its parent trunk50 is deleted \(vlan id changed from 50 to 51/);
+  assert.is(plan.actions[0]!.reason.code, 'parent-replaced');
   await applyPlan(kernel, plan);
   assert.equal((await replan(kernel, cfg(51))).actions, []);
 });
@@ -280,7 +285,7 @@ test('an endpoint that moved namespace is replaced, and its old owned namespace 
     'create netns.other netns-add', 'replace endpoint.web1 link-add', 'replace endpoint.web1 link-del',
     'delete netns.web1 netns-del', 'create endpoint.web1.ipv4 addr-add', 'create endpoint.web1.route4 route-add',
   ]);
-  assert.match(plan.actions[1]!.reason, /namespace changed from web1 to other/);
+  assert.match(reasonText(plan.actions[1]!.reason), /namespace changed from web1 to other/);
   await applyPlan(kernel, plan);
   assert.equal((await replan(kernel, moved)).actions, []);
 });
@@ -317,7 +322,7 @@ test('a link vlannet began and never marked (killed in between) is deleted, and 
   });
   const plan = makePlan(config(trunk().networks, [endpoint('web1', 'mac50')]), obs);
   const del = plan.actions.find((a) => a.op.op === 'link-del')!;
-  assert.match(del.reason, /interrupted before it was marked/);
+  assert.match(reasonText(del.reason), /interrupted before it was marked/);
   assert.ok(pastPointOfNoReturn(del));
   const made = plan.actions.find((a) => a.op.op === 'link-add')!.op;
   assert.ok(made.op === 'link-add' && made.link.name !== 'eth0', 'the new link is made beside it and renamed after it is gone');

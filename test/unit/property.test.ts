@@ -4,6 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { reasonText } from '../../src/plan/describe.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { ownerOf } from '../../src/model/owner.js';
 import { VLANNET_ROUTE_PROTOCOL, type KernelOp, type ObservedState } from '../../src/model/types.js';
@@ -83,7 +84,7 @@ test(`apply then re-plan converges and never touches what vlannet does not own (
     }
     const again = await k.observe(watch);
     const replan = makePlan(after, again);
-    assert.equal(replan.actions.map((a) => `${a.change} ${a.object}: ${a.reason}`), [], `seed ${seed}: not converged`);
+    assert.equal(replan.actions.map((a) => `${a.change} ${a.object}: ${reasonText(a.reason)}`), [], `seed ${seed}: not converged`);
     assert.equal(foreign(again), foreign(obs), `seed ${seed}: a foreign object changed`);
   }
   if (process.env.PROPERTY_STATS) console.log({ planned, rejected, ops, warned: [...warned], reasons: [...rejections].sort((a, b) => b[1] - a[1]).slice(0, 8) });
