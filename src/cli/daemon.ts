@@ -10,7 +10,7 @@ import { openKernel } from '../kernel/open.js';
 import { FILE_FLAG, parseFlags } from './args.js';
 import { UsageError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
-import { watchKernel } from '../kernel/events.js';
+import { watchKernel, type KernelWatch } from '../kernel/events.js';
 import { acquireLock, runDir, type Lock } from '../kernel/flock.js';
 import { LockBusyError } from '../errors.js';
 import { watchConfig } from '../daemon/config-watch.js';
@@ -85,8 +85,8 @@ async function lockForDaemon(log: Logger): Promise<Lock> {
   }
 }
 
-export async function daemonCommand(argv: string[]): Promise<number> {
-  const { collectGarbage, afterRun } = tuneHeapForDaemon();
+/** The daemon's flags, checked. */
+function daemonFlags(argv: string[]) {
   const { values } = parseFlags(argv, {
     ...FILE_FLAG,
     resync: { type: 'string', default: String(DEFAULT_TIMING.resyncMs / 1000) },
@@ -99,28 +99,23 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0) throw new UsageError(`--resync ${values.resync}: expected a number of seconds greater than 0`);
   const settleSeconds = Number(values.settle);
   if (!Number.isFinite(settleSeconds) || settleSeconds < 0) throw new UsageError(`--settle ${values.settle}: expected a number of seconds, 0 or more`);
-  const file = values.file;
-  const log = createLogger({ debug: values.debug });
+  return { file: values.file, resyncSeconds, settleSeconds, metrics: values.metrics, debug: values.debug, force: values.force };
+}
 
-  const lock = await lockForDaemon(log);
-  const notifier = createNotifier();
-  const kernel = await openKernel(true);
-  // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
-  const metrics = values.metrics ? await (await import('../daemon/metrics.js')).serveMetrics(values.metrics) : null;
-  if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
-
-  let daemon: Daemon | null = null;
-  const events = watchKernel([], (e) => daemon?.schedule(e.kind === 'overflow' ? 'overflow' : 'kernel'));
+/**
+ * The observer that keeps the kernel watcher on the namespaces the enforced config uses: all of
+ * them when that list changed, else those a run created, deleted or replaced (their objects are
+ * netns.NAME); and gives memory back after runs.
+ */
+function followNamespaces(events: KernelWatch, log: Logger, heap: ReturnType<typeof tuneHeapForDaemon>): DaemonObserver {
   let watchedNs = '';
   let watchedConfig: Config | null = null;
-  const follow: DaemonObserver = {
+  return {
     configRead(valid) {
-      if (valid) collectGarbage();
+      if (valid) heap.collectGarbage();
     },
-    // Subscribe to the namespaces the enforced config uses: all of them when that list changed,
-    // else those a run created, deleted or replaced (their objects are netns.NAME).
     runFinished(run, d) {
-      setImmediate(afterRun);
+      setImmediate(heap.afterRun);
       const config = d.lastGood?.config ?? null;
       if (config === watchedConfig && run.executed === 0) return;
       const ns = namespacesOf(config);
@@ -139,10 +134,26 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       }
     },
   };
+}
+
+export async function daemonCommand(argv: string[]): Promise<number> {
+  const heap = tuneHeapForDaemon();
+  const { file, resyncSeconds, settleSeconds, ...flags } = daemonFlags(argv);
+  const log = createLogger({ debug: flags.debug });
+
+  const lock = await lockForDaemon(log);
+  const notifier = createNotifier();
+  const kernel = await openKernel(true);
+  // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
+  const metrics = flags.metrics ? await (await import('../daemon/metrics.js')).serveMetrics(flags.metrics) : null;
+  if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
+
+  let daemon: Daemon | null = null;
+  const events = watchKernel([], (e) => daemon?.schedule(e.kind === 'overflow' ? 'overflow' : 'kernel'));
   daemon = new Daemon({
-    file, kernel, log, loadConfig, notifier, force: values.force,
+    file, kernel, log, loadConfig, notifier, force: flags.force,
     timing: { resyncMs: resyncSeconds * 1000, settleMs: settleSeconds * 1000 },
-    observers: [follow, ...(metrics ? [metrics.observer] : [])],
+    observers: [followNamespaces(events, log, heap), ...(metrics ? [metrics.observer] : [])],
   });
 
   let stopRequested: (signal: string) => void = () => {};
@@ -188,7 +199,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       watchdog = setInterval(() => notifier.send({ WATCHDOG: '1' }), notifier.watchdogMs);
       notifier.send({ WATCHDOG: '1' });
     }
-    collectGarbage();
+    heap.collectGarbage();
     log.info(`ready: ${daemon.summary()}`);
     const signal = await stopped;
     log.info(`${signal}: stopping; the networks stay in place (\`vlannet destroy\` removes them)`);

@@ -45,8 +45,8 @@ export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer>
   return serveControl(dir, async (request) => {
     switch (request.command) {
       case 'status': return (await daemonReport(daemon)).report;
-      case 'plan': return daemon.servePlan(request.file);
-      case 'apply': return daemon.serveApply(request.file, request.force ?? false);
+      case 'plan': return daemon.requests.plan(request.file);
+      case 'apply': return daemon.requests.apply(request.file, request.force ?? false);
       default: throw new Error(`unknown request ${JSON.stringify((request as { command?: unknown }).command)}`);
     }
   });
