@@ -14,7 +14,7 @@
 
 import { inverse, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
 import { KernelError, ApplyError, RollbackReport } from '../errors.js';
-import { POINT_OF_NO_RETURN } from '../plan/order.js';
+import { POINT_OF_NO_RETURN, isRemoval } from '../plan/order.js';
 import { describeFailure } from '../plan/describe.js';
 
 /**
@@ -102,10 +102,9 @@ export async function executePlan(kernel: Kernel, actions: Action[], opts: Execu
 export function dependsOn(later: Action, earlier: Action): boolean {
   if (earlier.stage >= later.stage) return false;
   const at = netnsOfOp(earlier.op);
-  return at === null || at === netnsOfOp(later.op) || isDeletion(earlier.op);
+  return at === null || at === netnsOfOp(later.op) || isRemoval(earlier.op);
 }
 
-const isDeletion = (op: KernelOp) => op.op.endsWith('-del');
 
 /**
  * The order of an execution, as dependsOn says, counted instead of compared pairwise: per
@@ -137,7 +136,7 @@ class Schedule {
       if (q.actions.length && q.actions[q.actions.length - 1]!.stage > a.stage) throw new Error('BUG: actions are not in stage order');
       q.actions.push(a);
       this.left.get(ns)![a.stage]!++;
-      if (ns === null || isDeletion(a.op)) this.blocking[a.stage]!++;
+      if (ns === null || isRemoval(a.op)) this.blocking[a.stage]!++;
     }
     for (const ns of this.queues.keys()) this.release(ns);
   }
@@ -197,7 +196,7 @@ class Schedule {
     const ns = netnsOfOp(a.op);
     const left = this.left.get(ns)!;
     const emptied = --left[a.stage]! === 0;
-    const unblocked = (ns === null || isDeletion(a.op)) && --this.blocking[a.stage]! === 0;
+    const unblocked = (ns === null || isRemoval(a.op)) && --this.blocking[a.stage]! === 0;
     if (unblocked) for (const other of this.queues.keys()) this.release(other);
     else if (emptied) this.release(ns);
   }

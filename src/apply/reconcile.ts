@@ -54,11 +54,6 @@ export function namespacesOf(config: Config | null): string[] {
 /** A config is read once and planned many times (every run of the daemon). */
 const namespacesByConfig = new WeakMap<Config, string[]>();
 
-/** The plan that takes `observed` to `config` (null: destroy everything vlannet owns). */
-export function planFor(config: Config | null, observed: ObservedState): Plan {
-  return planWithDesired(config, observed).plan;
-}
-
 export interface ReconcileOptions extends ExecuteOptions {
   /** Only observe and plan. */
   dryRun?: boolean;

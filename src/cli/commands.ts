@@ -87,8 +87,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (served) {
     plan = served.plan;
   } else if (values.observed !== undefined) {
-    const { planFor } = await reconciler();
-    plan = planFor(values.destroy ? null : await loadChecked(values.file), readObserved(values.observed));
+    const { makePlan } = await import('../plan/plan.js');
+    plan = makePlan(values.destroy ? null : await loadChecked(values.file), readObserved(values.observed));
   } else {
     const config = values.destroy ? null : await loadChecked(values.file);
     const { reconcile } = await reconciler();

@@ -32,7 +32,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 
 /** The report without a daemon: the file as it is and the plan against the kernel now. */
 async function recompute(file: string): Promise<StatusReport> {
-  const [{ loadConfig }, { namespacesOf, planFor }] = await Promise.all([import('../config/load.js'), import('../apply/reconcile.js')]);
+  const [{ loadConfig }, { namespacesOf }, { makePlan }] = await Promise.all([import('../config/load.js'), import('../apply/reconcile.js'), import('../plan/plan.js')]);
   const src = readConfigSource(file);
   const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
@@ -43,7 +43,7 @@ async function recompute(file: string): Promise<StatusReport> {
   if (loaded.config) {
     const kernel = await openKernel();
     try {
-      plan = planFor(loaded.config, await kernel.observe(namespacesOf(loaded.config)));
+      plan = makePlan(loaded.config, await kernel.observe(namespacesOf(loaded.config)));
     } catch (e) {
       planError = e instanceof Error ? e.message : String(e);
     } finally {

@@ -23,8 +23,8 @@ import { routeActions } from './routes.js';
 
 export { POINT_OF_NO_RETURN, STAGE } from './order.js';
 
-/** Plan the changes that make the kernel match `config`. Throws DiagnosticsError on any error. */
-export function makePlan(config: Config, observed: ObservedState): Plan {
+/** Plan the changes that make the kernel match `config` (null: destroy everything vlannet owns). Throws DiagnosticsError on any error. */
+export function makePlan(config: Config | null, observed: ObservedState): Plan {
   return planWithDesired(config, observed).plan;
 }
 

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { planFor, namespacesOf } from '../../src/apply/reconcile.js';
+import { namespacesOf } from '../../src/apply/reconcile.js';
+import { makePlan } from '../../src/plan/plan.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon, type Timing } from '../../src/daemon/loop.js';
 import { type RunRecord } from '../../src/control/protocol.js';
@@ -76,7 +77,7 @@ function world(text: string, opts: { kernel?: MemoryKernel; timing?: Partial<Tim
     },
     async converged() {
       const config = daemon.lastGood!.config as Config;
-      return planFor(config, await kernel.observe(namespacesOf(config))).actions.length === 0;
+      return makePlan(config, await kernel.observe(namespacesOf(config))).actions.length === 0;
     },
   };
 }
