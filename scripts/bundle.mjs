@@ -35,4 +35,4 @@ const result = await build({
 });
 
 const sources = Object.keys(result.metafile.inputs).filter((p) => !p.includes('node_modules/'));
-writeFileSync(join(outdir, 'inputs.txt'), sources.map((p) => relative(root, join(root, p))).join('\n') + '\n');
+writeFileSync(join(outdir, 'inputs.txt'), `${sources.map((p) => relative(root, join(root, p))).join('\n')}\n`);

@@ -13,7 +13,7 @@
 // (src/kernel/factory.ts) keeps both busy.
 
 import { inverse, netnsOfOp, type Action, type Kernel, type KernelOp, type Netns } from '../model/types.js';
-import { KernelError, ApplyError, RollbackReport } from '../errors.js';
+import { KernelError, ApplyError, type RollbackReport } from '../errors.js';
 import { POINT_OF_NO_RETURN, isRemoval } from '../plan/order.js';
 import { describeFailure } from '../plan/describe.js';
 

@@ -9,7 +9,7 @@
 
 import { planWithDesired, planWithin } from '../plan/plan.js';
 import type { IncrementalPlanner } from '../plan/incremental.js';
-import { netnsOfOp, type Action, type Config, type Kernel, type ObservedState, type Plan } from '../model/types.js';
+import { netnsOfOp, type Action, type Config, type Kernel, type Plan } from '../model/types.js';
 import { DiagnosticsError, VerifyError } from '../errors.js';
 import { guardNamespacesInUse, namespacesAtRisk } from '../plan/in-use.js';
 import { describeOp, reasonText } from '../plan/describe.js';

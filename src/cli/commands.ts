@@ -19,8 +19,8 @@ const reconciler = () => import('../apply/reconcile.js');
 
 const EMPTY: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
 
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
-const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 const color = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 /** Read and check a config file: errors throw (nothing is changed), warnings go to stderr. */

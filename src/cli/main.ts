@@ -45,7 +45,7 @@ function help(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(help() + '\n');
+    process.stdout.write(`${help()}\n`);
     return name ? EXIT.ok : EXIT.error;
   }
   if (name === '--version' || name === 'version') {
@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
 export async function report(error: unknown): Promise<number> {
   const { reportError } = await import('../report.js');
   const { lines, exit } = reportError(error);
-  const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+  const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
   if (exit === EXIT.bug) {
     const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);
     say(`internal error (this is a bug in vlannet; please report it with the output below):\n${stack}`);

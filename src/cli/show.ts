@@ -8,7 +8,7 @@ import type { Kernel, ObservedState } from '../model/types.js';
 import { openKernel } from '../kernel/open.js';
 import { parseFlags, JSON_FLAG } from './args.js';
 
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
 export async function showCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...JSON_FLAG, netns: { type: 'string', multiple: true, default: [] } });
@@ -63,7 +63,7 @@ function renderShow(state: ObservedState): string {
   const upstream = upstreamFromKernel(state);
   if (upstream.length) {
     lines.push('', 'ipvlan l3 networks: upstream routers need these routes (vlannet does not distribute them):');
-    for (const u of upstream) lines.push(`  ip route add ${u.subnet} via ${u.via ?? '<this host\'s address on ' + u.parent + '>'}`);
+    for (const u of upstream) lines.push(`  ip route add ${u.subnet} via ${u.via ?? `<this host's address on ${u.parent}>`}`);
   }
   return lines.join('\n');
 }

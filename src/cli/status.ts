@@ -5,13 +5,13 @@
 import { openKernel } from '../kernel/open.js';
 import { FILE_FLAG, JSON_FLAG, parseFlags } from './args.js';
 import { runDir } from '../kernel/run-dir.js';
-import { type Plan } from '../model/types.js';
+import type { Plan } from '../model/types.js';
 import { formatDiagnostic } from '../errors.js';
 import { planToJson } from '../plan/render.js';
 import { readConfigSource } from '../daemon/config-source.js';
 import { gitRevisionOf } from '../daemon/git.js';
 import { queryStatus, STATUS_FORMAT_VERSION, type StatusReport } from '../control/protocol.js';
-import { type GitRevision } from '../control/protocol.js';
+import type { GitRevision } from '../control/protocol.js';
 import { shortHash } from '../daemon/config-source.js';
 import { renderPlan } from '../plan/render.js';
 
@@ -22,11 +22,11 @@ export async function statusCommand(argv: string[]): Promise<number> {
     if (!values.json && running.config.file !== values.file && argv.some((a) => a === '-f' || a.startsWith('--file'))) {
       process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${values.file}\n`);
     }
-    process.stdout.write((values.json ? JSON.stringify(running, null, 2) : renderStatus(running)) + '\n');
+    process.stdout.write(`${values.json ? JSON.stringify(running, null, 2) : renderStatus(running)}\n`);
     return 0;
   }
   const report = await recompute(values.file);
-  process.stdout.write((values.json ? JSON.stringify(report, null, 2) : renderStatus(report)) + '\n');
+  process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : renderStatus(report)}\n`);
   return 0;
 }
 

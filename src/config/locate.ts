@@ -62,7 +62,7 @@ export class Locator {
 
   private place(pair: Pair | null, node: Node | null, preferKey: boolean): string {
     const keyNode = pair && (pair.key as Node | null);
-    const empty = !node || !node.range || (isScalar(node) && node.value === null && node.range[0] === node.range[1]);
+    const empty = !node?.range || (isScalar(node) && node.value === null && node.range[0] === node.range[1]);
     if (keyNode?.range && (preferKey || empty)) return this.offset(keyNode.range[0]);
     if (node?.range) return this.offset(node.range[0]);
     return this.doc ? `${this.file}:1:1` : this.file;

@@ -48,7 +48,7 @@ export function netnsProblem(name: string, mark: string): string | null {
 /** An owner mark must fit in IFLA_IFALIAS, or the kernel truncates it and vlannet loses track. */
 export function markProblem(mark: string): string | null {
   if (bytes(mark) > ALIAS_MAX_BYTES) {
-    return `its owner mark ${JSON.stringify(mark.slice(0, 40) + '…')} would be ${bytes(mark)} bytes, the kernel keeps ${ALIAS_MAX_BYTES}`;
+    return `its owner mark ${JSON.stringify(`${mark.slice(0, 40)}…`)} would be ${bytes(mark)} bytes, the kernel keeps ${ALIAS_MAX_BYTES}`;
   }
   return null;
 }

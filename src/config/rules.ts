@@ -46,7 +46,8 @@ function attached(ctx: RuleContext): ReadonlyArray<{ e: EndpointConfig; n: Netwo
       const n = nets.get(e.network);
       if (n) found.push({ e, n });
     }
-    attachedCache.set(ctx.config, (list = found));
+    attachedCache.set(ctx.config, found);
+    list = found;
   }
   return list;
 }
@@ -271,10 +272,10 @@ export function firstOverlapping(list: readonly ParsedSubnet[], related: (a: Par
 export const subnets: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
     const written = ctx.input.networks[n.name]?.subnets ?? [];
-    written.forEach((s, i) => {
+    for (const [i, s] of written.entries()) {
       const path = ['networks', n.name, 'subnets', i];
       const parsed = parseCidr(s.subnet);
-      if (parsed.error !== null) return ctx.error([...path, 'subnet'], parsed.error);
+      if (parsed.error !== null) { ctx.error([...path, 'subnet'], parsed.error); continue; }
       const cidr = parsed.ok;
       if (s.gateway !== undefined) {
         const gw = parseAddress(s.gateway, cidr.family);
@@ -291,7 +292,7 @@ export const subnets: Rule = (ctx) => {
         if (range.error !== null) ctx.error([...path, 'ip_range'], range.error);
         else if (range.ok.family !== cidr.family || !within(range.ok.net, cidr)) ctx.error([...path, 'ip_range'], `ip_range ${range.ok.text} is outside subnet ${cidr.text}`);
       }
-    });
+    }
   }
   for (const mine of groupBy(parsedSubnets(ctx), (s) => s.network.name).values()) {
     const earlier = firstOverlapping(mine, () => true);

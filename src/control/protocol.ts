@@ -66,7 +66,7 @@ export async function serveControl(dir: string, answer: (request: ControlRequest
     conn.on('error', () => conn.destroy());
     conn.on('data', (chunk: string) => {
       data += chunk;
-      if (data.length > MAX_REQUEST) return void conn.end(JSON.stringify({ error: 'request too long' }) + '\n');
+      if (data.length > MAX_REQUEST) return void conn.end(`${JSON.stringify({ error: 'request too long' })}\n`);
       const end = data.indexOf('\n');
       if (end < 0) return;
       conn.removeAllListeners('data');
@@ -74,11 +74,11 @@ export async function serveControl(dir: string, answer: (request: ControlRequest
       try {
         request = JSON.parse(data.slice(0, end)) as ControlRequest;
       } catch {
-        return void conn.end(JSON.stringify({ error: 'the request is not JSON' }) + '\n');
+        return void conn.end(`${JSON.stringify({ error: 'the request is not JSON' })}\n`);
       }
       answer(request).then(
-        (a) => { if (!conn.destroyed) conn.end(JSON.stringify(a) + '\n'); },
-        (e) => { if (!conn.destroyed) conn.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n'); },
+        (a) => { if (!conn.destroyed) conn.end(`${JSON.stringify(a)}\n`); },
+        (e) => { if (!conn.destroyed) conn.end(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`); },
       );
     });
   });
@@ -109,7 +109,7 @@ export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: nu
     let data = '';
     if (timeoutMs !== null) conn.setTimeout(timeoutMs, () => conn.destroy(new DaemonError(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
     conn.setEncoding('utf8');
-    conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
+    conn.on('connect', () => conn.write(`${JSON.stringify(request)}\n`));
     conn.on('data', (d: string) => { data += d; });
     conn.on('end', () => {
       if (data === '') return reject(new DaemonError(`the daemon closed ${socketPath} without answering (it may have stopped); see \`vlannet status\``));

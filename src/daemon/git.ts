@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { type GitRevision } from '../control/protocol.js';
+import type { GitRevision } from '../control/protocol.js';
 
 /** The git revision checked out where `file` lives (its real path), or null when not in a checkout. */
 export function gitRevisionOf(file: string): GitRevision | null {

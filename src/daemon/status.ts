@@ -1,13 +1,10 @@
 // `vlannet status`: what the daemon knows, served as JSON on its root-only control socket
 // (control.ts), and the same report recomputed from the file and the kernel when no daemon runs.
 
-import { planToJson, renderPlan, summarize } from '../plan/render.js';
+import { planToJson, } from '../plan/render.js';
 import type { Plan } from '../model/types.js';
-import { shortHash } from './config-source.js';
-import { askDaemon, serveControl, type ControlServer } from '../control/protocol.js';
-import type { GitRevision } from '../control/protocol.js';
+import { serveControl, type ControlServer } from '../control/protocol.js';
 import type { Daemon } from './loop.js';
-import type { ConfigState, RunRecord } from '../control/protocol.js';
 import { type StatusReport, STATUS_FORMAT_VERSION } from '../control/protocol.js';
 
 /** The daemon's report, with the current plan computed now (unless a run is in progress). */

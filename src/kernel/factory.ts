@@ -87,7 +87,7 @@ export class NamespaceFactory {
   made = 0;
 
   constructor(private readonly names: readonly string[]) {
-    names.forEach((name, i) => this.place.set(name, i));
+    for (const [i, name] of names.entries()) this.place.set(name, i);
     this.outcomes = new Array<Outcome | undefined>(names.length);
     const shared = new SharedArrayBuffer(4);
     this.next = new Int32Array(shared);

@@ -102,7 +102,8 @@ export class RtnlHandle {
   /** Send a request and hand each message body of its answer to `each`, until the ACK or NLMSG_DONE. */
   private exchange(type: number, body: Buffer, flags: number, each: (body: Buffer) => void): void {
     if (this.closed) throw new NetlinkError('EBADF', 'netlink handle is closed');
-    const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
+    this.seq = (this.seq % 0x7fffffff) + 1;
+    const seq = this.seq;
     sendNow(this.fd, Buffer.concat([header(type, flags, seq, body.length), body]));
     for (;;) {
       const buf = RtnlHandle.scratch.subarray(0, receiveNow(this.fd, RtnlHandle.scratch, TIMEOUT_MS));

@@ -48,6 +48,18 @@ export function openNetnsFd(name: string): number {
 }
 
 /**
+ * Back to vlannet's own namespace (`own`, from ownNetnsFd) after a setns or unshare. A thread that
+ * stayed in another would open every later socket there, and vlannet would read and change the
+ * wrong namespace: so failing to return ends the process (a worker thread ends only itself), with
+ * no chance for a caller to catch it and go on.
+ */
+function returnHome(own: number): void {
+  if (libc().setns(own, CLONE_NEWNET) === 0) return;
+  process.stderr.write(`vlannet: internal error: cannot return to its own network namespace (${errnoName(koffi.errno())}); stopping\n`);
+  process.exit(3);
+}
+
+/**
  * Run `fn` synchronously with the main thread inside the namespace open as `fd` (from
  * openNetnsFd), then go back, whatever `fn` does. `fn` must not await: only what it opens
  * synchronously is bound there.
@@ -58,10 +70,7 @@ export function inNetnsFd<T>(fd: number, what: string, fn: () => T): T {
   try {
     return fn();
   } finally {
-    // Staying in the wrong namespace would make every later socket lie: treat it as fatal.
-    if (libc().setns(own, CLONE_NEWNET) !== 0) {
-      throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
-    }
+    returnHome(own);
   }
 }
 
@@ -75,9 +84,7 @@ export function inThrowawayNetns<T>(fn: () => T): T {
   try {
     return fn();
   } finally {
-    if (libc().setns(own, CLONE_NEWNET) !== 0) {
-      throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
-    }
+    returnHome(own);
   }
 }
 
@@ -129,9 +136,7 @@ export function createNamedNetns<T>(name: string, inside: () => T): { fd: number
       mounted = true;
       return { fd, ino: fs.fstatSync(fd).ino, value };
     } finally {
-      if (libc().setns(own, CLONE_NEWNET) !== 0) {
-        throw new Error(`BUG: cannot return to vlannet's own namespace (${errnoName(koffi.errno())})`);
-      }
+      returnHome(own);
     }
   } catch (e) {
     if (fd !== null) fs.closeSync(fd);

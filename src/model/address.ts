@@ -119,9 +119,11 @@ export function isPointToPoint(c: Cidr): boolean {
 function perSubnet<T>(fn: (c: Cidr) => T): (c: Cidr) => T {
   const seen = new WeakMap<Cidr, { value: T }>();
   return (c) => {
-    let r = seen.get(c);
-    if (!r) seen.set(c, (r = { value: fn(c) }));
-    return r.value;
+    const known = seen.get(c);
+    if (known) return known.value;
+    const value = fn(c);
+    seen.set(c, { value });
+    return value;
   };
 }
 

@@ -87,7 +87,9 @@ class Pool {
     let end = this.last;
     if (subnet.ipRange) {
       const range = ipOf(subnet.ipRange);
+      // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
       start = range.startAddress().bigInt() > start ? range.startAddress().bigInt() : start;
+      // biome-ignore lint/complexity/useMathMinMax: bigints (Math.min takes numbers)
       end = range.endAddress().bigInt() < end ? range.endAddress().bigInt() : end;
     }
     this.cursor = start;
@@ -265,7 +267,10 @@ function allocateFamily(
   let p = 0;
   for (const ep of pending) {
     let n: bigint | null = null;
-    while (p < pools.length && (n = pools[p]!.next(taken)) === null) p++;
+    for (; p < pools.length; p++) {
+      n = pools[p]!.next(taken);
+      if (n !== null) break;
+    }
     if (n === null) {
       const s = subnets[0]!;
       diagnostics.push({

@@ -6,7 +6,7 @@
 // the processes are left with their loopback. Pure: the processes come from the kernel adapter.
 
 import { objectOf } from '../model/owner.js';
-import { type Action, type Diagnostic, type NamespaceUser, type Plan } from '../model/types.js';
+import type { Action, Diagnostic, NamespaceUser, Plan } from '../model/types.js';
 import { DiagnosticsError } from '../errors.js';
 import { STAGE } from './order.js';
 import { reasonText, whoUses } from './describe.js';

@@ -20,7 +20,6 @@
 
 import type { AddressState, Config, DesiredState, LinkSpec, LinkState, NamespaceState, Netns, ObservedState, Plan, RouteState } from '../model/types.js';
 import { desiredOrThrow, planAgainst, planWithin } from './plan.js';
-import { DiagnosticsError } from '../errors.js';
 
 /**
  * One namespace's share of a desired or observed state, flat: its own entry (its name when desired,
@@ -72,7 +71,10 @@ export class IncrementalPlanner {
   applied(after: ObservedState, acted: ReadonlySet<Netns>): void {
     const reading = this.planned;
     this.planned = null;
-    if (!reading) return this.forget();
+    if (!reading) {
+      this.forget();
+      return;
+    }
     const now = sharesOf(after.namespaces, after, acted);
     for (const ns of acted) {
       const share = now.get(ns);

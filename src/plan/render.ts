@@ -39,7 +39,7 @@
 //   }
 
 import { createRequire } from 'node:module';
-import type { Action, AttributeChange, KernelOp, Plan, Reason, RouteState } from '../model/types.js';
+import type { Action, AttributeChange, Plan, Reason, } from '../model/types.js';
 import { describeOp, forcedBy, reasonText } from './describe.js';
 import { isRemoval } from './order.js';
 
@@ -129,7 +129,7 @@ export function renderPlan(plan: PlanJson, opts: { color: boolean }): string {
       : kinds.size === 1 ? actions[0]!.change : 'update';
     const sym = SYMBOL[change];
     const reasons = [...new Set(actions.map((a) => a.reason))].join('; ');
-    out.push(paint('bold', `  # ${object} will be ${sym.verb}`) + `: ${reasons}`);
+    out.push(`${paint('bold', `  # ${object} will be ${sym.verb}`)}: ${reasons}`);
     out.push(`${paint(sym.color, sym.text.padStart(3))} ${object}`);
     for (const a of actions) {
       const line = a.change === 'replace' ? SYMBOL[isRemoval(a.op) ? 'delete' : a.op.op === 'link-set' ? 'update' : 'create'] : SYMBOL[a.change];
@@ -160,5 +160,5 @@ export function renderPlan(plan: PlanJson, opts: { color: boolean }): string {
   out.push(plan.changes.length
     ? paint('bold', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`)
     : 'No changes. The kernel matches the configuration.');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

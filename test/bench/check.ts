@@ -36,7 +36,11 @@ export function openIn<T>(netns: string, open: () => T): T {
     try {
       return open();
     } finally {
-      if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot return to the bench namespace');
+      if (setns(own, CLONE_NEWNET) !== 0) {
+        // The bench would go on measuring in the wrong namespace: stop it here.
+        process.stderr.write('bench: cannot return to the bench namespace\n');
+        process.exit(1);
+      }
     }
   } finally {
     fs.closeSync(fd);

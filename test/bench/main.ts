@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatSummary, summarize, type Summary } from './stats.js';
 import { SERVED_REPS as SERVED_EDITS } from './daemon.js';
+import type { DaemonRun, Iproute2Run, VlannetRun } from './sandbox.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
@@ -47,25 +48,25 @@ function waitForIdle(): void {
 }
 
 /** One repetition in a fresh `unshare --mount --net`, once the machine is idle: its JSON line, or a thrown error with its stderr. */
-function inSandbox(args: string[]): any {
+function inSandbox<T>(args: string[]): T {
   waitForIdle();
   const r = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', process.execPath, SANDBOX, ...args], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28,
     env: { ...process.env, BENCH_OUTER_NETNS: fs.readlinkSync('/proc/self/ns/net') },
   });
   if (r.status !== 0) throw new Error(`sandbox ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
 
 interface SizeResult {
   n: number;
   reps: number;
-  vlannet: any[];
-  iproute2: any[];
-  daemon: any | null;
+  vlannet: VlannetRun[];
+  iproute2: Iproute2Run[];
+  daemon: DaemonRun | null;
 }
 
-const pick = (runs: any[], f: (r: any) => number): Summary => summarize(runs.map(f));
+const pick = <R>(runs: R[], f: (r: R) => number): Summary => summarize(runs.map(f));
 
 function summaryOf(s: SizeResult) {
   const v = s.vlannet;
@@ -211,15 +212,15 @@ async function main(): Promise<number> {
     const r: SizeResult = { n, reps: reps[k] ?? reps[reps.length - 1]!, vlannet: [], iproute2: [], daemon: null };
     for (let rep = 1; rep <= r.reps; rep++) {
       process.stderr.write(`N=${n} repetition ${rep}/${r.reps}: vlannet`);
-      r.vlannet.push(inSandbox(['vlannet', String(n)]));
+      r.vlannet.push(inSandbox<VlannetRun>(['vlannet', String(n)]));
       process.stderr.write(', iproute2');
-      r.iproute2.push(inSandbox(['iproute2', String(n)]));
-      process.stderr.write(`  (${(r.vlannet.at(-1).cold.wallMs / 1000).toFixed(2)} s vs ${(r.iproute2.at(-1).cold.wallMs / 1000).toFixed(2)} s)\n`);
+      r.iproute2.push(inSandbox<Iproute2Run>(['iproute2', String(n)]));
+      process.stderr.write(`  (${(r.vlannet.at(-1)!.cold.wallMs / 1000).toFixed(2)} s vs ${(r.iproute2.at(-1)!.cold.wallMs / 1000).toFixed(2)} s)\n`);
     }
     if (!values['no-daemon']) {
       process.stderr.write(`N=${n} daemon: deleting endpoint links\n`);
       try {
-        r.daemon = inSandbox(['daemon', String(n), values.deletions, values['daemon-seconds']]);
+        r.daemon = inSandbox<DaemonRun>(['daemon', String(n), values.deletions, values['daemon-seconds']]);
       } catch (e) {
         process.stderr.write(`daemon at N=${n}: ${e instanceof Error ? e.message : String(e)}\n`);
       }
@@ -230,12 +231,12 @@ async function main(): Promise<number> {
   const checks = targets(rows);
   const m = machine();
   process.stdout.write(`\nvlannet benchmark — ${m.cpu}, ${m.cpus} CPUs, kernel ${m.kernel}, node ${m.node}, ${m.date}\n\n`);
-  process.stdout.write(table(rows) + '\n\nRelease targets (issue 5):\n');
+  process.stdout.write(`${table(rows)}\n\nRelease targets (issue 5):\n`);
   for (const c of checks) process.stdout.write(`  ${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'FAIL'}  ${c.name}: ${c.value}\n`);
   const dir = path.join(ROOT, 'bench-results');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ format_version: 1, machine: m, summary: rows, targets: checks, raw: results }, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'table.md'), table(rows) + '\n');
+  fs.writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify({ format_version: 1, machine: m, summary: rows, targets: checks, raw: results }, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'table.md'), `${table(rows)}\n`);
   process.stdout.write(`\nbench-results/results.json written (${((performance.now() - started) / 1000).toFixed(0)} s in all)\n`);
   return 0;
 }

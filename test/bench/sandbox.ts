@@ -112,6 +112,11 @@ async function benchVlannet(n: number) {
   };
 }
 
+/** What one repetition of each scenario prints (the bench's main process reads it back). */
+export type VlannetRun = Awaited<ReturnType<typeof benchVlannet>>;
+export type Iproute2Run = Awaited<ReturnType<typeof benchIproute2>>;
+export type DaemonRun = Awaited<ReturnType<typeof runDaemon>>;
+
 async function benchIproute2(n: number) {
   const ids = range(1, n);
   fs.writeFileSync(`${WORK}/create.sh`, iproute2Script(ids));
@@ -133,7 +138,7 @@ async function main(): Promise<void> {
   else if (scenario === 'iproute2') result = await benchIproute2(n);
   else if (scenario === 'daemon') result = await runDaemon(n, Number(deletions ?? 100), Number(budgetSeconds ?? 30) * 1000, { work: WORK, vlannet: VLANNET, timed, mustMatch, expectAll: (ids) => expectAll(ids, nthAddress) });
   else throw new Error(`unknown scenario ${scenario}`);
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -36,7 +36,7 @@ export function configYaml(ids: number[]): string {
     'endpoints:',
   ];
   for (const i of ids) lines.push(`  ${endpointName(i)}:`, '    network: bench');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /**

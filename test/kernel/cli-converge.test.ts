@@ -106,7 +106,7 @@ endpoints:
     const steps: [string, () => void][] = [
       ['apply', () => apply(w.config(v1))],
       ['apply again', () => apply(w.config(v1))],
-      ['apply without the tagged network', () => apply(w.config(v1.replace(/ {2}tagged:[^]*?(?=endpoints:)/, '').replace(/ {2}own-c.*\n/, '')))],
+      ['apply without the tagged network', () => apply(w.config(v1.replace(/ {2}tagged:[\s\S]*?(?=endpoints:)/, '').replace(/ {2}own-c.*\n/, '')))],
       ['destroy', () => destroy()],
     ];
     for (const [name, step] of steps) {

@@ -80,7 +80,7 @@ ${endpoints}
       await new Promise((r) => setTimeout(r, 2));
     }
     process.kill(first.pid, 'SIGSTOP');
-    let second;
+    let second: Awaited<ReturnType<typeof startVlannet>['done']>;
     const started = performance.now();
     try {
       const attempt = startVlannet('apply', '-f', file);

@@ -157,9 +157,9 @@ export class MemoryKernel implements Kernel {
         this.namespaces.delete(op.netns);
         return;
       }
-      case 'link-add': return this.addLink(op);
-      case 'link-set': return this.setLink(op.netns, op.name, op.set, op);
-      case 'link-del': return this.removeLink(this.link(op.netns, op.name, op));
+      case 'link-add': this.addLink(op); return;
+      case 'link-set': this.setLink(op.netns, op.name, op.set, op); return;
+      case 'link-del': this.removeLink(this.link(op.netns, op.name, op)); return;
       case 'addr-add': {
         const a = op.addr;
         const l = this.link(a.netns, a.link, op);

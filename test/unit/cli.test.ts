@@ -90,6 +90,7 @@ for (const [name, program] of programs) {
 
 test('mapStack: frames of a bundled .mjs name the TypeScript source, line and column', async () => {
   const src = join(dir, 'thrower.ts');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source written to a file
   writeFileSync(src, ['// a comment to move things', 'export function boom(n: number): never {', '  const why: string = `boom ${n}`;', '  throw new Error(why);', '}', ''].join('\n'));
   const out = join(dir, 'out', 'thrower.mjs');
   await build({ entryPoints: [src], outfile: out, bundle: true, format: 'esm', platform: 'node', sourcemap: true, logLevel: 'silent', banner: { js: '// banner\n// lines' } });

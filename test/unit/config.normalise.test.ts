@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../../src/config/load.js';
-import { type Config } from '../../src/model/types.js';
+import type { Config } from '../../src/model/types.js';
 import { formatDiagnostic } from '../../src/errors.js';
 
-const y = (...lines: string[]) => lines.join('\n') + '\n';
+const y = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 function load(text: string): Config {
   const { config, diagnostics } = loadConfig(text, 't.yaml');

@@ -15,7 +15,7 @@ interface Expect {
   severity?: 'error' | 'warning';
 }
 
-const y = (...lines: string[]) => lines.join('\n') + '\n';
+const y = (...lines: string[]) => `${lines.join('\n')}\n`;
 const V = 'version: 1';
 /** A network on eth0 most cases attach to. */
 const NET = ['networks:', '  n1:', '    driver: macvlan', '    parent: eth0', '    subnets:', '      - subnet: 10.0.0.0/24'];
@@ -300,7 +300,10 @@ for (const [name, c] of Object.entries(cases)) {
 
 test('firstOverlapping gives, for each subnet, the first earlier related one that overlaps, as comparing every pair does', () => {
   let seed = 42;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
   let found = 0;
   for (let round = 0; round < 200; round++) {
     const networks = ['a', 'b', 'c'].map((name) => ({ name }));

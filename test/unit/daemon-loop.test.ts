@@ -11,7 +11,7 @@ import { namespacesOf } from '../../src/apply/reconcile.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon, type Timing } from '../../src/daemon/loop.js';
-import { type RunRecord } from '../../src/control/protocol.js';
+import type { RunRecord } from '../../src/control/protocol.js';
 import { memoryLogger } from '../../src/daemon/log.js';
 import type { Notifier } from '../../src/daemon/sdnotify.js';
 import type { Config, KernelOp, LinkState } from '../../src/model/types.js';
@@ -20,7 +20,7 @@ import { MemoryKernel } from '../support/memory-kernel.js';
 const ETH0: LinkState = { netns: null, name: 'eth0', index: 2, kind: '', parent: null, mtu: 1500, mac: '52:54:00:00:00:01', up: true, alias: null };
 
 function configText(endpoints: string[], extra = ''): string {
-  return [
+  return `${[
     'version: 1',
     'networks:',
     '  net1:',
@@ -31,7 +31,7 @@ function configText(endpoints: string[], extra = ''): string {
     'endpoints:',
     ...endpoints.map((e) => `  ${e}:\n    network: net1`),
     extra,
-  ].join('\n') + '\n';
+  ].join('\n')}\n`;
 }
 
 interface World {

@@ -11,11 +11,11 @@ import * as assert from 'uvu/assert';
 import { ApplyError } from '../../src/errors.js';
 import { reconcile } from '../../src/apply/reconcile.js';
 import { networkOf } from '../../src/model/address.js';
-import { type Config, type ObservedState } from '../../src/model/types.js';
+import type { Config, ObservedState } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { namespacesOf } from '../fixtures/plan/build.js';
-import { MemoryKernel } from '../support/memory-kernel.js';
+import type { MemoryKernel } from '../support/memory-kernel.js';
 import { prng, randomConfig, seedKernel } from '../support/random-world.js';
 
 /** A pair of configurations and a kernel that takes A, from one seed (so it can be made again). */

@@ -8,7 +8,7 @@ import { reasonText } from '../../src/plan/describe.js';
 import { reconcile } from '../../src/apply/reconcile.js';
 import { IncrementalPlanner } from '../../src/plan/incremental.js';
 import { makePlan } from '../../src/plan/plan.js';
-import { type Action, type Config, type EndpointConfig, type ObservedState } from '../../src/model/types.js';
+import type { Action, Config, EndpointConfig, ObservedState } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { config, endpoint, link, namespacesOf, network, subnet } from '../fixtures/plan/build.js';
 import { MemoryKernel } from '../support/memory-kernel.js';

@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type KernelOp, type LinkSpec } from '../../src/model/types.js';
+import type { KernelOp, LinkSpec } from '../../src/model/types.js';
 import { KernelError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { link, linkSpec } from '../fixtures/plan/build.js';
@@ -82,7 +82,7 @@ test('routes need the link up and an on-link gateway; one default route per fami
   assert.is(await errno(k, { op: 'route-add', route: { ...route, gateway: '10.0.0.254' } }), 'EEXIST');
   assert.is(await errno(k, { op: 'route-del', route: { ...route, gateway: '10.0.0.254' } }), 'ESRCH');
   const kernelRoute = (await k.observe([])).routes.find((r) => r.protocol === 2);
-  assert.equal(kernelRoute && kernelRoute.dst, '10.0.0.0/24', 'an address brings its prefix route');
+  assert.equal(kernelRoute?.dst, '10.0.0.0/24', 'an address brings its prefix route');
   await k.apply({ op: 'link-set', netns: null, name: 'mv0', set: { up: false }, before: {} });
   assert.equal((await k.observe([])).routes, [], 'a link going down loses its routes');
 });

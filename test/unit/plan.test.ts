@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { makePlan, planDestroy } from '../../src/plan/plan.js';
 import { pastPointOfNoReturn } from '../../src/plan/order.js';
 import { reasonText } from '../../src/plan/describe.js';
-import { type Config, type Plan } from '../../src/model/types.js';
+import type { Config, Plan } from '../../src/model/types.js';
 import { DiagnosticsError } from '../../src/errors.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 import { address, config, defaultRoute, endpoint, link, namespacesOf, network, observed, ownedEndpoint, ownedVlan, subnet, linkSpec } from '../fixtures/plan/build.js';

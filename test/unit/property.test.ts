@@ -58,7 +58,7 @@ test(`apply then re-plan converges and never touches what vlannet does not own (
       if (!(e instanceof DiagnosticsError)) throw new Error(`seed ${seed}: first apply: ${(e as Error).message}`);
     }
     const obs = await k.observe(watch);
-    let plan;
+    let plan: ReturnType<typeof makePlan>;
     try {
       plan = makePlan(after, obs);
     } catch (e) {

@@ -14,9 +14,10 @@ test('schemas/vlannet.schema.json is up to date', () => {
 test('every key of the schema is described, and the descriptions name defaults', () => {
   const schema = JSON.parse(jsonSchemaText());
   const undescribed: string[] = [];
-  const walk = (node: any, path: string) => {
+  interface Node { description?: string; properties?: Record<string, Node>; additionalProperties?: Node | boolean; items?: Node; anyOf?: Node[] }
+  const walk = (node: Node | boolean | undefined, path: string) => {
     if (node === null || typeof node !== 'object') return;
-    for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+    for (const [key, child] of Object.entries(node.properties ?? {})) {
       if (!child.description) undescribed.push(`${path}.${key}`);
       else if (!/Default|Required|must be/.test(child.description)) undescribed.push(`${path}.${key} (no default named)`);
       walk(child, `${path}.${key}`);
