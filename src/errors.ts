@@ -17,7 +17,12 @@ import type { Action, Diagnostic, KernelOp } from './model/types.js';
 /** Input (config, observed state, a plan) is rejected; carries every problem found at once. */
 export class DiagnosticsError extends Error {
   constructor(public readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
+    super(
+      diagnostics
+        .filter((d) => d.severity === 'error')
+        .map(formatDiagnostic)
+        .join('\n'),
+    );
     this.name = 'DiagnosticsError';
   }
 }
@@ -76,14 +81,20 @@ export class ApplyError extends Error {
 
 /** After executing, the kernel still differs from the config: what remains, in words. */
 export class VerifyError extends Error {
-  constructor(public readonly residual: Action[], message: string) {
+  constructor(
+    public readonly residual: Action[],
+    message: string,
+  ) {
     super(message);
     this.name = 'VerifyError';
   }
 }
 
 export class LockBusyError extends Error {
-  constructor(public readonly lockPath: string, public readonly holder: string) {
+  constructor(
+    public readonly lockPath: string,
+    public readonly holder: string,
+  ) {
     super(`another vlannet is changing the kernel (${holder}, lock ${lockPath}); try again when it is done, or use \`vlannet status\``);
     this.name = 'LockBusyError';
   }
@@ -99,7 +110,11 @@ export class DaemonError extends Error {
 
 /** A system call vlannet makes itself failed: `code` is the errno name. */
 export class SyscallError extends Error {
-  constructor(public readonly code: string, public readonly syscall: string, public readonly what: string) {
+  constructor(
+    public readonly code: string,
+    public readonly syscall: string,
+    public readonly what: string,
+  ) {
     super(`${syscall} ${what}: ${code}`);
     this.name = 'SyscallError';
   }
@@ -107,7 +122,10 @@ export class SyscallError extends Error {
 
 /** A netlink request was refused: errno name and the extended ack message, if any. */
 export class NetlinkError extends Error {
-  constructor(public readonly errno: string, public readonly detail: string) {
+  constructor(
+    public readonly errno: string,
+    public readonly detail: string,
+  ) {
     super(`${errno}${detail ? `: ${detail}` : ''}`);
     this.name = 'NetlinkError';
   }

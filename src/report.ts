@@ -3,7 +3,18 @@
 // a bug in vlannet. The command line prints the lines and exits with `exit`; the daemon logs them
 // and shows them in `vlannet status`.
 
-import { ApplyError, DaemonError, DiagnosticsError, formatDiagnostic, KernelError, LockBusyError, NetlinkError, SyscallError, UsageError, VerifyError } from './errors.js';
+import {
+  ApplyError,
+  DaemonError,
+  DiagnosticsError,
+  formatDiagnostic,
+  KernelError,
+  LockBusyError,
+  NetlinkError,
+  SyscallError,
+  UsageError,
+  VerifyError,
+} from './errors.js';
 import { describeApplyError, describeOp, hintFor } from './plan/describe.js';
 
 export interface ErrorReport {
@@ -28,7 +39,10 @@ export function reportError(error: unknown): ErrorReport {
   }
   if (error instanceof KernelError) {
     const hint = hintFor(error.op, error.errno);
-    return { lines: [`error: the kernel refused \`${describeOp(error.op)}\`: ${error.message}`, ...(hint ? [`  hint: ${hint}`] : [])], exit: 1 };
+    return {
+      lines: [`error: the kernel refused \`${describeOp(error.op)}\`: ${error.message}`, ...(hint ? [`  hint: ${hint}`] : [])],
+      exit: 1,
+    };
   }
   if (error instanceof NetlinkError) {
     return { lines: [`error: the kernel refused a request: ${error.message}`, ...(error.errno === 'EPERM' ? [ROOT_HINT] : [])], exit: 1 };
@@ -38,5 +52,8 @@ export function reportError(error: unknown): ErrorReport {
   if (error instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
     return { lines: [`error: ${error.message}`, ...(code === 'EPERM' || code === 'EACCES' ? [ROOT_HINT] : [])], exit: 1 };
   }
-  return { lines: [`internal error (this is a bug in vlannet; please report it): ${error instanceof Error ? error.message : String(error)}`], exit: 3 };
+  return {
+    lines: [`internal error (this is a bug in vlannet; please report it): ${error instanceof Error ? error.message : String(error)}`],
+    exit: 3,
+  };
 }

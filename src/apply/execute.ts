@@ -83,7 +83,14 @@ export async function executePlan(kernel: Kernel, actions: Action[], opts: Execu
     if (failures.length > 0) {
       const [first, ...others] = failures;
       const finished = new Set(done);
-      throw new ApplyError(first!.action, first!.cause, null, others, rest.filter((a) => !finished.has(a)), describeFailure(first!.action, first!.cause));
+      throw new ApplyError(
+        first!.action,
+        first!.cause,
+        null,
+        others,
+        rest.filter((a) => !finished.has(a)),
+        describeFailure(first!.action, first!.cause),
+      );
     }
   } finally {
     await kernel.finish?.();
@@ -104,7 +111,6 @@ export function dependsOn(later: Action, earlier: Action): boolean {
   const at = netnsOfOp(earlier.op);
   return at === null || at === netnsOfOp(later.op) || isRemoval(earlier.op);
 }
-
 
 /**
  * The order of an execution, as dependsOn says, counted instead of compared pairwise: per
@@ -132,7 +138,11 @@ class Schedule {
     for (const a of actions) {
       const ns = netnsOfOp(a.op);
       let q = this.queues.get(ns);
-      if (!q) { q = { actions: [], next: 0 }; this.queues.set(ns, q); this.left.set(ns, new Array<number>(this.stages).fill(0)); }
+      if (!q) {
+        q = { actions: [], next: 0 };
+        this.queues.set(ns, q);
+        this.left.set(ns, new Array<number>(this.stages).fill(0));
+      }
       if (q.actions.length && q.actions[q.actions.length - 1]!.stage > a.stage) throw new Error('BUG: actions are not in stage order');
       q.actions.push(a);
       this.left.get(ns)![a.stage]!++;
@@ -162,7 +172,10 @@ class Schedule {
           running--;
           this.inFlight[a.stage]!--;
           if (cause === null) this.complete(a);
-          else { failed = true; failures.push({ action: a, cause }); }
+          else {
+            failed = true;
+            failures.push({ action: a, cause });
+          }
           const w = wake;
           wake = null;
           w?.();
@@ -177,7 +190,9 @@ class Schedule {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      await new Promise<void>((resolve) => { wake = resolve; });
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
     if (!failed && started !== this.actions.length) throw new Error(`BUG: ${this.actions.length - started} actions never became ready`);
     return failures;
@@ -227,4 +242,3 @@ async function undo(kernel: Kernel, done: Action[]): Promise<RollbackReport> {
   }
   return report;
 }
-

@@ -37,7 +37,13 @@ async function guardUsers(kernel: Kernel, plan: Plan, opts: ReconcileOptions): P
     return guardNamespacesInUse(plan, users, opts.force ?? false);
   } catch (e) {
     if (!(opts.dryRun && e instanceof DiagnosticsError)) throw e;
-    return { ...plan, warnings: [...plan.warnings, ...e.diagnostics.map((d) => ({ ...d, severity: 'warning' as const, message: `apply will refuse this: ${d.message}` }))] };
+    return {
+      ...plan,
+      warnings: [
+        ...plan.warnings,
+        ...e.diagnostics.map((d) => ({ ...d, severity: 'warning' as const, message: `apply will refuse this: ${d.message}` })),
+      ],
+    };
   }
 }
 
@@ -82,7 +88,12 @@ export async function reconcile(kernel: Kernel, config: Config | null, opts: Rec
   }
 }
 
-async function reconcileWith(kernel: Kernel, config: Config | null, opts: ReconcileOptions, planner: IncrementalPlanner | undefined): Promise<ReconcileResult> {
+async function reconcileWith(
+  kernel: Kernel,
+  config: Config | null,
+  opts: ReconcileOptions,
+  planner: IncrementalPlanner | undefined,
+): Promise<ReconcileResult> {
   const namespaces = namespacesOf(config);
   const t0 = performance.now();
   const observed = await kernel.observe(namespaces);
@@ -109,7 +120,10 @@ async function reconcileWith(kernel: Kernel, config: Config | null, opts: Reconc
   timings.executeMs = t3 - t2;
   timings.verifyMs = t4 - t3;
   if (after.actions.length > 0) {
-    throw new VerifyError(after.actions, `the kernel does not match after apply; still to do:\n${after.actions.map((a) => `  ${a.object}: ${describeOp(a.op)} (${reasonText(a.reason)})`).join('\n')}`);
+    throw new VerifyError(
+      after.actions,
+      `the kernel does not match after apply; still to do:\n${after.actions.map((a) => `  ${a.object}: ${describeOp(a.op)} (${reasonText(a.reason)})`).join('\n')}`,
+    );
   }
   planner?.applied(observedAfter, scope);
   return { plan, executed, timings };

@@ -44,21 +44,30 @@ const LOCAL_FLAG = { local: { type: 'boolean', default: false } } as const;
  * file (plan then works alone; apply is refused, since the daemon would undo it). The file's
  * errors and a failed run throw as they would without the daemon.
  */
-async function servedByDaemon(command: 'plan' | 'apply', file: string, force = false): Promise<(ServedResult & { daemonPid: number }) | null> {
+async function servedByDaemon(
+  command: 'plan' | 'apply',
+  file: string,
+  force = false,
+): Promise<(ServedResult & { daemonPid: number }) | null> {
   const request = command === 'apply' ? { command, file: path.resolve(file), force } : { command, file: path.resolve(file) };
   const answer = await askDaemon<ServedAnswer>(runDir(), request, command === 'apply' ? null : 60_000);
   if (!answer) return null;
   switch (answer.outcome) {
     case 'declined':
       if (command === 'plan') return null;
-      throw new DaemonError(`the running daemon (pid ${answer.pid}) enforces ${answer.enforced}, not ${file}: it would undo this apply. Point the daemon at ${file} (vlannet daemon -f) or stop it first.`);
+      throw new DaemonError(
+        `the running daemon (pid ${answer.pid}) enforces ${answer.enforced}, not ${file}: it would undo this apply. Point the daemon at ${file} (vlannet daemon -f) or stop it first.`,
+      );
     case 'invalid':
       throw new DiagnosticsError(answer.diagnostics);
     case 'failed':
       throw new DaemonError(`the running daemon (pid ${answer.pid}) could not apply ${file}:\n${answer.error}`);
     case 'done':
       printWarnings(answer.warnings);
-      if (process.stderr.isTTY) err(`(${command === 'plan' ? 'planned' : 'applied'} by the running daemon, pid ${answer.pid}; --local reads the kernel afresh in this process)`);
+      if (process.stderr.isTTY)
+        err(
+          `(${command === 'plan' ? 'planned' : 'applied'} by the running daemon, pid ${answer.pid}; --local reads the kernel afresh in this process)`,
+        );
       return { ...answer.result, daemonPid: answer.pid };
   }
 }
@@ -71,13 +80,17 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const { diagnostics } = allocateAddresses(config, EMPTY);
   const problems = diagnostics.filter((d) => d.severity === 'error');
   if (problems.length) throw new DiagnosticsError(problems);
-  out(`${values.file}: valid (${config.networks.length} networks, ${config.endpoints.length} endpoints, ${config.vlans.length} vlan links)`);
+  out(
+    `${values.file}: valid (${config.networks.length} networks, ${config.endpoints.length} endpoints, ${config.vlans.length} vlan links)`,
+  );
   return 0;
 }
 
 export async function planCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG,
+    ...FILE_FLAG,
+    ...JSON_FLAG,
+    ...LOCAL_FLAG,
     observed: { type: 'string' },
     destroy: { type: 'boolean', default: false },
     'detailed-exitcode': { type: 'boolean', default: false },
@@ -112,8 +125,16 @@ function readObserved(file: string): ObservedState {
     throw new UsageError(`cannot read observed state ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
   const s = state as Partial<ObservedState>;
-  if (s?.format_version !== OBSERVED_FORMAT_VERSION || !Array.isArray(s.links) || !Array.isArray(s.addresses) || !Array.isArray(s.routes) || !Array.isArray(s.namespaces)) {
-    throw new UsageError(`${file}: not an observed state of format_version ${OBSERVED_FORMAT_VERSION} (as printed by \`vlannet show --json\`)`);
+  if (
+    s?.format_version !== OBSERVED_FORMAT_VERSION ||
+    !Array.isArray(s.links) ||
+    !Array.isArray(s.addresses) ||
+    !Array.isArray(s.routes) ||
+    !Array.isArray(s.namespaces)
+  ) {
+    throw new UsageError(
+      `${file}: not an observed state of format_version ${OBSERVED_FORMAT_VERSION} (as printed by \`vlannet show --json\`)`,
+    );
   }
   return s as ObservedState;
 }

@@ -73,7 +73,7 @@ const COLLECT_AFTER_GROWTH = 6 << 20;
  * refused at once (LockBusyError, exit 1).
  */
 async function lockForDaemon(log: Logger): Promise<Lock> {
-  for (let waiting = false; ;) {
+  for (let waiting = false; ; ) {
     try {
       return acquireLock('daemon');
     } catch (e) {
@@ -96,9 +96,11 @@ function daemonFlags(argv: string[]) {
     force: { type: 'boolean', default: false },
   });
   const resyncSeconds = Number(values.resync);
-  if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0) throw new UsageError(`--resync ${values.resync}: expected a number of seconds greater than 0`);
+  if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0)
+    throw new UsageError(`--resync ${values.resync}: expected a number of seconds greater than 0`);
   const settleSeconds = Number(values.settle);
-  if (!Number.isFinite(settleSeconds) || settleSeconds < 0) throw new UsageError(`--settle ${values.settle}: expected a number of seconds, 0 or more`);
+  if (!Number.isFinite(settleSeconds) || settleSeconds < 0)
+    throw new UsageError(`--settle ${values.settle}: expected a number of seconds, 0 or more`);
   return { file: values.file, resyncSeconds, settleSeconds, metrics: values.metrics, debug: values.debug, force: values.force };
 }
 
@@ -146,18 +148,28 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const kernel = await openKernel(true);
   // prom-client is loaded only when metrics are asked for: a few MB the daemon otherwise never needs.
   const metrics = flags.metrics ? await (await import('../daemon/metrics.js')).serveMetrics(flags.metrics) : null;
-  if (metrics) log.info(`metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`);
+  if (metrics)
+    log.info(
+      `metrics at http://${metrics.address.host.includes(':') ? `[${metrics.address.host}]` : metrics.address.host}:${metrics.address.port}/metrics`,
+    );
 
   let daemon: Daemon | null = null;
   const events = watchKernel([], (e) => daemon?.schedule(e.kind === 'overflow' ? 'overflow' : 'kernel'));
   daemon = new Daemon({
-    file, kernel, log, loadConfig, notifier, force: flags.force,
+    file,
+    kernel,
+    log,
+    loadConfig,
+    notifier,
+    force: flags.force,
     timing: { resyncMs: resyncSeconds * 1000, settleMs: settleSeconds * 1000 },
     observers: [followNamespaces(events, log, heap), ...(metrics ? [metrics.observer] : [])],
   });
 
   let stopRequested: (signal: string) => void = () => {};
-  const stopped = new Promise<string>((resolve) => { stopRequested = resolve; });
+  const stopped = new Promise<string>((resolve) => {
+    stopRequested = resolve;
+  });
   const onStop = (signal: NodeJS.Signals) => stopRequested(signal);
   const onHup = () => daemon?.reload();
   process.on('SIGTERM', onStop);
@@ -165,7 +177,14 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   process.on('SIGHUP', onHup);
 
   const status = await serveDaemon(runDir(), daemon);
-  const config = watchConfig(file, (why) => { log.debug(`config event: ${why}`); daemon?.schedule('config'); }, (e) => log.warning(`config watcher: ${e.message}`));
+  const config = watchConfig(
+    file,
+    (why) => {
+      log.debug(`config event: ${why}`);
+      daemon?.schedule('config');
+    },
+    (e) => log.warning(`config watcher: ${e.message}`),
+  );
   log.info(`vlannet daemon ${process.pid} starting: config ${file}, resync every ${resyncSeconds} s, status on ${status.path}`);
 
   const shutdown = async (code: number): Promise<number> => {

@@ -20,13 +20,41 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  validate: { summary: 'check a config file and print every error with its line:column', usage: 'validate [-f FILE]', run: async (a) => (await commands()).validateCommand(a) },
-  plan: { summary: 'show what apply would change in the kernel', usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]', run: async (a) => (await commands()).planCommand(a) },
-  apply: { summary: 'make the kernel match the config, verify it, roll back on failure', usage: 'apply [-f FILE] [--json] [--force]', run: async (a) => (await commands()).applyCommand(a) },
-  show: { summary: "print what vlannet owns in the kernel (the ObservedState with --json)", usage: 'show [--json] [--netns NAME]...', run: async (a) => (await commands()).showCommand(a) },
-  destroy: { summary: 'remove everything vlannet created, and nothing else', usage: 'destroy [--json] [--force]', run: async (a) => (await commands()).destroyCommand(a) },
-  daemon: { summary: 'keep the kernel equal to the config file (run by systemd)', usage: 'daemon [-f FILE] [--resync SECONDS] [--settle SECONDS] [--metrics ADDR:PORT] [--force]', run: async (a) => (await daemon()).daemonCommand(a) },
-  status: { summary: "the daemon's state, last reconcile and the current plan", usage: 'status [-f FILE] [--json]', run: async (a) => (await status()).statusCommand(a) },
+  validate: {
+    summary: 'check a config file and print every error with its line:column',
+    usage: 'validate [-f FILE]',
+    run: async (a) => (await commands()).validateCommand(a),
+  },
+  plan: {
+    summary: 'show what apply would change in the kernel',
+    usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]',
+    run: async (a) => (await commands()).planCommand(a),
+  },
+  apply: {
+    summary: 'make the kernel match the config, verify it, roll back on failure',
+    usage: 'apply [-f FILE] [--json] [--force]',
+    run: async (a) => (await commands()).applyCommand(a),
+  },
+  show: {
+    summary: 'print what vlannet owns in the kernel (the ObservedState with --json)',
+    usage: 'show [--json] [--netns NAME]...',
+    run: async (a) => (await commands()).showCommand(a),
+  },
+  destroy: {
+    summary: 'remove everything vlannet created, and nothing else',
+    usage: 'destroy [--json] [--force]',
+    run: async (a) => (await commands()).destroyCommand(a),
+  },
+  daemon: {
+    summary: 'keep the kernel equal to the config file (run by systemd)',
+    usage: 'daemon [-f FILE] [--resync SECONDS] [--settle SECONDS] [--metrics ADDR:PORT] [--force]',
+    run: async (a) => (await daemon()).daemonCommand(a),
+  },
+  status: {
+    summary: "the daemon's state, last reconcile and the current plan",
+    usage: 'status [-f FILE] [--json]',
+    run: async (a) => (await status()).statusCommand(a),
+  },
 };
 
 function help(): string {

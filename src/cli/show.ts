@@ -54,7 +54,9 @@ function renderShow(state: ObservedState): string {
       const mark = ownerOf(l);
       const what = [l.kind || 'device', l.mode, l.flag, l.vlanId !== undefined ? `id ${l.vlanId}` : undefined].filter(Boolean).join(' ');
       const addrs = state.addresses.filter((a) => a.netns === netns && a.link === l.name).map((a) => `${a.address}/${a.prefixLength}`);
-      lines.push(`  ${l.name}${l.parent ? `@${l.parent}` : ''}  ${what}  mtu ${l.mtu}  ${l.up ? 'up' : 'DOWN'}  ${mark ? `${mark.role} ${mark.name}` : '(parent, not vlannet\'s)'}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
+      lines.push(
+        `  ${l.name}${l.parent ? `@${l.parent}` : ''}  ${what}  mtu ${l.mtu}  ${l.up ? 'up' : 'DOWN'}  ${mark ? `${mark.role} ${mark.name}` : "(parent, not vlannet's)"}${addrs.length ? `  ${addrs.join(' ')}` : ''}`,
+      );
       for (const r of state.routes.filter((r) => r.netns === netns && r.dev === l.name)) {
         lines.push(`    route ${routeText(r)}`);
       }

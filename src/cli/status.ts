@@ -32,9 +32,15 @@ export async function statusCommand(argv: string[]): Promise<number> {
 
 /** The report without a daemon: the file as it is and the plan against the kernel now. */
 async function recompute(file: string): Promise<StatusReport> {
-  const [{ loadConfig }, { namespacesOf }, { makePlan }] = await Promise.all([import('../config/load.js'), import('../apply/reconcile.js'), import('../plan/plan.js')]);
+  const [{ loadConfig }, { namespacesOf }, { makePlan }] = await Promise.all([
+    import('../config/load.js'),
+    import('../apply/reconcile.js'),
+    import('../plan/plan.js'),
+  ]);
   const src = readConfigSource(file);
-  const loaded = src.ok ? loadConfig(src.text, file) : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
+  const loaded = src.ok
+    ? loadConfig(src.text, file)
+    : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
   const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
   const git = src.ok ? gitRevisionOf(src.realPath) : null;
@@ -56,9 +62,18 @@ async function recompute(file: string): Promise<StatusReport> {
   const report: StatusReport = {
     format_version: STATUS_FORMAT_VERSION,
     daemon: { running: false, pid: null, since: null, busy: false },
-    summary: !loaded.config ? 'daemon not running; config not valid' : converged ? 'daemon not running; the kernel matches the config' : `daemon not running; ${plan ? `${plan.actions.length} changes pending` : 'plan not computed'}`,
+    summary: !loaded.config
+      ? 'daemon not running; config not valid'
+      : converged
+        ? 'daemon not running; the kernel matches the config'
+        : `daemon not running; ${plan ? `${plan.actions.length} changes pending` : 'plan not computed'}`,
     config: {
-      file, realPath: src.ok ? src.realPath : null, valid: loaded.config !== null, currentHash: src.ok ? src.hash : null, errors, warnings,
+      file,
+      realPath: src.ok ? src.realPath : null,
+      valid: loaded.config !== null,
+      currentHash: src.ok ? src.hash : null,
+      errors,
+      warnings,
       lastGood: loaded.config && src.ok ? { hash: src.hash, loadedAt: new Date().toISOString(), git } : null,
     },
     applied: null,
@@ -77,26 +92,41 @@ async function recompute(file: string): Promise<StatusReport> {
 /** The report for people. */
 export function renderStatus(r: StatusReport): string {
   const lines: string[] = [];
-  const git = (g: GitRevision | null) => (g ? `, git commit ${g.commit.slice(0, 12)}${g.branch ? ` (${g.branch})` : ' (detached)'} in ${g.worktree}` : '');
+  const git = (g: GitRevision | null) =>
+    g ? `, git commit ${g.commit.slice(0, 12)}${g.branch ? ` (${g.branch})` : ' (detached)'} in ${g.worktree}` : '';
   const d = r.daemon;
-  lines.push(d.running ? `daemon:          running (pid ${d.pid}, since ${d.since})${d.busy ? ', reconciling now' : ''}` : 'daemon:          not running (report recomputed from the file and the kernel)');
+  lines.push(
+    d.running
+      ? `daemon:          running (pid ${d.pid}, since ${d.since})${d.busy ? ', reconciling now' : ''}`
+      : 'daemon:          not running (report recomputed from the file and the kernel)',
+  );
   lines.push(`summary:         ${r.summary}`);
   const c = r.config;
-  lines.push(`config:          ${c.file}${c.realPath && c.realPath !== c.file ? ` -> ${c.realPath}` : ''}: ${c.valid ? 'valid' : 'NOT VALID'}${c.currentHash ? ` (revision ${shortHash(c.currentHash)})` : ''}`);
+  lines.push(
+    `config:          ${c.file}${c.realPath && c.realPath !== c.file ? ` -> ${c.realPath}` : ''}: ${c.valid ? 'valid' : 'NOT VALID'}${c.currentHash ? ` (revision ${shortHash(c.currentHash)})` : ''}`,
+  );
   for (const e of c.errors) lines.push(`  ${e}`);
   for (const w of c.warnings) lines.push(`  ${w}`);
   if (d.running) {
-    lines.push(`last good:       ${c.lastGood ? `revision ${shortHash(c.lastGood.hash)}, read ${c.lastGood.loadedAt}${git(c.lastGood.git)}` : 'none (nothing is enforced)'}`);
+    lines.push(
+      `last good:       ${c.lastGood ? `revision ${shortHash(c.lastGood.hash)}, read ${c.lastGood.loadedAt}${git(c.lastGood.git)}` : 'none (nothing is enforced)'}`,
+    );
     lines.push(`applied:         ${r.applied ? `revision ${shortHash(r.applied.hash)}${git(r.applied.git)}` : 'nothing yet'}`);
     const run = r.lastReconcile;
-    lines.push(`last reconcile:  ${run ? `${run.startedAt} (${run.triggers.join('+')}): ${run.result}, ${run.executed} action${run.executed === 1 ? '' : 's'}, ${run.durationMs.toFixed(0)} ms` : 'none yet'}`);
+    lines.push(
+      `last reconcile:  ${run ? `${run.startedAt} (${run.triggers.join('+')}): ${run.result}, ${run.executed} action${run.executed === 1 ? '' : 's'}, ${run.durationMs.toFixed(0)} ms` : 'none yet'}`,
+    );
     if (run?.error) for (const l of run.error.split('\n')) lines.push(`  ${l}`);
     const change = r.lastChange;
     if (change && change !== run && change.startedAt !== run?.startedAt) {
-      lines.push(`last change:     ${change.startedAt} (${change.triggers.join('+')}): ${change.result}, ${change.executed} action${change.executed === 1 ? '' : 's'}, ${change.durationMs.toFixed(0)} ms`);
+      lines.push(
+        `last change:     ${change.startedAt} (${change.triggers.join('+')}): ${change.result}, ${change.executed} action${change.executed === 1 ? '' : 's'}, ${change.durationMs.toFixed(0)} ms`,
+      );
     }
     lines.push(`last success:    ${r.lastSuccessAt ?? 'never'}`);
-    lines.push(`reconciles:      ${r.reconciles}, drift repairs: ${r.driftRepairs}${r.failures ? `, failing ${r.failures}× in a row` : ''}`);
+    lines.push(
+      `reconciles:      ${r.reconciles}, drift repairs: ${r.driftRepairs}${r.failures ? `, failing ${r.failures}× in a row` : ''}`,
+    );
   } else if (c.lastGood?.git) {
     lines.push(`git:             ${git(c.lastGood.git).slice(2)}`);
   }

@@ -41,7 +41,8 @@ export function loadConfig(text: string, file: string): LoadResult {
       message: `duplicate key ${show(d.value)} (already at line ${first.line}, column ${first.col}): the keys of a map must be unique`,
     });
   }
-  for (const w of doc.warnings) diagnostics.push({ severity: 'warning', at: loc.offset(w.pos[0]), path: '', message: yamlMessage(w.message) });
+  for (const w of doc.warnings)
+    diagnostics.push({ severity: 'warning', at: loc.offset(w.pos[0]), path: '', message: yamlMessage(w.message) });
 
   let js: unknown = null;
   try {
@@ -54,7 +55,8 @@ export function loadConfig(text: string, file: string): LoadResult {
       severity: 'error',
       at: `${file}:1:1`,
       path: '',
-      message: 'the file is empty (or holds only comments): it must say at least `version: 1`, so that an empty or half-written file is never read as "own nothing"',
+      message:
+        'the file is empty (or holds only comments): it must say at least `version: 1`, so that an empty or half-written file is never read as "own nothing"',
     });
     return finish(null, diagnostics);
   }
@@ -101,7 +103,10 @@ export function readConfig(path: string): LoadResult {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    return { config: null, diagnostics: [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ${unreadable(e as NodeJS.ErrnoException)}` }] };
+    return {
+      config: null,
+      diagnostics: [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ${unreadable(e as NodeJS.ErrnoException)}` }],
+    };
   }
   return loadConfig(text, path);
 }
@@ -154,7 +159,12 @@ function schemaIssue(issue: z.core.$ZodIssue, js: unknown, report: Report): void
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeys(path);
     for (const key of issue.keys) {
-      report('error', [...path, key], `unknown key ${JSON.stringify(key)}${allowed.length ? `; allowed here: ${allowed.join(', ')}` : ''}`, true);
+      report(
+        'error',
+        [...path, key],
+        `unknown key ${JSON.stringify(key)}${allowed.length ? `; allowed here: ${allowed.join(', ')}` : ''}`,
+        true,
+      );
     }
     return;
   }
@@ -185,12 +195,25 @@ function allowedKeys(path: YamlPath): string[] {
     for (;;) {
       const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType };
       if ((def.type === 'optional' || def.type === 'nullable') && def.innerType) schema = def.innerType;
-      else return def as unknown as { type: string; shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType };
+      else
+        return def as unknown as {
+          type: string;
+          shape?: Record<string, z.core.$ZodType>;
+          valueType?: z.core.$ZodType;
+          element?: z.core.$ZodType;
+        };
     }
   };
   for (const seg of path) {
     const def = unwrap();
-    const next = def.type === 'object' ? def.shape?.[String(seg)] : def.type === 'record' ? def.valueType : def.type === 'array' ? def.element : undefined;
+    const next =
+      def.type === 'object'
+        ? def.shape?.[String(seg)]
+        : def.type === 'record'
+          ? def.valueType
+          : def.type === 'array'
+            ? def.element
+            : undefined;
     if (!next) return [];
     schema = next;
   }

@@ -40,7 +40,8 @@ export function objectNameProblem(kind: string, name: string): string | null {
 export function netnsProblem(name: string, mark: string): string | null {
   if (name === '') return 'a namespace name cannot be empty';
   if (name === '.' || name === '..') return `namespace name ${JSON.stringify(name)} is not allowed (. and .. are reserved)`;
-  if (name.includes('/') || name.includes('\0')) return `namespace name ${JSON.stringify(name)} contains "/" or NUL, it must be a file name under /run/netns`;
+  if (name.includes('/') || name.includes('\0'))
+    return `namespace name ${JSON.stringify(name)} contains "/" or NUL, it must be a file name under /run/netns`;
   if (bytes(name) > NETNS_MAX_BYTES) return `namespace name is ${bytes(name)} bytes, longer than ${NETNS_MAX_BYTES}`;
   return markProblem(mark);
 }

@@ -3,7 +3,16 @@
 // canonical. Tolerant by design: it never throws on values the rules reject, so the rules can run
 // on the same result and every problem is reported at once.
 
-import { IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES, type Config, type EndpointConfig, type NetworkConfig, type SubnetConfig, type VlanConfig } from '../model/types.js';
+import {
+  IPVLAN_FLAGS,
+  IPVLAN_MODES,
+  MACVLAN_MODES,
+  type Config,
+  type EndpointConfig,
+  type NetworkConfig,
+  type SubnetConfig,
+  type VlanConfig,
+} from '../model/types.js';
 import { canonical, firstUsable, parseAddress, parseCidr } from '../model/address.js';
 import type { Locator, YamlPath } from './locate.js';
 import { pathText } from './locate.js';
@@ -23,7 +32,10 @@ export interface Input {
 export const HOST_NETNS = 'host';
 export const DEFAULT_IFNAME = 'eth0';
 
-const byName = <T>(record: Record<string, T>) => Object.keys(record).sort().map((name) => [name, record[name]!] as const);
+const byName = <T>(record: Record<string, T>) =>
+  Object.keys(record)
+    .sort()
+    .map((name) => [name, record[name]!] as const);
 
 export function normalise(input: Input, loc: Locator): Config {
   const where = (path: YamlPath, key = true) => ({ at: loc.at(path, key), path: pathText(path) });
@@ -52,9 +64,11 @@ export function normalise(input: Input, loc: Locator): Config {
       subnets: (n.subnets ?? []).map((s, i) => subnet(s, !(routed || internal), where(['networks', name, 'subnets', i], false))),
       ...where(['networks', name]),
     };
-    networks.push(n.driver === 'macvlan'
-      ? { ...base, driver: 'macvlan', mode: oneOf(MACVLAN_MODES, n.mode, 'bridge'), flag: null }
-      : { ...base, driver: 'ipvlan', mode: ipvlanMode, flag: oneOf(IPVLAN_FLAGS, n.flag, 'bridge') });
+    networks.push(
+      n.driver === 'macvlan'
+        ? { ...base, driver: 'macvlan', mode: oneOf(MACVLAN_MODES, n.mode, 'bridge'), flag: null }
+        : { ...base, driver: 'ipvlan', mode: ipvlanMode, flag: oneOf(IPVLAN_FLAGS, n.flag, 'bridge') },
+    );
   }
 
   const internalNetworks = new Set(networks.filter((n) => n.internal).map((n) => n.name));
@@ -122,4 +136,3 @@ function address(text: string | undefined, family: 4 | 6): string | null {
   const parsed = parseAddress(text, family);
   return parsed.ok ? canonical(parsed.ok) : text;
 }
-

@@ -6,7 +6,17 @@ import { formatMark, netnsMark } from '../model/owner.js';
 import type { Config, EndpointConfig, Family, NetworkConfig } from '../model/types.js';
 import { IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES } from '../model/types.js';
 import type { Cidr } from '../model/address.js';
-import { broadcastAddress, canonical, isLinkLocal6, isPointToPoint, networkAddress, overlap, parseAddress, parseCidr, within } from '../model/address.js';
+import {
+  broadcastAddress,
+  canonical,
+  isLinkLocal6,
+  isPointToPoint,
+  networkAddress,
+  overlap,
+  parseAddress,
+  parseCidr,
+  within,
+} from '../model/address.js';
 import type { YamlPath } from './locate.js';
 import { ifnameProblem, markProblem, netnsProblem, objectNameProblem, VLAN_PARENT } from './names.js';
 import type { Input } from './normalise.js';
@@ -67,7 +77,11 @@ export const driverKeys: Rule = (ctx) => {
   }
   for (const { e, n } of attached(ctx)) {
     if (n.driver === 'ipvlan' && e.mac !== null) {
-      ctx.error(['endpoints', e.name, 'mac'], `mac is for macvlan networks only; ${q(n.name)} is ipvlan (its endpoints share the parent's MAC address)`, true);
+      ctx.error(
+        ['endpoints', e.name, 'mac'],
+        `mac is for macvlan networks only; ${q(n.name)} is ipvlan (its endpoints share the parent's MAC address)`,
+        true,
+      );
     }
   }
 };
@@ -78,7 +92,10 @@ export const driverModes: Rule = (ctx) => {
     const written = ctx.input.networks[n.name];
     const mode = written?.mode;
     if (mode !== undefined && !(modesOf(n) as readonly string[]).includes(mode)) {
-      ctx.error(['networks', n.name, 'mode'], `mode ${q(mode)} is not ${n.driver === 'ipvlan' ? 'an' : 'a'} ${n.driver} mode: expected one of ${list(modesOf(n))}`);
+      ctx.error(
+        ['networks', n.name, 'mode'],
+        `mode ${q(mode)} is not ${n.driver === 'ipvlan' ? 'an' : 'a'} ${n.driver} mode: expected one of ${list(modesOf(n))}`,
+      );
     }
     const flag = written?.flag;
     if (n.driver === 'ipvlan' && flag !== undefined && !(IPVLAN_FLAGS as readonly string[]).includes(flag)) {
@@ -106,7 +123,9 @@ export const interfaceNames: Rule = (ctx) => {
 
 export const objectNames: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
-    const problem = objectNameProblem('network', n.name) ?? markProblem(formatMark({ role: 'dummy', name: n.name, kind: 'dummy', parent: null, vlanId: null }));
+    const problem =
+      objectNameProblem('network', n.name) ??
+      markProblem(formatMark({ role: 'dummy', name: n.name, kind: 'dummy', parent: null, vlanId: null }));
     if (problem) ctx.error(['networks', n.name], problem, true);
   }
   const nets = networksOf(ctx);
@@ -123,7 +142,12 @@ export const netnsNames: Rule = (ctx) => {
     if (e.netns === null) continue;
     const problem = netnsProblem(e.netns, netnsMark(e.netns));
     const written = ctx.input.endpoints[e.name]?.netns !== undefined;
-    if (problem) ctx.error(written ? ['endpoints', e.name, 'netns'] : ['endpoints', e.name], written ? problem : `${problem} (the namespace defaults to the endpoint's name; set netns)`, !written);
+    if (problem)
+      ctx.error(
+        written ? ['endpoints', e.name, 'netns'] : ['endpoints', e.name],
+        written ? problem : `${problem} (the namespace defaults to the endpoint's name; set netns)`,
+        !written,
+      );
   }
 };
 
@@ -131,20 +155,28 @@ export const netnsNames: Rule = (ctx) => {
 
 export const loopbackParent: Rule = (ctx) => {
   for (const [name, n] of Object.entries(ctx.input.networks)) {
-    if (n.parent === LOOPBACK) ctx.error(['networks', name, 'parent'], `parent ${q(LOOPBACK)} is the loopback: macvlan and ipvlan need an Ethernet-like link`);
+    if (n.parent === LOOPBACK)
+      ctx.error(['networks', name, 'parent'], `parent ${q(LOOPBACK)} is the loopback: macvlan and ipvlan need an Ethernet-like link`);
   }
   for (const [name, v] of Object.entries(ctx.input.vlans)) {
-    if (v.parent === LOOPBACK) ctx.error(['vlans', name, 'parent'], `parent ${q(LOOPBACK)} is the loopback: an 802.1q link needs an Ethernet link`);
+    if (v.parent === LOOPBACK)
+      ctx.error(['vlans', name, 'parent'], `parent ${q(LOOPBACK)} is the loopback: an 802.1q link needs an Ethernet link`);
   }
 };
 
 export const internalParent: Rule = (ctx) => {
   for (const [name, n] of Object.entries(ctx.input.networks)) {
     if (n.internal === true && n.parent !== undefined) {
-      ctx.error(['networks', name, 'internal'], `internal: true isolates the network on its own dummy link, so it cannot have parent ${q(n.parent)}; remove one of them`);
+      ctx.error(
+        ['networks', name, 'internal'],
+        `internal: true isolates the network on its own dummy link, so it cannot have parent ${q(n.parent)}; remove one of them`,
+      );
     }
     if (n.internal === false && n.parent === undefined) {
-      ctx.warn(['networks', name, 'internal'], 'a network without parent is always internal (isolated on a dummy link); internal: false is ignored');
+      ctx.warn(
+        ['networks', name, 'internal'],
+        'a network without parent is always internal (isolated on a dummy link); internal: false is ignored',
+      );
     }
   }
 };
@@ -163,7 +195,10 @@ export const vlanNames: Rule = (ctx) => {
   for (const [name, v] of Object.entries(ctx.input.vlans)) {
     const m = VLAN_PARENT.exec(name);
     if (m && Number(m[2]) !== v.id) {
-      ctx.error(['vlans', name, 'id'], `vlan ${q(name)} is named for VLAN ${Number(m[2])} but has id ${v.id}; name it otherwise or use id ${Number(m[2])}`);
+      ctx.error(
+        ['vlans', name, 'id'],
+        `vlan ${q(name)} is named for VLAN ${Number(m[2])} but has id ${v.id}; name it otherwise or use id ${Number(m[2])}`,
+      );
     }
   }
 };
@@ -174,7 +209,10 @@ export const vlanDuplicates: Rule = (ctx) => {
     for (const v of group.slice(1)) {
       const first = group[0]!;
       const path = v.source === 'vlans' ? ['vlans', v.name, 'id'] : impliedBy(ctx, v.name);
-      ctx.error(path, `VLAN ${v.id} on ${q(v.parent)} is already ${q(first.name)} (${first.at}); the kernel allows one link per parent and id`);
+      ctx.error(
+        path,
+        `VLAN ${v.id} on ${q(v.parent)} is already ${q(first.name)} (${first.at}); the kernel allows one link per parent and id`,
+      );
     }
   }
 };
@@ -190,11 +228,22 @@ export const sharedParents: Rule = (ctx) => {
     const first = nets[0]!;
     for (const n of nets.slice(1)) {
       if (n.driver !== first.driver) {
-        ctx.error(['networks', n.name, 'driver'], `driver ${n.driver} on parent ${q(parent)}, which network ${q(first.name)} uses with ${first.driver}: the kernel takes one driver per parent (EBUSY)`);
+        ctx.error(
+          ['networks', n.name, 'driver'],
+          `driver ${n.driver} on parent ${q(parent)}, which network ${q(first.name)} uses with ${first.driver}: the kernel takes one driver per parent (EBUSY)`,
+        );
       } else if (n.driver === 'ipvlan' && n.mode !== first.mode) {
-        ctx.error(['networks', n.name, 'mode'], `ipvlan mode ${n.mode} on parent ${q(parent)}, which network ${q(first.name)} uses in mode ${first.mode}: the mode belongs to the parent, one per parent`, ctx.input.networks[n.name]?.mode === undefined);
+        ctx.error(
+          ['networks', n.name, 'mode'],
+          `ipvlan mode ${n.mode} on parent ${q(parent)}, which network ${q(first.name)} uses in mode ${first.mode}: the mode belongs to the parent, one per parent`,
+          ctx.input.networks[n.name]?.mode === undefined,
+        );
       } else if (n.driver === 'ipvlan' && n.flag !== first.flag) {
-        ctx.error(['networks', n.name, 'flag'], `ipvlan flag ${n.flag} on parent ${q(parent)}, which network ${q(first.name)} uses with flag ${first.flag}: the flag belongs to the parent, one per parent`, ctx.input.networks[n.name]?.flag === undefined);
+        ctx.error(
+          ['networks', n.name, 'flag'],
+          `ipvlan flag ${n.flag} on parent ${q(parent)}, which network ${q(first.name)} uses with flag ${first.flag}: the flag belongs to the parent, one per parent`,
+          ctx.input.networks[n.name]?.flag === undefined,
+        );
       }
     }
   }
@@ -206,7 +255,10 @@ export const vlanMtus: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
     const v = vlans.get(n.parent);
     if (n.mtu !== null && v?.mtu != null && n.mtu > v.mtu) {
-      ctx.error(['networks', n.name, 'mtu'], `MTU ${n.mtu} is larger than the MTU ${v.mtu} of its parent vlan ${q(v.name)} (${v.at}); the kernel refuses (EINVAL)`);
+      ctx.error(
+        ['networks', n.name, 'mtu'],
+        `MTU ${n.mtu} is larger than the MTU ${v.mtu} of its parent vlan ${q(v.name)} (${v.at}); the kernel refuses (EINVAL)`,
+      );
     }
   }
 };
@@ -217,7 +269,11 @@ export const passthru: Rule = (ctx) => {
     const pt = eps.find(({ n }) => n.driver === 'macvlan' && n.mode === 'passthru');
     if (!pt || eps.length <= 1) continue;
     const second = eps.find(({ e }) => e !== pt.e) ?? eps[1]!;
-    ctx.error(['endpoints', second.e.name], `parent ${q(parent)} has passthru network ${q(pt.n.name)}, which allows 1 endpoint on it; ${eps.length} are configured (${list(eps.map(({ e }) => e.name))})`, true);
+    ctx.error(
+      ['endpoints', second.e.name],
+      `parent ${q(parent)} has passthru network ${q(pt.n.name)}, which allows 1 endpoint on it; ${eps.length} are configured (${list(eps.map(({ e }) => e.name))})`,
+      true,
+    );
   }
 };
 
@@ -252,10 +308,19 @@ function parsedSubnets(ctx: RuleContext): ParsedSubnet[] {
  * subnets containing each one are exactly those left on a stack of nested subnets: O(n log n) plus
  * the overlapping pairs.
  */
-export function firstOverlapping(list: readonly ParsedSubnet[], related: (a: ParsedSubnet, b: ParsedSubnet) => boolean): Map<number, ParsedSubnet> {
+export function firstOverlapping(
+  list: readonly ParsedSubnet[],
+  related: (a: ParsedSubnet, b: ParsedSubnet) => boolean,
+): Map<number, ParsedSubnet> {
   const sorted = list
     .map((s, i) => ({ s, i, start: s.cidr.net.bigInt() }))
-    .sort((a, b) => a.s.cidr.family - b.s.cidr.family || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || a.s.cidr.prefix - b.s.cidr.prefix || a.i - b.i);
+    .sort(
+      (a, b) =>
+        a.s.cidr.family - b.s.cidr.family ||
+        (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) ||
+        a.s.cidr.prefix - b.s.cidr.prefix ||
+        a.i - b.i,
+    );
   const earliest = new Map<number, number>();
   const open: typeof sorted = [];
   for (const x of sorted) {
@@ -275,22 +340,33 @@ export const subnets: Rule = (ctx) => {
     for (const [i, s] of written.entries()) {
       const path = ['networks', n.name, 'subnets', i];
       const parsed = parseCidr(s.subnet);
-      if (parsed.error !== null) { ctx.error([...path, 'subnet'], parsed.error); continue; }
+      if (parsed.error !== null) {
+        ctx.error([...path, 'subnet'], parsed.error);
+        continue;
+      }
       const cidr = parsed.ok;
       if (s.gateway !== undefined) {
         const gw = parseAddress(s.gateway, cidr.family);
         const routed = n.driver === 'ipvlan' && n.mode !== 'l2';
-        const ignored = routed ? `ignored in ${n.mode} mode (the default route points at the interface, no next hop)` : n.internal ? 'ignored: an internal network has no gateway' : null;
+        const ignored = routed
+          ? `ignored in ${n.mode} mode (the default route points at the interface, no next hop)`
+          : n.internal
+            ? 'ignored: an internal network has no gateway'
+            : null;
         if (gw.error !== null) ctx.error([...path, 'gateway'], gw.error);
         else if (ignored) ctx.warn([...path, 'gateway'], `gateway ${q(s.gateway)} is ${ignored}`);
         else if (!within(gw.ok, cidr) && !isLinkLocal6(gw.ok)) {
-          ctx.error([...path, 'gateway'], `gateway ${q(s.gateway)} is outside subnet ${cidr.text}${cidr.family === 6 ? ' (an IPv6 gateway may also be link-local, fe80::/10)' : ''}`);
+          ctx.error(
+            [...path, 'gateway'],
+            `gateway ${q(s.gateway)} is outside subnet ${cidr.text}${cidr.family === 6 ? ' (an IPv6 gateway may also be link-local, fe80::/10)' : ''}`,
+          );
         }
       }
       if (s.ip_range !== undefined) {
         const range = parseCidr(s.ip_range);
         if (range.error !== null) ctx.error([...path, 'ip_range'], range.error);
-        else if (range.ok.family !== cidr.family || !within(range.ok.net, cidr)) ctx.error([...path, 'ip_range'], `ip_range ${range.ok.text} is outside subnet ${cidr.text}`);
+        else if (range.ok.family !== cidr.family || !within(range.ok.net, cidr))
+          ctx.error([...path, 'ip_range'], `ip_range ${range.ok.text} is outside subnet ${cidr.text}`);
       }
     }
   }
@@ -298,7 +374,11 @@ export const subnets: Rule = (ctx) => {
     const earlier = firstOverlapping(mine, () => true);
     for (const [i, a] of mine.entries()) {
       const b = earlier.get(i);
-      if (b) ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of the same network`);
+      if (b)
+        ctx.error(
+          ['networks', a.network.name, 'subnets', a.index, 'subnet'],
+          `subnet ${a.cidr.text} overlaps ${b.cidr.text} of the same network`,
+        );
     }
   }
 };
@@ -309,7 +389,10 @@ export const overlappingSubnets: Rule = (ctx) => {
     for (const [i, a] of shared.entries()) {
       const b = earlier.get(i);
       if (b) {
-        ctx.error(['networks', a.network.name, 'subnets', a.index, 'subnet'], `subnet ${a.cidr.text} overlaps ${b.cidr.text} of network ${q(b.network.name)} on the same parent ${q(a.network.parent)}`);
+        ctx.error(
+          ['networks', a.network.name, 'subnets', a.index, 'subnet'],
+          `subnet ${a.cidr.text} overlaps ${b.cidr.text} of network ${q(b.network.name)} on the same parent ${q(a.network.parent)}`,
+        );
       }
     }
   }
@@ -327,11 +410,23 @@ export const staticAddresses: Rule = (ctx) => {
       if (written === undefined) continue;
       const path = ['endpoints', e.name, key];
       const addr = parseAddress(written, family);
-      if (addr.error !== null) { ctx.error(path, addr.error); continue; }
+      if (addr.error !== null) {
+        ctx.error(path, addr.error);
+        continue;
+      }
       const mine = (subnetsOf.get(n.name) ?? []).filter((s) => s.cidr.family === family);
-      if (mine.length === 0) { ctx.error(path, `network ${q(n.name)} has no IPv${family} subnet, so ${key} ${q(written)} cannot be given`); continue; }
+      if (mine.length === 0) {
+        ctx.error(path, `network ${q(n.name)} has no IPv${family} subnet, so ${key} ${q(written)} cannot be given`);
+        continue;
+      }
       const home = mine.find((s) => within(addr.ok, s.cidr));
-      if (!home) { ctx.error(path, `${key} ${q(written)} is outside the IPv${family} subnets of network ${q(n.name)} (${list(mine.map((s) => s.cidr.text))})`); continue; }
+      if (!home) {
+        ctx.error(
+          path,
+          `${key} ${q(written)} is outside the IPv${family} subnets of network ${q(n.name)} (${list(mine.map((s) => s.cidr.text))})`,
+        );
+        continue;
+      }
       const text = canonical(addr.ok);
       const reserved: Array<[string | null, string]> = [
         [isPointToPoint(home.cidr) ? null : networkAddress(home.cidr), 'the network address'],
@@ -339,7 +434,10 @@ export const staticAddresses: Rule = (ctx) => {
         [n.subnets[home.index]?.gateway ?? null, 'the gateway'],
       ];
       const clash = reserved.find(([a]) => a === text);
-      if (clash) { ctx.error(path, `${key} ${q(written)} is ${clash[1]} of ${home.cidr.text}`); continue; }
+      if (clash) {
+        ctx.error(path, `${key} ${q(written)} is ${clash[1]} of ${home.cidr.text}`);
+        continue;
+      }
       const other = taken.get(`${n.parent}|${text}`);
       if (other) ctx.error(path, `${key} ${q(written)} is already endpoint ${q(other)}'s, on the same parent ${q(n.parent)}`);
       else taken.set(`${n.parent}|${text}`, e.name);
@@ -353,7 +451,10 @@ export const endpointNetworks: Rule = (ctx) => {
   for (const e of ctx.config.endpoints) {
     if (!ctx.writtenNetworks.has(e.network)) {
       const known = [...ctx.writtenNetworks].sort();
-      ctx.error(['endpoints', e.name, 'network'], `network ${q(e.network)} is not defined; networks: ${known.length ? list(known) : 'none'}`);
+      ctx.error(
+        ['endpoints', e.name, 'network'],
+        `network ${q(e.network)} is not defined; networks: ${known.length ? list(known) : 'none'}`,
+      );
     }
   }
 };
@@ -365,7 +466,11 @@ export const endpointInterfaces: Rule = (ctx) => {
   for (const [, eps] of groups) {
     for (const e of eps.slice(1)) {
       const written = ctx.input.endpoints[e.name]?.ifname !== undefined;
-      ctx.error(written ? ['endpoints', e.name, 'ifname'] : ['endpoints', e.name], `interface ${q(e.ifname)} in namespace ${q(netnsText(e.netns))} is already endpoint ${q(eps[0]!.name)}'s (${eps[0]!.at})`, !written);
+      ctx.error(
+        written ? ['endpoints', e.name, 'ifname'] : ['endpoints', e.name],
+        `interface ${q(e.ifname)} in namespace ${q(netnsText(e.netns))} is already endpoint ${q(eps[0]!.name)}'s (${eps[0]!.at})`,
+        !written,
+      );
     }
   }
 };
@@ -381,7 +486,8 @@ export const hostLinkNames: Rule = (ctx) => {
   for (const n of ctx.config.networks) if (n.parentKind === 'link') seen.set(n.parent, `the parent of network ${q(n.name)}`);
   for (const v of ctx.config.vlans) if (!seen.has(v.parent)) seen.set(v.parent, `the parent of vlan ${q(v.name)}`);
   for (const v of ctx.config.vlans) if (!seen.has(v.name) || v.source === 'vlans') seen.set(v.name, `vlan ${q(v.name)}`);
-  for (const n of ctx.config.networks) if (n.parentKind === 'dummy') claim(n.parent, `the dummy link of network ${q(n.name)}`, ['networks', n.name], true);
+  for (const n of ctx.config.networks)
+    if (n.parentKind === 'dummy') claim(n.parent, `the dummy link of network ${q(n.name)}`, ['networks', n.name], true);
   for (const e of ctx.config.endpoints) {
     if (e.netns !== null) continue;
     const written = ctx.input.endpoints[e.name]?.ifname !== undefined;
@@ -393,7 +499,8 @@ export const defaultRoutes: Rule = (ctx) => {
   for (const { e, n } of attached(ctx)) {
     if (ctx.input.endpoints[e.name]?.default_route !== true) continue;
     const path = ['endpoints', e.name, 'default_route'];
-    if (e.netns === null) ctx.error(path, `default_route: true in netns host would replace the host's default route, which vlannet never touches`);
+    if (e.netns === null)
+      ctx.error(path, `default_route: true in netns host would replace the host's default route, which vlannet never touches`);
     else if (n.internal) ctx.error(path, `default_route: true on internal network ${q(n.name)}, which is isolated and leads nowhere`);
   }
   for (const family of [4, 6] as Family[]) {
@@ -401,7 +508,11 @@ export const defaultRoutes: Rule = (ctx) => {
     for (const [netns, eps] of groupBy(routed, ({ e }) => netnsText(e.netns))) {
       for (const { e } of eps.slice(1)) {
         const written = ctx.input.endpoints[e.name]?.default_route !== undefined;
-        ctx.error(written ? ['endpoints', e.name, 'default_route'] : ['endpoints', e.name], `namespace ${q(netns)} already gets its IPv${family} default route from endpoint ${q(eps[0]!.e.name)}; set default_route: false on one of them`, !written);
+        ctx.error(
+          written ? ['endpoints', e.name, 'default_route'] : ['endpoints', e.name],
+          `namespace ${q(netns)} already gets its IPv${family} default route from endpoint ${q(eps[0]!.e.name)}; set default_route: false on one of them`,
+          !written,
+        );
       }
     }
   }
@@ -417,8 +528,10 @@ export const macAddresses: Rule = (ctx) => {
     if (e.mac === null) continue;
     const path = ['endpoints', e.name, 'mac'];
     if (e.mac === ZERO_MAC) ctx.error(path, `mac ${q(e.mac)} is all zeroes: a link needs a unicast address`);
-    else if (isMulticastMac(e.mac)) ctx.error(path, `mac ${q(e.mac)} is a multicast address (the first octet is odd): a link needs a unicast address`);
-    else if (taken.has(`${n.parent}|${e.mac}`)) ctx.error(path, `mac ${q(e.mac)} is already endpoint ${q(taken.get(`${n.parent}|${e.mac}`)!)}'s, on the same parent ${q(n.parent)}`);
+    else if (isMulticastMac(e.mac))
+      ctx.error(path, `mac ${q(e.mac)} is a multicast address (the first octet is odd): a link needs a unicast address`);
+    else if (taken.has(`${n.parent}|${e.mac}`))
+      ctx.error(path, `mac ${q(e.mac)} is already endpoint ${q(taken.get(`${n.parent}|${e.mac}`)!)}'s, on the same parent ${q(n.parent)}`);
     else taken.set(`${n.parent}|${e.mac}`, e.name);
   }
 };

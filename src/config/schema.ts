@@ -24,15 +24,19 @@ export const MAC_PATTERN = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 
 const ALL_MODES = [...new Set([...MACVLAN_MODES, ...IPVLAN_MODES])] as [string, ...string[]];
 
-const vlanId = z.int({ error: (i) => `expected a whole number for a VLAN id, got ${show(i.input)}` }).check(
-  z.minimum(VLAN_ID_MIN, { error: (i) => `VLAN id ${show(i.input)} is outside ${VLAN_ID_MIN}–${VLAN_ID_MAX}` }),
-  z.maximum(VLAN_ID_MAX, { error: (i) => `VLAN id ${show(i.input)} is outside ${VLAN_ID_MIN}–${VLAN_ID_MAX}` }),
-);
+const vlanId = z
+  .int({ error: (i) => `expected a whole number for a VLAN id, got ${show(i.input)}` })
+  .check(
+    z.minimum(VLAN_ID_MIN, { error: (i) => `VLAN id ${show(i.input)} is outside ${VLAN_ID_MIN}–${VLAN_ID_MAX}` }),
+    z.maximum(VLAN_ID_MAX, { error: (i) => `VLAN id ${show(i.input)} is outside ${VLAN_ID_MIN}–${VLAN_ID_MAX}` }),
+  );
 
-const mtu = z.int({ error: (i) => `expected a whole number for an MTU, got ${show(i.input)}` }).check(
-  z.minimum(MTU_MIN, { error: (i) => `MTU ${show(i.input)} is outside ${MTU_MIN}–${MTU_MAX}` }),
-  z.maximum(MTU_MAX, { error: (i) => `MTU ${show(i.input)} is outside ${MTU_MIN}–${MTU_MAX}` }),
-);
+const mtu = z
+  .int({ error: (i) => `expected a whole number for an MTU, got ${show(i.input)}` })
+  .check(
+    z.minimum(MTU_MIN, { error: (i) => `MTU ${show(i.input)} is outside ${MTU_MIN}–${MTU_MAX}` }),
+    z.maximum(MTU_MAX, { error: (i) => `MTU ${show(i.input)} is outside ${MTU_MIN}–${MTU_MAX}` }),
+  );
 
 const text = (what: string) => z.string({ error: (i) => `expected ${what} (a string), got ${show(i.input)}` });
 
@@ -53,14 +57,20 @@ export const SubnetInput = described(
       'The gateway address (no prefix), inside the subnet (IPv6 may also be link-local fe80::/10). ' +
         'Default: the first usable address of the subnet; none for ipvlan l3/l3s, internal networks, /31 and /127 (ignored with a warning when given there).',
     ),
-    ip_range: described(z.optional(text('a CIDR')), 'Pool inside the subnet for automatic addresses, in CIDR notation. Default: the whole subnet.'),
+    ip_range: described(
+      z.optional(text('a CIDR')),
+      'Pool inside the subnet for automatic addresses, in CIDR notation. Default: the whole subnet.',
+    ),
   }),
   'One subnet of a network.',
 );
 
 export const NetworkInput = described(
   z.strictObject({
-    driver: described(z.enum(['macvlan', 'ipvlan'], { error: (i) => `expected driver macvlan or ipvlan, got ${show(i.input)}` }), 'macvlan or ipvlan. Required.'),
+    driver: described(
+      z.enum(['macvlan', 'ipvlan'], { error: (i) => `expected driver macvlan or ipvlan, got ${show(i.input)}` }),
+      'macvlan or ipvlan. Required.',
+    ),
     parent: described(
       z.optional(text('an interface name')),
       'The link endpoints attach to: an existing link (used, never changed), a `vlans:` entry, or NAME.VID ' +
@@ -92,16 +102,16 @@ export const EndpointInput = described(
     network: described(text('a network name'), 'The network (a key of `networks:`). Required.'),
     netns: described(
       z.optional(text('a namespace name')),
-      'Named network namespace (/run/netns/NAME) the link is created in; `host` is vlannet\'s own namespace. Default: the endpoint\'s name.',
+      "Named network namespace (/run/netns/NAME) the link is created in; `host` is vlannet's own namespace. Default: the endpoint's name.",
     ),
     ifname: described(z.optional(text('an interface name')), 'Interface name inside the namespace. Default: eth0.'),
     ipv4: described(
       z.optional(text('an IPv4 address')),
-      'Static IPv4 address (no prefix). Default: automatic, from the pool of the network\'s first IPv4 subnet (none when it has none).',
+      "Static IPv4 address (no prefix). Default: automatic, from the pool of the network's first IPv4 subnet (none when it has none).",
     ),
     ipv6: described(
       z.optional(text('an IPv6 address')),
-      'Static IPv6 address (no prefix). Default: automatic, from the network\'s first IPv6 subnet (none when it has none).',
+      "Static IPv6 address (no prefix). Default: automatic, from the network's first IPv6 subnet (none when it has none).",
     ),
     mac: described(
       z.optional(
@@ -113,7 +123,7 @@ export const EndpointInput = described(
     ),
     default_route: described(
       z.optional(z.boolean({ error: (i) => `expected true or false, got ${show(i.input)}` })),
-      'Route the namespace\'s default traffic through this endpoint. Default: true; false for internal networks and for netns `host` (the host\'s default route is never touched).',
+      "Route the namespace's default traffic through this endpoint. Default: true; false for internal networks and for netns `host` (the host's default route is never touched).",
     ),
   }),
   'A macvlan/ipvlan link in a namespace. The key is the endpoint name ([A-Za-z0-9_.-]+).',

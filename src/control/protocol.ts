@@ -77,8 +77,12 @@ export async function serveControl(dir: string, answer: (request: ControlRequest
         return void conn.end(`${JSON.stringify({ error: 'the request is not JSON' })}\n`);
       }
       answer(request).then(
-        (a) => { if (!conn.destroyed) conn.end(`${JSON.stringify(a)}\n`); },
-        (e) => { if (!conn.destroyed) conn.end(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`); },
+        (a) => {
+          if (!conn.destroyed) conn.end(`${JSON.stringify(a)}\n`);
+        },
+        (e) => {
+          if (!conn.destroyed) conn.end(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`);
+        },
       );
     });
   });
@@ -107,12 +111,16 @@ export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: nu
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socketPath);
     let data = '';
-    if (timeoutMs !== null) conn.setTimeout(timeoutMs, () => conn.destroy(new DaemonError(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
+    if (timeoutMs !== null)
+      conn.setTimeout(timeoutMs, () => conn.destroy(new DaemonError(`the daemon did not answer on ${socketPath} within ${timeoutMs} ms`)));
     conn.setEncoding('utf8');
     conn.on('connect', () => conn.write(`${JSON.stringify(request)}\n`));
-    conn.on('data', (d: string) => { data += d; });
+    conn.on('data', (d: string) => {
+      data += d;
+    });
     conn.on('end', () => {
-      if (data === '') return reject(new DaemonError(`the daemon closed ${socketPath} without answering (it may have stopped); see \`vlannet status\``));
+      if (data === '')
+        return reject(new DaemonError(`the daemon closed ${socketPath} without answering (it may have stopped); see \`vlannet status\``));
       let parsed: unknown;
       try {
         parsed = JSON.parse(data);

@@ -10,13 +10,17 @@ import { unreadable } from '../config/unreadable.js';
 
 export type ConfigSource =
   | {
-    ok: true; file: string; realPath: string; text: string; hash: string;
-    /** realPath and inode: the same while the file is only written in place. */
-    identity: string;
-    mtimeMs: number;
-    /** The file changed while it was read. */
-    moving: boolean;
-  }
+      ok: true;
+      file: string;
+      realPath: string;
+      text: string;
+      hash: string;
+      /** realPath and inode: the same while the file is only written in place. */
+      identity: string;
+      mtimeMs: number;
+      /** The file changed while it was read. */
+      moving: boolean;
+    }
   | { ok: false; file: string; errno: string; message: string };
 
 export function readConfigSource(file: string): ConfigSource {
@@ -26,8 +30,18 @@ export function readConfigSource(file: string): ConfigSource {
     const bytes = fs.readFileSync(realPath);
     const after = fs.statSync(realPath);
     const text = bytes.toString('utf8');
-    const moving = before.mtimeMs !== after.mtimeMs || before.size !== after.size || after.size !== bytes.length || before.ino !== after.ino;
-    return { ok: true, file, realPath, text, hash: contentHash(text), identity: `${realPath}\0${after.ino}`, mtimeMs: after.mtimeMs, moving };
+    const moving =
+      before.mtimeMs !== after.mtimeMs || before.size !== after.size || after.size !== bytes.length || before.ino !== after.ino;
+    return {
+      ok: true,
+      file,
+      realPath,
+      text,
+      hash: contentHash(text),
+      identity: `${realPath}\0${after.ino}`,
+      mtimeMs: after.mtimeMs,
+      moving,
+    };
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     return { ok: false, file, errno: e.code ?? 'EIO', message: `cannot read ${file}: ${unreadable(e)}` };

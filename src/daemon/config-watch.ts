@@ -78,7 +78,11 @@ export function watchConfig(file: string, onChange: (why: string) => void, onErr
   const sync = () => {
     for (const [dir, w] of watching) {
       let ino: number | null = null;
-      try { ino = fs.statSync(dir).ino; } catch { /* gone */ }
+      try {
+        ino = fs.statSync(dir).ino;
+      } catch {
+        /* gone */
+      }
       if (!targets.has(dir) || ino !== w.ino) {
         w.watcher.close();
         watching.delete(dir);
@@ -99,14 +103,17 @@ export function watchConfig(file: string, onChange: (why: string) => void, onErr
         watcher.close();
         if (watching.get(dir)?.watcher === watcher) watching.delete(dir);
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') onError(e);
-        if (!closed) { targets = watchTargets(file); sync(); }
+        if (!closed) {
+          targets = watchTargets(file);
+          sync();
+        }
       });
       watching.set(dir, { watcher, ino });
     }
   };
   const seen = (dir: string, event: string, name: string | Buffer | null) => {
     if (closed) return;
-    const entry = typeof name === 'string' ? name : name?.toString() ?? null;
+    const entry = typeof name === 'string' ? name : (name?.toString() ?? null);
     // Without a name the kernel dropped events (queue overflow): anything may have changed.
     if (entry !== null && !targets.get(dir)?.has(entry)) return;
     targets = watchTargets(file);

@@ -25,7 +25,11 @@ export function gitRevisionOf(file: string): GitRevision | null {
 
 function resolveGitDir(dotGit: string): string | null {
   let st: fs.Stats;
-  try { st = fs.statSync(dotGit); } catch { return null; }
+  try {
+    st = fs.statSync(dotGit);
+  } catch {
+    return null;
+  }
   if (st.isDirectory()) return dotGit;
   if (!st.isFile()) return null;
   const m = /^gitdir:\s*(.+?)\s*$/m.exec(readText(dotGit) ?? '');
@@ -60,5 +64,9 @@ function readRef(gitDir: string, ref: string): string | null {
 }
 
 function readText(file: string): string | null {
-  try { return fs.readFileSync(file, 'utf8'); } catch { return null; }
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }

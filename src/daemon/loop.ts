@@ -76,17 +76,27 @@ export class Daemon {
     this.reconcile = opts.reconcile ?? realReconcile;
     this.observers = opts.observers ?? [];
     this.tracked = new TrackedConfig({
-      file: opts.file, loadConfig: opts.loadConfig, log: opts.log, settleMs: this.timing.settleMs, unsettledRetryMs: this.timing.unsettledRetryMs,
+      file: opts.file,
+      loadConfig: opts.loadConfig,
+      log: opts.log,
+      settleMs: this.timing.settleMs,
+      unsettledRetryMs: this.timing.unsettledRetryMs,
       onRead: (valid, good) => this.tell((o) => o.configRead?.(valid, good)),
       onUnsettled: (ms) => this.scheduler.after('config', ms),
     });
     this.scheduler = new Scheduler({
-      timing: this.timing, log: opts.log, now: this.now, busy: () => this.running !== null, fire: () => void this.runNow(),
+      timing: this.timing,
+      log: opts.log,
+      now: this.now,
+      busy: () => this.running !== null,
+      fire: () => void this.runNow(),
     });
     this.requests = new Requests({
       file: opts.file,
       stopping: () => this.stopping,
-      idle: async () => { while (this.running) await this.running; },
+      idle: async () => {
+        while (this.running) await this.running;
+      },
       readSettledConfig: () => this.tracked.readSettled(() => this.stopping),
       dryRun: () => this.reconcile(this.opts.kernel, this.tracked.lastGood!.config, { dryRun: true }),
       warnings: () => this.tracked.warnings,
@@ -94,13 +104,25 @@ export class Daemon {
     });
   }
 
-  get log(): Logger { return this.opts.log; }
-  get busy(): boolean { return this.running !== null; }
+  get log(): Logger {
+    return this.opts.log;
+  }
+  get busy(): boolean {
+    return this.running !== null;
+  }
   /** What is known of the config file (status). */
-  get config(): ConfigState { return this.tracked.state; }
-  get lastGood(): GoodConfig | null { return this.tracked.lastGood; }
-  get failures(): number { return this.scheduler.failures; }
-  get driftRepairs(): number { return this.scheduler.driftRepairs; }
+  get config(): ConfigState {
+    return this.tracked.state;
+  }
+  get lastGood(): GoodConfig | null {
+    return this.tracked.lastGood;
+  }
+  get failures(): number {
+    return this.scheduler.failures;
+  }
+  get driftRepairs(): number {
+    return this.scheduler.driftRepairs;
+  }
 
   /** The first reconcile; the daemon is ready (READY=1) when it resolves. */
   async start(): Promise<RunRecord> {
@@ -153,7 +175,8 @@ export class Daemon {
     if (!good) parts.push('no valid config: nothing enforced');
     else if (run?.result === 'failed') parts.push(`reconcile failed (${this.failures}×): ${firstLine(run.error ?? '')}`);
     else parts.push(`converged on ${shortHash(good.hash)}${this.appliedGit ? ` (git ${this.appliedGit.commit.slice(0, 12)})` : ''}`);
-    if (!config.valid && good) parts.push(`config invalid (${config.errors.length} error${config.errors.length === 1 ? '' : 's'}), keeping the last good one`);
+    if (!config.valid && good)
+      parts.push(`config invalid (${config.errors.length} error${config.errors.length === 1 ? '' : 's'}), keeping the last good one`);
     if (good) parts.push(`${good.config.endpoints.length} endpoints`);
     parts.push(`${this.driftRepairs} drift repair${this.driftRepairs === 1 ? '' : 's'}`);
     return parts.join('; ');
@@ -183,7 +206,18 @@ export class Daemon {
     let record: RunRecord;
     let outcome: RunOutcome = { result: null, error: 'the run did nothing' };
     if (!good) {
-      record = { triggers, startedAt, durationMs: this.now() - started, result: 'no-config', executed: 0, objects: [], actions: [], configHash: null, error: null, timings: null };
+      record = {
+        triggers,
+        startedAt,
+        durationMs: this.now() - started,
+        result: 'no-config',
+        executed: 0,
+        objects: [],
+        actions: [],
+        configHash: null,
+        error: null,
+        timings: null,
+      };
     } else {
       try {
         // A resync, a start or a lost notification reads the kernel afresh and plans every
@@ -204,13 +238,42 @@ export class Daemon {
         outcome = { result, error: null };
         const executed = result.executed.length;
         const repaired = executed > 0 && this.appliedHash === good.hash;
-        record = { triggers, startedAt, durationMs: this.now() - started, result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', executed, objects: rootsOf(result.executed), actions: actionLines(result.executed), configHash: good.hash, error: null, timings: result.timings };
+        record = {
+          triggers,
+          startedAt,
+          durationMs: this.now() - started,
+          result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied',
+          executed,
+          objects: rootsOf(result.executed),
+          actions: actionLines(result.executed),
+          configHash: good.hash,
+          error: null,
+          timings: result.timings,
+        };
         this.appliedHash = good.hash;
         this.appliedGit = good.git;
         this.lastSuccessAt = new Date().toISOString();
       } catch (error) {
-        record = { triggers, startedAt, durationMs: this.now() - started, result: 'failed', executed: 0, objects: [], actions: [], configHash: good.hash, error: describeError(error), timings: null };
-        if (!(error instanceof ApplyError || error instanceof VerifyError || error instanceof KernelError || error instanceof DiagnosticsError)) {
+        record = {
+          triggers,
+          startedAt,
+          durationMs: this.now() - started,
+          result: 'failed',
+          executed: 0,
+          objects: [],
+          actions: [],
+          configHash: good.hash,
+          error: describeError(error),
+          timings: null,
+        };
+        if (
+          !(
+            error instanceof ApplyError ||
+            error instanceof VerifyError ||
+            error instanceof KernelError ||
+            error instanceof DiagnosticsError
+          )
+        ) {
           this.log.debug(error instanceof Error && error.stack ? error.stack : String(error));
         }
       }
@@ -235,10 +298,20 @@ export class Daemon {
     const why = run.triggers.join('+');
     const ms = run.durationMs.toFixed(0);
     switch (run.result) {
-      case 'converged': this.log.debug(`reconciled (${why}) in ${ms} ms: no changes`); break;
-      case 'applied': this.log.info(`applied revision ${shortHash(run.configHash ?? '')} (${why}): ${run.executed} action${run.executed === 1 ? '' : 's'} in ${ms} ms`); break;
-      case 'repaired': this.log.info(`repaired drift (${why}): ${run.executed} action${run.executed === 1 ? '' : 's'} in ${ms} ms`); break;
-      case 'no-config': this.log.debug(`no valid config (${why}): nothing done`); break;
+      case 'converged':
+        this.log.debug(`reconciled (${why}) in ${ms} ms: no changes`);
+        break;
+      case 'applied':
+        this.log.info(
+          `applied revision ${shortHash(run.configHash ?? '')} (${why}): ${run.executed} action${run.executed === 1 ? '' : 's'} in ${ms} ms`,
+        );
+        break;
+      case 'repaired':
+        this.log.info(`repaired drift (${why}): ${run.executed} action${run.executed === 1 ? '' : 's'} in ${ms} ms`);
+        break;
+      case 'no-config':
+        this.log.debug(`no valid config (${why}): nothing done`);
+        break;
       case 'failed': {
         const retry = this.scheduler.retryInMs();
         this.log.error(`reconcile (${why}) failed: ${run.error}`);
@@ -252,7 +325,11 @@ export class Daemon {
   /** Observers (metrics, the kernel watcher) must never break the loop: their errors are logged. */
   private tell(fn: (o: DaemonObserver) => void): void {
     for (const o of this.observers) {
-      try { fn(o); } catch (e) { this.log.warning(`internal: an observer failed: ${e instanceof Error ? e.message : String(e)}`); }
+      try {
+        fn(o);
+      } catch (e) {
+        this.log.warning(`internal: an observer failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
   }
 

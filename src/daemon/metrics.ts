@@ -26,21 +26,57 @@ export function parseListen(text: string): { host: string; port: number } {
 export function createMetrics(): { observer: DaemonObserver; registry: Registry } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vlannet_process_' });
-  const reconciles = new Counter({ name: 'vlannet_reconciles_total', help: 'Reconcile runs by result (converged, applied, repaired, failed, no-config).', labelNames: ['result'], registers: [registry] });
-  const actions = new Counter({ name: 'vlannet_actions_total', help: 'Kernel actions executed, by operation and change.', labelNames: ['op', 'change'], registers: [registry] });
-  const repairs = new Counter({ name: 'vlannet_drift_repairs_total', help: 'Runs that repaired drift: the kernel was changed by someone else and put back.', registers: [registry] });
-  const valid = new Gauge({ name: 'vlannet_config_valid', help: '1 when the config file as it is now is valid, else 0 (the last good config stays enforced).', registers: [registry] });
-  const lastSuccess = new Gauge({ name: 'vlannet_last_success_timestamp_seconds', help: 'Unix time of the last successful reconcile.', registers: [registry] });
-  const endpoints = new Gauge({ name: 'vlannet_managed_endpoints', help: 'Endpoints in the config that is enforced.', registers: [registry] });
+  const reconciles = new Counter({
+    name: 'vlannet_reconciles_total',
+    help: 'Reconcile runs by result (converged, applied, repaired, failed, no-config).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const actions = new Counter({
+    name: 'vlannet_actions_total',
+    help: 'Kernel actions executed, by operation and change.',
+    labelNames: ['op', 'change'],
+    registers: [registry],
+  });
+  const repairs = new Counter({
+    name: 'vlannet_drift_repairs_total',
+    help: 'Runs that repaired drift: the kernel was changed by someone else and put back.',
+    registers: [registry],
+  });
+  const valid = new Gauge({
+    name: 'vlannet_config_valid',
+    help: '1 when the config file as it is now is valid, else 0 (the last good config stays enforced).',
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: 'vlannet_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful reconcile.',
+    registers: [registry],
+  });
+  const endpoints = new Gauge({
+    name: 'vlannet_managed_endpoints',
+    help: 'Endpoints in the config that is enforced.',
+    registers: [registry],
+  });
   const networks = new Gauge({ name: 'vlannet_managed_networks', help: 'Networks in the config that is enforced.', registers: [registry] });
-  const duration = new Histogram({ name: 'vlannet_reconcile_duration_seconds', help: 'Time of a reconcile run (observe, plan, execute, verify).', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const duration = new Histogram({
+    name: 'vlannet_reconcile_duration_seconds',
+    help: 'Time of a reconcile run (observe, plan, execute, verify).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
   for (const r of ['converged', 'applied', 'repaired', 'failed', 'no-config']) reconciles.inc({ result: r }, 0);
   const observer: DaemonObserver = {
     configRead(ok, good) {
       valid.set(ok ? 1 : 0);
-      if (good) { endpoints.set(good.config.endpoints.length); networks.set(good.config.networks.length); }
+      if (good) {
+        endpoints.set(good.config.endpoints.length);
+        networks.set(good.config.networks.length);
+      }
     },
-    actionExecuted(a) { actions.inc({ op: a.op.op, change: a.change }); },
+    actionExecuted(a) {
+      actions.inc({ op: a.op.op, change: a.change });
+    },
     runFinished(run) {
       reconciles.inc({ result: run.result });
       duration.observe(run.durationMs / 1000);
@@ -67,8 +103,10 @@ export async function serveMetrics(listen: string): Promise<MetricsServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       const at = `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}`;
-      if (e.code === 'EADDRINUSE') reject(new UsageError(`--metrics ${listen}: ${at} is already in use (EADDRINUSE); pick another port, or stop what listens there`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new UsageError(`--metrics ${listen}: ${where.host} is not an address of this host (EADDRNOTAVAIL)`));
+      if (e.code === 'EADDRINUSE')
+        reject(new UsageError(`--metrics ${listen}: ${at} is already in use (EADDRINUSE); pick another port, or stop what listens there`));
+      else if (e.code === 'EADDRNOTAVAIL')
+        reject(new UsageError(`--metrics ${listen}: ${where.host} is not an address of this host (EADDRNOTAVAIL)`));
       else if (e.code === 'EACCES') reject(new UsageError(`--metrics ${listen}: not allowed to listen on ${at} (EACCES)`));
       else reject(e);
     });

@@ -70,16 +70,28 @@ export class Requests {
     const waiters = this.waiters.splice(0);
     const force = this.forceNext;
     this.forceNext = false;
-    return { answer: (outcome) => { for (const w of waiters) w(outcome); }, force };
+    return {
+      answer: (outcome) => {
+        for (const w of waiters) w(outcome);
+      },
+      force,
+    };
   }
 
   /** The daemon stops: every request still waiting is answered that nothing was done for it. */
   refuseAll(): void {
-    for (const w of this.waiters.splice(0)) w({ result: null, error: 'the daemon stopped before running this apply; nothing was changed by it' });
+    for (const w of this.waiters.splice(0))
+      w({ result: null, error: 'the daemon stopped before running this apply; nothing was changed by it' });
   }
 
   private declines(file: string): ServedAnswer | null {
-    const real = (f: string) => { try { return fs.realpathSync(f); } catch { return path.resolve(f); } };
+    const real = (f: string) => {
+      try {
+        return fs.realpathSync(f);
+      } catch {
+        return path.resolve(f);
+      }
+    };
     return real(file) === real(this.host.file) ? null : { outcome: 'declined', enforced: this.host.file, pid: process.pid };
   }
 }

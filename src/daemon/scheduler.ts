@@ -52,7 +52,10 @@ export const DEFAULT_TIMING: Timing = {
   settleMs: 1000,
 };
 
-interface Pending { first: number; due: number }
+interface Pending {
+  first: number;
+  due: number;
+}
 
 export interface SchedulerOptions {
   timing: Timing;
@@ -84,9 +87,11 @@ export class Scheduler {
     const t = this.opts.timing;
     const now = this.opts.now();
     const [debounce, maxWait] =
-      trigger === 'config' ? [t.configDebounceMs, t.configMaxWaitMs]
-      : trigger === 'kernel' || trigger === 'overflow' ? [t.kernelDebounceMs, t.kernelMaxWaitMs]
-      : [0, 0];
+      trigger === 'config'
+        ? [t.configDebounceMs, t.configMaxWaitMs]
+        : trigger === 'kernel' || trigger === 'overflow'
+          ? [t.kernelDebounceMs, t.kernelMaxWaitMs]
+          : [0, 0];
     const first = this.pending.get(trigger)?.first ?? now;
     let due = Math.min(now + debounce, first + maxWait);
     if (trigger === 'kernel' || trigger === 'overflow') due = Math.max(due, this.kernelNotBefore);
@@ -116,7 +121,13 @@ export class Scheduler {
     this.timer = null;
     if (this.pending.size === 0) return;
     const due = Math.min(...[...this.pending.values()].map((p) => p.due));
-    this.timer = setTimeout(() => { this.timer = null; this.opts.fire(); }, Math.max(0, due - this.opts.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.opts.fire();
+      },
+      Math.max(0, due - this.opts.now()),
+    );
     // The resync timer alone must not keep a finished process alive.
     if ([...this.pending].every(([k]) => k === 'resync')) this.timer.unref();
   }
@@ -163,7 +174,9 @@ export class Scheduler {
       if (worst && worst.streak >= 3) {
         const hold = Math.min(t.flapHoldMaxMs, t.flapHoldBaseMs * 2 ** (worst.streak - 3));
         this.kernelNotBefore = Math.max(this.kernelNotBefore, end + hold);
-        this.opts.log.warning(`${worst.object} repaired ${worst.streak} times in a row within ${t.flapWindowMs} ms of each other (something keeps changing it): kernel events wait ${hold} ms`);
+        this.opts.log.warning(
+          `${worst.object} repaired ${worst.streak} times in a row within ${t.flapWindowMs} ms of each other (something keeps changing it): kernel events wait ${hold} ms`,
+        );
       }
     }
     for (const [object, f] of this.flaps) if (end - f.at >= t.flapWindowMs) this.flaps.delete(object);

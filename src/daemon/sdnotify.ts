@@ -49,7 +49,9 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
       if (fd < 0) fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (fd < 0) return false;
       // STATUS= is one line: a newline would start another assignment.
-      const text = Object.entries(state).map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`).join('\n');
+      const text = Object.entries(state)
+        .map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`)
+        .join('\n');
       const buf = Buffer.from(text, 'utf8');
       return c.sendto(fd, buf, buf.length, MSG_NOSIGNAL, addr, len) === buf.length;
     },

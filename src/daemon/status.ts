@@ -1,7 +1,7 @@
 // `vlannet status`: what the daemon knows, served as JSON on its root-only control socket
 // (control.ts), and the same report recomputed from the file and the kernel when no daemon runs.
 
-import { planToJson, } from '../plan/render.js';
+import { planToJson } from '../plan/render.js';
 import type { Plan } from '../model/types.js';
 import { serveControl, type ControlServer } from '../control/protocol.js';
 import type { Daemon } from './loop.js';
@@ -13,7 +13,11 @@ export async function daemonReport(daemon: Daemon): Promise<{ report: StatusRepo
   let planError: string | null = null;
   if (daemon.busy) planError = 'a reconcile is in progress';
   else {
-    try { plan = await daemon.currentPlan(); } catch (e) { planError = e instanceof Error ? e.message : String(e); }
+    try {
+      plan = await daemon.currentPlan();
+    } catch (e) {
+      planError = e instanceof Error ? e.message : String(e);
+    }
   }
   const good = daemon.lastGood;
   const report: StatusReport = {
@@ -41,11 +45,14 @@ export async function daemonReport(daemon: Daemon): Promise<{ report: StatusRepo
 export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer> {
   return serveControl(dir, async (request) => {
     switch (request.command) {
-      case 'status': return (await daemonReport(daemon)).report;
-      case 'plan': return daemon.requests.plan(request.file);
-      case 'apply': return daemon.requests.apply(request.file, request.force ?? false);
-      default: throw new Error(`unknown request ${JSON.stringify((request as { command?: unknown }).command)}`);
+      case 'status':
+        return (await daemonReport(daemon)).report;
+      case 'plan':
+        return daemon.requests.plan(request.file);
+      case 'apply':
+        return daemon.requests.apply(request.file, request.force ?? false);
+      default:
+        throw new Error(`unknown request ${JSON.stringify((request as { command?: unknown }).command)}`);
     }
   });
 }
-

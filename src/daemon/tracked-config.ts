@@ -49,7 +49,9 @@ export class TrackedConfig {
     this.state = { file: opts.file, realPath: null, valid: false, currentHash: null, errors: [], warnings: [] };
   }
 
-  get file(): string { return this.opts.file; }
+  get file(): string {
+    return this.opts.file;
+  }
 
   /** The warnings of the file as last read. */
   get warnings(): Diagnostic[] {
@@ -84,8 +86,16 @@ export class TrackedConfig {
       log.debug(`${src.realPath} is being written: reading it again in ${Math.round(wait)} ms`);
       this.opts.onUnsettled?.(wait);
       return {
-        valid: false, settlesInMs: wait,
-        diagnostics: [{ severity: 'error', at: src.file, path: '', message: `the file is being written: it is read again once it has been still for ${this.opts.settleMs} ms` }],
+        valid: false,
+        settlesInMs: wait,
+        diagnostics: [
+          {
+            severity: 'error',
+            at: src.file,
+            path: '',
+            message: `the file is being written: it is read again once it has been still for ${this.opts.settleMs} ms`,
+          },
+        ],
       };
     }
     this.lastIdentity = src.identity;
@@ -107,7 +117,9 @@ export class TrackedConfig {
       const changed = this.lastGood?.hash !== src.hash;
       this.lastGood = { config, hash: src.hash, loadedAt: new Date().toISOString(), git };
       if (changed) {
-        log.info(`config ${file} revision ${shortHash(src.hash)}${git ? ` (git ${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''})` : ''}: ${config.networks.length} networks, ${config.endpoints.length} endpoints`);
+        log.info(
+          `config ${file} revision ${shortHash(src.hash)}${git ? ` (git ${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''})` : ''}: ${config.networks.length} networks, ${config.endpoints.length} endpoints`,
+        );
       }
       this.opts.onRead?.(true, this.lastGood);
       return { valid: true, diagnostics };
@@ -143,7 +155,8 @@ export class TrackedConfig {
 
   private logKeeping(): void {
     const { file, log } = this.opts;
-    if (this.lastGood) log.warning(`config ${file} is not valid: nothing changes because of it; still enforcing revision ${shortHash(this.lastGood.hash)}`);
+    if (this.lastGood)
+      log.warning(`config ${file} is not valid: nothing changes because of it; still enforcing revision ${shortHash(this.lastGood.hash)}`);
     else log.warning(`config ${file} is not valid and there is no good config yet: changing nothing`);
   }
 }

@@ -4,7 +4,19 @@
 import { Address4, Address6 } from 'ip-address';
 import type { Family, LinkState } from '../model/types.js';
 import { decodeLinkInfo } from './linkinfo.js';
-import { AF_INET, AF_INET6, DEVCONF_DISABLE_IPV6, IFA, IFF_UP, IFLA, IFLA_INET6_CONF, RTA, readIfaddrmsg, readIfinfomsg, readRtmsg } from './messages.js';
+import {
+  AF_INET,
+  AF_INET6,
+  DEVCONF_DISABLE_IPV6,
+  IFA,
+  IFF_UP,
+  IFLA,
+  IFLA_INET6_CONF,
+  RTA,
+  readIfaddrmsg,
+  readIfinfomsg,
+  readRtmsg,
+} from './messages.js';
 import { attrS32, attrString, attrTypes, attrU32, parseAttrs } from './nlattr.js';
 
 /** A link as the dump gives it: a LinkState without its namespace, the parent still an index. */
@@ -14,7 +26,17 @@ export interface RawLink extends Omit<LinkState, 'netns' | 'parent'> {
   linkNetnsid?: number;
 }
 
-const LINK_ATTRS = attrTypes(IFLA.IFNAME, IFLA.MTU, IFLA.ADDRESS, IFLA.IFALIAS, IFLA.LINKINFO, IFLA.LINK, IFLA.LINK_NETNSID, IFLA.AF_SPEC, IFLA.GROUP);
+const LINK_ATTRS = attrTypes(
+  IFLA.IFNAME,
+  IFLA.MTU,
+  IFLA.ADDRESS,
+  IFLA.IFALIAS,
+  IFLA.LINKINFO,
+  IFLA.LINK,
+  IFLA.LINK_NETNSID,
+  IFLA.AF_SPEC,
+  IFLA.GROUP,
+);
 const AF_INET6_ONLY = attrTypes(AF_INET6);
 const INET6_CONF_ONLY = attrTypes(IFLA_INET6_CONF);
 const ADDRESS_ATTRS = attrTypes(IFA.LOCAL, IFA.ADDRESS);
@@ -39,8 +61,14 @@ export function decodeLink(body: Buffer): RawLink {
     const decoded = decodeLinkInfo(linkinfo);
     link.kind = decoded.kind;
     if (decoded.kind === 'macvlan' && 'mode' in decoded) link.mode = decoded.mode;
-    if (decoded.kind === 'ipvlan' && 'flag' in decoded) { link.mode = decoded.mode; link.flag = decoded.flag; }
-    if (decoded.kind === 'vlan' && 'id' in decoded) { link.vlanId = decoded.id; link.vlanProtocol = decoded.protocol; }
+    if (decoded.kind === 'ipvlan' && 'flag' in decoded) {
+      link.mode = decoded.mode;
+      link.flag = decoded.flag;
+    }
+    if (decoded.kind === 'vlan' && 'id' in decoded) {
+      link.vlanId = decoded.id;
+      link.vlanProtocol = decoded.protocol;
+    }
   }
   const lower = attrU32(attrs.get(IFLA.LINK));
   // IFLA_LINK equal to the link's own index means "no lower link" (loopback, physical devices).
@@ -72,7 +100,8 @@ function formatMac(b: Buffer | undefined): string {
 
 export function parseMac(mac: string): Buffer {
   const bytes = mac.split(':').map((x) => parseInt(x, 16));
-  if (bytes.length !== 6 || bytes.some((x) => Number.isNaN(x) || x < 0 || x > 255)) throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
+  if (bytes.length !== 6 || bytes.some((x) => Number.isNaN(x) || x < 0 || x > 255))
+    throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
   return Buffer.from(bytes);
 }
 
@@ -117,7 +146,13 @@ export function decodeAddress(body: Buffer): RawAddress | null {
   // IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer on point-to-point links.
   const bytes = attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS);
   if (!bytes) return null;
-  return { index: msg.index, family: msg.family === AF_INET ? 4 : 6, address: formatAddress(bytes), prefixLength: msg.prefixlen, scope: msg.scope };
+  return {
+    index: msg.index,
+    family: msg.family === AF_INET ? 4 : 6,
+    address: formatAddress(bytes),
+    prefixLength: msg.prefixlen,
+    scope: msg.scope,
+  };
 }
 
 export interface RawRoute {

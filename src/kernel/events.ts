@@ -36,10 +36,17 @@ const RECEIVE_BUFFER = 4 << 20;
 
 function kindOf(type: number): KernelEventKind | null {
   switch (type) {
-    case RTM.NEWLINK: case RTM.DELLINK: return 'link';
-    case RTM.NEWADDR: case RTM.DELADDR: return 'addr';
-    case RTM.NEWROUTE: case RTM.DELROUTE: return 'route';
-    default: return null;
+    case RTM.NEWLINK:
+    case RTM.DELLINK:
+      return 'link';
+    case RTM.NEWADDR:
+    case RTM.DELADDR:
+      return 'addr';
+    case RTM.NEWROUTE:
+    case RTM.DELROUTE:
+      return 'route';
+    default:
+      return null;
   }
 }
 
@@ -60,7 +67,7 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
     socket.on('message', (buf: Buffer) => {
       // One event per kind per datagram: the daemon only needs to know that something changed.
       const kinds = new Set<KernelEventKind>();
-      for (let at = 0; at + 16 <= buf.length;) {
+      for (let at = 0; at + 16 <= buf.length; ) {
         const len = buf.readUInt32LE(at);
         if (len < 16) break;
         const kind = kindOf(buf.readUInt16LE(at + 4));
@@ -133,7 +140,9 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
         else setNamespaces([...wanted]);
         onEvent({ netns: null, kind: 'netns' });
       });
-      dirWatcher.on('error', () => { /* the resync timer still covers it */ });
+      dirWatcher.on('error', () => {
+        /* the resync timer still covers it */
+      });
     } catch {
       dirWatcher = null;
     }

@@ -24,13 +24,14 @@ import { closeSocket } from './sockets.js';
 import { SyscallError, NetlinkError } from '../errors.js';
 
 /** What the worker is given: the names in order, the shared counter, its end of the channel. */
-export interface WorkerData { names: string[]; next: SharedArrayBuffer; port: MessagePort }
+export interface WorkerData {
+  names: string[];
+  next: SharedArrayBuffer;
+  port: MessagePort;
+}
 
 /** The worker's messages: a namespace made (or not), by its place in the list; then done. */
-export type WorkerMessage =
-  | { index: number; made: MadeNamespace }
-  | { index: number; error: SerializedError }
-  | { done: true };
+export type WorkerMessage = { index: number; made: MadeNamespace } | { index: number; error: SerializedError } | { done: true };
 
 /** An error as it crosses threads (structured clone keeps neither class nor code). */
 export interface SerializedError {
@@ -147,7 +148,8 @@ export class NamespaceFactory {
   poll(): number {
     let settled = 0;
     const { receiveMessageOnPort } = workerThreads();
-    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) settled += this.receive(m.message as WorkerMessage);
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port))
+      settled += this.receive(m.message as WorkerMessage);
     return settled;
   }
 
@@ -165,7 +167,9 @@ export class NamespaceFactory {
     Atomics.store(this.next, 0, this.names.length);
     if (!this.workerDone) {
       this.port.ref();
-      await new Promise<void>((resolve) => { this.onWorkerDone = resolve; });
+      await new Promise<void>((resolve) => {
+        this.onWorkerDone = resolve;
+      });
     }
     this.poll();
     this.port.close();
@@ -174,7 +178,11 @@ export class NamespaceFactory {
       if (!outcome || !('made' in outcome) || this.asked.has(i)) continue;
       closeSocket(outcome.made.sockets.fd!);
       fs.closeSync(outcome.made.fd);
-      try { deleteNamedNetns(this.names[i]!); } catch { /* already gone: someone else deleted it */ }
+      try {
+        deleteNamedNetns(this.names[i]!);
+      } catch {
+        /* already gone: someone else deleted it */
+      }
     }
   }
 

@@ -27,7 +27,11 @@ export function acquireLock(role: string, dir = runDir()): Lock {
   if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     const errno = errnoName(koffi.errno());
     let holder = 'unknown holder';
-    try { holder = fs.readFileSync(lockPath, 'utf8').trim() || holder; } catch { /* keep the default */ }
+    try {
+      holder = fs.readFileSync(lockPath, 'utf8').trim() || holder;
+    } catch {
+      /* keep the default */
+    }
     fs.closeSync(fd);
     if (errno === 'EAGAIN') throw new LockBusyError(lockPath, holder);
     throw new Error(`cannot lock ${lockPath}: ${errno}`);
@@ -40,7 +44,11 @@ export function acquireLock(role: string, dir = runDir()): Lock {
     release() {
       if (!held) return;
       held = false;
-      try { fs.ftruncateSync(fd, 0); } catch { /* the lock goes with the fd anyway */ }
+      try {
+        fs.ftruncateSync(fd, 0);
+      } catch {
+        /* the lock goes with the fd anyway */
+      }
       fs.closeSync(fd);
     },
   };

@@ -31,7 +31,11 @@ export class RtnlHandle {
    * A handle in vlannet's own namespace (`nsFd` null) or in the named namespace open as `nsFd`,
    * on sockets from openRequestSocket (see open()).
    */
-  constructor(readonly netns: string | null, private readonly nsFd: number | null, sockets: RequestSockets) {
+  constructor(
+    readonly netns: string | null,
+    private readonly nsFd: number | null,
+    sockets: RequestSockets,
+  ) {
     this.fd = sockets.fd!;
     this.strict = sockets.strict;
     this.listener = sockets.listener;
@@ -72,7 +76,9 @@ export class RtnlHandle {
   /** Send one request with NLM_F_REQUEST|NLM_F_ACK (+ `flags`); the replies before its ACK. */
   request(type: number, body: Buffer, flags = 0): Buffer[] {
     const replies: Buffer[] = [];
-    this.exchange(type, body, NLM_F.REQUEST | NLM_F.ACK | flags, (reply) => { replies.push(Buffer.from(reply)); });
+    this.exchange(type, body, NLM_F.REQUEST | NLM_F.ACK | flags, (reply) => {
+      replies.push(Buffer.from(reply));
+    });
     return replies;
   }
 

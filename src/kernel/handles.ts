@@ -155,7 +155,15 @@ export class Handles {
     const cached = this.entries.get(netns);
     if (cached && (netns === null || cached.checked === this.cycle)) return cached;
     if (netns === null) {
-      const e = { handle: RtnlHandle.open(null, null, listen), fd: null, ino: 0, checked: 0, indexes: new Map<string, number>(), made: false, snapshot: null };
+      const e = {
+        handle: RtnlHandle.open(null, null, listen),
+        fd: null,
+        ino: 0,
+        checked: 0,
+        indexes: new Map<string, number>(),
+        made: false,
+        snapshot: null,
+      };
       this.entries.set(null, e);
       return e;
     }
@@ -179,7 +187,15 @@ export class Handles {
       const st = fs.fstatSync(fd);
       // A file nothing is mounted on (a process killed while creating it) is no namespace yet.
       if (!isNamespaceDev(st.dev)) throw Object.assign(new Error(`${NETNS_DIR}/${netns} is not a namespace`), { code: 'ENOENT' });
-      const e = { handle: RtnlHandle.open(netns, fd, listen), fd, ino: st.ino, checked: this.cycle, indexes: new Map<string, number>(), made: false, snapshot: null };
+      const e = {
+        handle: RtnlHandle.open(netns, fd, listen),
+        fd,
+        ino: st.ino,
+        checked: this.cycle,
+        indexes: new Map<string, number>(),
+        made: false,
+        snapshot: null,
+      };
       this.entries.set(netns, e);
       return e;
     } catch (err) {

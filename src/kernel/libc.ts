@@ -87,13 +87,18 @@ export function readyNow(fds: readonly number[], events: number, what: string): 
   const ready = new Set<number>();
   if (fds.length === 0) return ready;
   const pollfds = Buffer.alloc(8 * fds.length); // struct pollfd { int fd; short events; short revents; }
-  fds.forEach((fd, i) => { pollfds.writeInt32LE(fd, 8 * i); pollfds.writeInt16LE(events, 8 * i + 4); });
+  fds.forEach((fd, i) => {
+    pollfds.writeInt32LE(fd, 8 * i);
+    pollfds.writeInt16LE(events, 8 * i + 4);
+  });
   for (;;) {
     const n = libc().poll(pollfds, fds.length, 0);
     if (n >= 0) break;
     const code = errnoName(koffi.errno());
     if (code !== 'EINTR') throw new SyscallError(code, 'poll', what);
   }
-  fds.forEach((fd, i) => { if (pollfds.readInt16LE(8 * i + 6) & (events | POLLERR | POLLHUP)) ready.add(fd); });
+  fds.forEach((fd, i) => {
+    if (pollfds.readInt16LE(8 * i + 6) & (events | POLLERR | POLLHUP)) ready.add(fd);
+  });
   return ready;
 }

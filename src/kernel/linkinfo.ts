@@ -103,8 +103,12 @@ const vlan: KindCodec<Extract<LinkInfo, { kind: 'vlan' }>> = {
 };
 
 const dummy: KindCodec<{ kind: 'dummy' }> = {
-  encode() { /* no IFLA_INFO_DATA */ },
-  decode() { return { kind: 'dummy' }; },
+  encode() {
+    /* no IFLA_INFO_DATA */
+  },
+  decode() {
+    return { kind: 'dummy' };
+  },
 };
 
 const veth: KindCodec<Extract<LinkInfo, { kind: 'veth' }>> = {
@@ -116,7 +120,9 @@ const veth: KindCodec<Extract<LinkInfo, { kind: 'veth' }>> = {
     if (peer.netnsFd !== undefined) attrs.u32(IFLA.NET_NS_FD, peer.netnsFd);
     data.bytes(VETH_INFO_PEER, Buffer.concat([ifinfomsg(), attrs.toBuffer()]));
   },
-  decode() { return { kind: 'veth' }; }, // veth reports no IFLA_INFO_DATA
+  decode() {
+    return { kind: 'veth' };
+  }, // veth reports no IFLA_INFO_DATA
 };
 
 const codecs: { [K in LinkInfo['kind']]: KindCodec<Extract<LinkInfo, { kind: K }>> } = { macvlan, ipvlan, vlan, dummy, veth };

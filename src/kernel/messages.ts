@@ -3,19 +3,49 @@
 // linux/netlink.h, linux/net_namespace.h), checked by compiling against Debian 12's headers.
 
 export const RTM = {
-  NEWLINK: 16, DELLINK: 17, GETLINK: 18, SETLINK: 19,
-  NEWADDR: 20, DELADDR: 21, GETADDR: 22,
-  NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
-  NEWNSID: 88, GETNSID: 90,
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  SETLINK: 19,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+  NEWNSID: 88,
+  GETNSID: 90,
 } as const;
 
 export const NLMSG_ERROR = 2;
-export const NLM_F = { REQUEST: 1, MULTI: 2, ACK: 4, ROOT: 0x100, MATCH: 0x200, DUMP: 0x300, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400, CAPPED: 0x100, ACK_TLVS: 0x200 } as const;
+export const NLM_F = {
+  REQUEST: 1,
+  MULTI: 2,
+  ACK: 4,
+  ROOT: 0x100,
+  MATCH: 0x200,
+  DUMP: 0x300,
+  REPLACE: 0x100,
+  EXCL: 0x200,
+  CREATE: 0x400,
+  CAPPED: 0x100,
+  ACK_TLVS: 0x200,
+} as const;
 export const NLMSGERR_ATTR_MSG = 1;
 
 export const IFLA = {
-  ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, OPERSTATE: 16, LINKINFO: 18, IFALIAS: 20,
-  AF_SPEC: 26, GROUP: 27, NET_NS_FD: 28, EXT_MASK: 29, LINK_NETNSID: 37,
+  ADDRESS: 1,
+  IFNAME: 3,
+  MTU: 4,
+  LINK: 5,
+  OPERSTATE: 16,
+  LINKINFO: 18,
+  IFALIAS: 20,
+  AF_SPEC: 26,
+  GROUP: 27,
+  NET_NS_FD: 28,
+  EXT_MASK: 29,
+  LINK_NETNSID: 37,
 } as const;
 export const IFF_UP = 1;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
@@ -36,7 +66,13 @@ export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254, NOWHERE: 255 } as c
 export const NETNSA = { NSID: 1, FD: 3 } as const;
 
 /** struct ifinfomsg (16 bytes). */
-export interface IfInfo { family: number; type: number; index: number; flags: number; change: number }
+export interface IfInfo {
+  family: number;
+  type: number;
+  index: number;
+  flags: number;
+  change: number;
+}
 
 export function ifinfomsg(x: Partial<IfInfo> = {}): Buffer {
   const b = Buffer.alloc(16);
@@ -53,7 +89,13 @@ export function readIfinfomsg(b: Buffer): IfInfo {
 }
 
 /** struct ifaddrmsg (8 bytes). */
-export interface IfAddr { family: number; prefixlen: number; flags: number; scope: number; index: number }
+export interface IfAddr {
+  family: number;
+  prefixlen: number;
+  flags: number;
+  scope: number;
+  index: number;
+}
 
 export function ifaddrmsg(x: IfAddr): Buffer {
   const b = Buffer.alloc(8);
@@ -70,7 +112,14 @@ export function readIfaddrmsg(b: Buffer): IfAddr {
 }
 
 /** struct rtmsg (12 bytes). */
-export interface RtMsg { family: number; dstLen: number; table: number; protocol: number; scope: number; type: number }
+export interface RtMsg {
+  family: number;
+  dstLen: number;
+  table: number;
+  protocol: number;
+  scope: number;
+  type: number;
+}
 
 export function rtmsg(x: RtMsg): Buffer {
   const b = Buffer.alloc(12);
@@ -84,7 +133,14 @@ export function rtmsg(x: RtMsg): Buffer {
 }
 
 export function readRtmsg(b: Buffer): RtMsg {
-  return { family: b.readUInt8(0), dstLen: b.readUInt8(1), table: b.readUInt8(4), protocol: b.readUInt8(5), scope: b.readUInt8(6), type: b.readUInt8(7) };
+  return {
+    family: b.readUInt8(0),
+    dstLen: b.readUInt8(1),
+    table: b.readUInt8(4),
+    protocol: b.readUInt8(5),
+    scope: b.readUInt8(6),
+    type: b.readUInt8(7),
+  };
 }
 
 /** struct rtgenmsg, padded to 4 bytes (RTM_GETNSID and dumps that filter nothing). */

@@ -28,7 +28,11 @@ export interface MadeNamespace {
  * it is bound to its name. On failure nothing of it is left.
  */
 export function makeNamespace(name: string): MadeNamespace {
-  const { fd, ino, value: sockets } = createNamedNetns(name, () => {
+  const {
+    fd,
+    ino,
+    value: sockets,
+  } = createNamedNetns(name, () => {
     // lo up and marked while the namespace has no name yet (see createNamedNetns).
     const made = openRequestSocket(null, name);
     try {

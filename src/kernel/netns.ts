@@ -141,7 +141,11 @@ export function createNamedNetns<T>(name: string, inside: () => T): { fd: number
   } catch (e) {
     if (fd !== null) fs.closeSync(fd);
     if (mounted) libc().umount2(path, MNT_DETACH);
-    try { fs.unlinkSync(path); } catch { /* already gone */ }
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
 }
@@ -213,4 +217,3 @@ export function mountsChanged(): boolean {
     return true;
   }
 }
-

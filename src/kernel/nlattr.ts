@@ -36,34 +36,54 @@ export class AttrWriter {
   }
 
   bytes(type: number, payload: Buffer, flags = 0): this {
-    return this.put(type, payload.length, (b, at) => { payload.copy(b, at); }, flags);
+    return this.put(
+      type,
+      payload.length,
+      (b, at) => {
+        payload.copy(b, at);
+      },
+      flags,
+    );
   }
 
   u8(type: number, value: number): this {
-    return this.put(type, 1, (b, at) => { b[at] = value; });
+    return this.put(type, 1, (b, at) => {
+      b[at] = value;
+    });
   }
 
   u16(type: number, value: number): this {
-    return this.put(type, 2, (b, at) => { b.writeUInt16LE(value, at); });
+    return this.put(type, 2, (b, at) => {
+      b.writeUInt16LE(value, at);
+    });
   }
 
   /** A 16-bit value in network byte order (IFLA_VLAN_PROTOCOL). */
   be16(type: number, value: number): this {
-    return this.put(type, 2, (b, at) => { b.writeUInt16BE(value, at); });
+    return this.put(type, 2, (b, at) => {
+      b.writeUInt16BE(value, at);
+    });
   }
 
   u32(type: number, value: number): this {
-    return this.put(type, 4, (b, at) => { b.writeUInt32LE(value >>> 0, at); });
+    return this.put(type, 4, (b, at) => {
+      b.writeUInt32LE(value >>> 0, at);
+    });
   }
 
   s32(type: number, value: number): this {
-    return this.put(type, 4, (b, at) => { b.writeInt32LE(value, at); });
+    return this.put(type, 4, (b, at) => {
+      b.writeInt32LE(value, at);
+    });
   }
 
   /** A NUL-terminated string (IFLA_IFNAME, IFLA_INFO_KIND …). */
   string(type: number, value: string): this {
     const n = Buffer.byteLength(value, 'utf8');
-    return this.put(type, n + 1, (b, at) => { b.write(value, at, 'utf8'); b[at + n] = 0; });
+    return this.put(type, n + 1, (b, at) => {
+      b.write(value, at, 'utf8');
+      b[at + n] = 0;
+    });
   }
 
   /** A nested attribute (NLA_F_NESTED): `build` writes its attributes, in place. */

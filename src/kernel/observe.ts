@@ -5,12 +5,34 @@
 // kernel announced no change since it was last read, and where vlannet did nothing, is not read
 // again (Handles.snapshot): the daemon and the check after an apply read only what changed.
 
-import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type LinkState, type NamespaceState, type Netns, type ObservedState, type RouteState } from '../model/types.js';
+import {
+  OBSERVED_FORMAT_VERSION,
+  VLANNET_ROUTE_PROTOCOL,
+  type AddressState,
+  type LinkState,
+  type NamespaceState,
+  type Netns,
+  type ObservedState,
+  type RouteState,
+} from '../model/types.js';
 import { isNetnsMark, isOwned } from '../model/owner.js';
 import { decodeAddress, decodeLink, decodeRoute, type RawAddress, type RawLink, type RawRoute } from './decode.js';
 import type { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
-import { AF_UNSPEC, IFLA, NETNSA, RT_SCOPE, RT_TABLE_MAIN, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg, rtgenmsg, rtmsg } from './messages.js';
+import {
+  AF_UNSPEC,
+  IFLA,
+  NETNSA,
+  RT_SCOPE,
+  RT_TABLE_MAIN,
+  RTEXT_FILTER_SKIP_STATS,
+  RTM,
+  RTN_UNICAST,
+  ifaddrmsg,
+  ifinfomsg,
+  rtgenmsg,
+  rtmsg,
+} from './messages.js';
 import { AttrWriter, attrS32, parseAttrs } from './nlattr.js';
 import { listNamedNetns, ownNetnsFd } from './netns.js';
 
@@ -78,8 +100,10 @@ export function observe(handles: Handles, wanted: string[], sameCycle = false, o
 function partOf(dump: NamespaceDump, ownNames: Map<number, string>): Part {
   const links = dump.links.map((l) => linkState(dump, l, ownNames));
   const names = new Map(dump.links.map((l) => [l.index, l.name]));
-  const namespace = dump.netns === null ? null
-    : { name: dump.netns, owned: links.some((l) => l.name === 'lo' && isNetnsMark(l.alias, dump.netns!)) } satisfies NamespaceState;
+  const namespace =
+    dump.netns === null
+      ? null
+      : ({ name: dump.netns, owned: links.some((l) => l.name === 'lo' && isNetnsMark(l.alias, dump.netns!)) } satisfies NamespaceState);
   return { namespace, ownsLinks: links.some(isOwned), links, addresses: addressStates(dump, names), routes: routeStates(dump, names) };
 }
 
@@ -126,7 +150,7 @@ function nsidOfOwn(h: RtnlHandle): number {
   if (h.ownNsid !== null) return h.ownNsid;
   const request = Buffer.concat([rtgenmsg(AF_UNSPEC), new AttrWriter().u32(NETNSA.FD, ownNetnsFd()).toBuffer()]);
   const [reply] = h.request(RTM.GETNSID, request);
-  const nsid = reply ? attrS32(parseAttrs(reply, 4).get(NETNSA.NSID)) ?? -1 : -1;
+  const nsid = reply ? (attrS32(parseAttrs(reply, 4).get(NETNSA.NSID)) ?? -1) : -1;
   if (nsid >= 0) h.ownNsid = nsid;
   return nsid;
 }
@@ -143,8 +167,15 @@ function linkState(dump: NamespaceDump, l: RawLink, ownNames: Map<number, string
     if (inOwn) parent = ownNames.get(lower) ?? null;
   }
   const s: LinkState = {
-    netns: dump.netns, name: l.name, index: l.index, kind: l.kind, parent,
-    mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias,
+    netns: dump.netns,
+    name: l.name,
+    index: l.index,
+    kind: l.kind,
+    parent,
+    mtu: l.mtu,
+    mac: l.mac,
+    up: l.up,
+    alias: l.alias,
   };
   if (l.group !== undefined) s.group = l.group;
   if (l.mode !== undefined) s.mode = l.mode;

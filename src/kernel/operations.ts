@@ -4,12 +4,39 @@
 
 import fs from 'node:fs';
 import { Address4 } from 'ip-address';
-import { VLANNET_LINK_GROUP, VLANNET_ROUTE_PROTOCOL, type IpvlanMode, type KernelMacvlanMode, type AddressState, type LinkChange, type LinkSpec, type Netns, type RouteState } from '../model/types.js';
+import {
+  VLANNET_LINK_GROUP,
+  VLANNET_ROUTE_PROTOCOL,
+  type IpvlanMode,
+  type KernelMacvlanMode,
+  type AddressState,
+  type LinkChange,
+  type LinkSpec,
+  type Netns,
+  type RouteState,
+} from '../model/types.js';
 import { addressBytes, decodeLink, parseMac, type RawLink } from './decode.js';
 import { RtnlHandle } from './handle.js';
 import type { Handles } from './handles.js';
 import { encodeLinkInfo, type LinkInfo } from './linkinfo.js';
-import { AF_INET, AF_INET6, IFA, IFA_F_NODAD, IFF_UP, IFLA, NLM_F, RT_SCOPE, RT_TABLE_MAIN, RTA, RTEXT_FILTER_SKIP_STATS, RTM, RTN_UNICAST, ifaddrmsg, ifinfomsg, rtmsg } from './messages.js';
+import {
+  AF_INET,
+  AF_INET6,
+  IFA,
+  IFA_F_NODAD,
+  IFF_UP,
+  IFLA,
+  NLM_F,
+  RT_SCOPE,
+  RT_TABLE_MAIN,
+  RTA,
+  RTEXT_FILTER_SKIP_STATS,
+  RTM,
+  RTN_UNICAST,
+  ifaddrmsg,
+  ifinfomsg,
+  rtmsg,
+} from './messages.js';
 import { AttrWriter } from './nlattr.js';
 import { openSysctl } from './sysctl.js';
 import { deleteNamedNetns, inNetnsFd } from './netns.js';
@@ -25,7 +52,10 @@ function where(netns: Netns): string {
 
 /** `ip link show NAME`: the link as the kernel reports it, or NetlinkError ENODEV naming it. */
 export function getLink(handles: Handles, netns: Netns, name: string): RawLink {
-  const body = Buffer.concat([ifinfomsg(), new AttrWriter().string(IFLA.IFNAME, name).u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+  const body = Buffer.concat([
+    ifinfomsg(),
+    new AttrWriter().string(IFLA.IFNAME, name).u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer(),
+  ]);
   try {
     const [reply] = handles.get(netns).request(RTM.GETLINK, body);
     if (!reply) throw new NetlinkError('ENODEV', '');
@@ -81,10 +111,14 @@ function temporaryName(): string {
 /** What IFLA_LINKINFO says of a link vlannet makes: its kind and the kind's own attributes. */
 function linkInfoOf(spec: LinkSpec): LinkInfo {
   switch (spec.kind) {
-    case 'macvlan': return { kind: 'macvlan', mode: spec.mode };
-    case 'ipvlan': return { kind: 'ipvlan', mode: spec.mode, flag: spec.flag };
-    case 'vlan': return { kind: 'vlan', id: spec.vlanId, protocol: '802.1Q' };
-    case 'dummy': return { kind: 'dummy' };
+    case 'macvlan':
+      return { kind: 'macvlan', mode: spec.mode };
+    case 'ipvlan':
+      return { kind: 'ipvlan', mode: spec.mode, flag: spec.flag };
+    case 'vlan':
+      return { kind: 'vlan', id: spec.vlanId, protocol: '802.1Q' };
+    case 'dummy':
+      return { kind: 'dummy' };
   }
 }
 
@@ -153,7 +187,11 @@ function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
     const up = spec.up ? IFF_UP : 0;
     h.request(RTM.NEWLINK, Buffer.concat([ifinfomsg({ index: link.index, flags: up, change: IFF_UP }), set.toBuffer()]));
   } catch (e) {
-    try { h.request(RTM.DELLINK, ifinfomsg({ index: link.index })); } catch { /* already gone */ }
+    try {
+      h.request(RTM.DELLINK, ifinfomsg({ index: link.index }));
+    } catch {
+      /* already gone */
+    }
     handles.indexes(spec.netns).delete(created);
     if (e instanceof NetlinkError && e.errno === 'EEXIST' && created !== spec.name && !e.detail) {
       throw new NetlinkError('EEXIST', `a link named ${spec.name} already exists in ${where(spec.netns)}`);
@@ -178,12 +216,16 @@ export async function setLink(handles: Handles, netns: Netns, name: string, set:
   if (set.alias !== undefined) attrs.string(IFLA.IFALIAS, set.alias);
   if (link) {
     if (link.kind !== 'macvlan' && link.kind !== 'ipvlan') {
-      throw new NetlinkError('EOPNOTSUPP', `${name} in ${where(netns)} is a ${link.kind || 'device'} link; only macvlan and ipvlan have a mode`);
+      throw new NetlinkError(
+        'EOPNOTSUPP',
+        `${name} in ${where(netns)} is a ${link.kind || 'device'} link; only macvlan and ipvlan have a mode`,
+      );
     }
     // changelink reads only the attributes present: send the mode and flag the link keeps, too.
-    const info: LinkInfo = link.kind === 'macvlan'
-      ? { kind: 'macvlan', mode: (set.mode ?? link.mode) as KernelMacvlanMode }
-      : { kind: 'ipvlan', mode: (set.mode ?? link.mode) as IpvlanMode, flag: set.flag ?? link.flag ?? 'bridge' };
+    const info: LinkInfo =
+      link.kind === 'macvlan'
+        ? { kind: 'macvlan', mode: (set.mode ?? link.mode) as KernelMacvlanMode }
+        : { kind: 'ipvlan', mode: (set.mode ?? link.mode) as IpvlanMode, flag: set.flag ?? link.flag ?? 'bridge' };
     attrs.bytes(IFLA.LINKINFO, encodeLinkInfo(info), 0x8000);
   }
   const change = set.up !== undefined ? IFF_UP : 0;
@@ -242,7 +284,10 @@ function addressMessage(a: AddressState, index: number): Buffer {
     flags = IFA_F_NODAD;
     attrs.u32(IFA.FLAGS, IFA_F_NODAD);
   }
-  return Buffer.concat([ifaddrmsg({ family: family === 4 ? AF_INET : AF_INET6, prefixlen: a.prefixLength, flags, scope: RT_SCOPE.UNIVERSE, index }), attrs.toBuffer()]);
+  return Buffer.concat([
+    ifaddrmsg({ family: family === 4 ? AF_INET : AF_INET6, prefixlen: a.prefixLength, flags, scope: RT_SCOPE.UNIVERSE, index }),
+    attrs.toBuffer(),
+  ]);
 }
 
 /** `ip addr add ADDRESS/LEN dev LINK` (IPv6: `nodad`). */
@@ -269,7 +314,14 @@ function routeMessage(r: RouteState, oif: number, forDelete: boolean): Buffer {
   // `default via GW dev X` is scope universe; `default dev X` (no gateway) is on-link: scope link.
   const scope = forDelete ? RT_SCOPE.NOWHERE : r.gateway !== null ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK;
   return Buffer.concat([
-    rtmsg({ family: r.family === 4 ? AF_INET : AF_INET6, dstLen, table: RT_TABLE_MAIN, protocol: r.protocol || VLANNET_ROUTE_PROTOCOL, scope, type: RTN_UNICAST }),
+    rtmsg({
+      family: r.family === 4 ? AF_INET : AF_INET6,
+      dstLen,
+      table: RT_TABLE_MAIN,
+      protocol: r.protocol || VLANNET_ROUTE_PROTOCOL,
+      scope,
+      type: RTN_UNICAST,
+    }),
     attrs.toBuffer(),
   ]);
 }

@@ -47,13 +47,13 @@ export class OrphanFinder {
       if (f === null) {
         if (this.notOurs.size >= 10_000) this.notOurs.clear(); // containers come and go
         this.notOurs.add(ino);
-      }
-      else if (f !== 'gone') found.set(ino, f);
+      } else if (f !== 'gone') found.set(ino, f);
     }
     if (found.size === 0) return [];
     // Bound at a path in another mount namespace (a container's /run/netns, say) is not an orphan.
     const bound = boundElsewhere(new Set(found.keys()));
-    return [...found].filter(([ino]) => !bound.has(ino))
+    return [...found]
+      .filter(([ino]) => !bound.has(ino))
       .map(([ino, f]) => ({ ...f, users: byInode.get(ino)!.map((pid) => ({ pid, command: commandOf(pid) })) }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
@@ -78,10 +78,20 @@ export class OrphanFinder {
       const names = new Map(links.map((l) => [l.index, l.name]));
       const addresses: AddressState[] = h.dump(RTM.GETADDR, ADDRESS_DUMP, decodeAddress).flatMap((a) => {
         const link = names.get(a.index);
-        return link === undefined || (a.family === 6 && a.scope === RT_SCOPE.LINK) ? [] : [{ netns: name, link, family: a.family, address: a.address, prefixLength: a.prefixLength }];
+        return link === undefined || (a.family === 6 && a.scope === RT_SCOPE.LINK)
+          ? []
+          : [{ netns: name, link, family: a.family, address: a.address, prefixLength: a.prefixLength }];
       });
       const states: LinkState[] = links.map((l) => ({
-        netns: name, name: l.name, index: l.index, kind: l.kind, parent: null, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias,
+        netns: name,
+        name: l.name,
+        index: l.index,
+        kind: l.kind,
+        parent: null,
+        mtu: l.mtu,
+        mac: l.mac,
+        up: l.up,
+        alias: l.alias,
       }));
       return { name, links: states, addresses };
     } catch (e) {

@@ -48,8 +48,11 @@ export function unsupportedLinkKinds(): LinkKind[] {
       const parents = { dummy: make('p-dummy', { kind: 'dummy' }, null), veth: make('p-veth', 'veth', null) };
       const refused: LinkKind[] = [];
       for (const t of TRIES) {
-        if (t.kind === 'dummy') { if (parents.dummy === null) refused.push('dummy'); continue; }
-        const parent = t.parent === null ? null : parents[t.parent] ?? parents.veth ?? parents.dummy;
+        if (t.kind === 'dummy') {
+          if (parents.dummy === null) refused.push('dummy');
+          continue;
+        }
+        const parent = t.parent === null ? null : (parents[t.parent] ?? parents.veth ?? parents.dummy);
         if (t.parent !== null && parent === null) continue;
         if (make(`p-${t.kind}`, t.info, parent) === null) refused.push(t.kind);
       }

@@ -2,7 +2,15 @@
 // one operation's requests. One adapter holds one socket per namespace for its whole life (the
 // daemon keeps one adapter); close() releases them.
 
-import { netnsOfOp, type Kernel, type KernelOp, type LinkKind, type NamespaceUser, type ObservedState, type ObserveOptions } from '../model/types.js';
+import {
+  netnsOfOp,
+  type Kernel,
+  type KernelOp,
+  type LinkKind,
+  type NamespaceUser,
+  type ObservedState,
+  type ObserveOptions,
+} from '../model/types.js';
 import { KernelError, SyscallError, NetlinkError } from '../errors.js';
 import { OrphanFinder } from './orphans.js';
 import { unsupportedLinkKinds } from './probe.js';
@@ -101,7 +109,9 @@ export class NetlinkKernel implements Kernel {
 
   close(): void {
     // An execution always finishes itself; this is for an adapter closed in the middle of one.
-    void this.finish().catch(() => { /* closing anyway */ });
+    void this.finish().catch(() => {
+      /* closing anyway */
+    });
     this.handles.close();
     closeSysctls();
   }
@@ -111,15 +121,24 @@ export class NetlinkKernel implements Kernel {
     // Most changes are announced to the listener of their namespace anyway; not the IPv6 sysctl.
     h.touch(netnsOfOp(op));
     switch (op.op) {
-      case 'netns-add': return addNetns(h, op.netns, this.factory);
-      case 'netns-del': return delNetns(h, op.netns);
-      case 'link-add': return addLink(h, op.link);
-      case 'link-set': return setLink(h, op.netns, op.name, op.set);
-      case 'link-del': return delLink(h, op.netns, op.name);
-      case 'addr-add': return addAddress(h, op.addr);
-      case 'addr-del': return delAddress(h, op.addr);
-      case 'route-add': return addRoute(h, op.route);
-      case 'route-del': return delRoute(h, op.route);
+      case 'netns-add':
+        return addNetns(h, op.netns, this.factory);
+      case 'netns-del':
+        return delNetns(h, op.netns);
+      case 'link-add':
+        return addLink(h, op.link);
+      case 'link-set':
+        return setLink(h, op.netns, op.name, op.set);
+      case 'link-del':
+        return delLink(h, op.netns, op.name);
+      case 'addr-add':
+        return addAddress(h, op.addr);
+      case 'addr-del':
+        return delAddress(h, op.addr);
+      case 'route-add':
+        return addRoute(h, op.route);
+      case 'route-del':
+        return delRoute(h, op.route);
     }
   }
 }

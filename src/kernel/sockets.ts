@@ -74,7 +74,11 @@ export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
   const socket = new (netlink().RawNetlinkSocket)(NETLINK_ROUTE, { recvBufferSize: 0, sendBufferSize: 0 });
   if (!options.ref) socket.unref();
   const fd = findFd(socket, hint);
-  const int = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; };
+  const int = (v: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    return b;
+  };
   const set = (level: number, name: number, value: number, what: string): void => {
     if (libc().setsockopt(fd, level, name, int(value), 4) !== 0) {
       const code = errnoName(koffi.errno());
@@ -90,7 +94,11 @@ export function openRtnetlink(options: RtnetlinkOptions = {}): Rtnetlink {
 }
 
 /** The sockets of openRequestSocket: request socket (null when not asked for), its strict checking, listener. */
-export interface RequestSockets { fd: number | null; strict: boolean; listener: number | null }
+export interface RequestSockets {
+  fd: number | null;
+  strict: boolean;
+  listener: number | null;
+}
 
 /**
  * Bare rtnetlink socket fds for synchronous requests and dumps (handle.ts), in the namespace of
@@ -121,7 +129,10 @@ export function openRequestSocket(fd: number | null, name: string, request = tru
     one.writeInt32LE(1);
     let strict = false;
     if (sock !== null) {
-      for (const [opt, what] of [[NETLINK_EXT_ACK, 'NETLINK_EXT_ACK'], [NETLINK_CAP_ACK, 'NETLINK_CAP_ACK']] as const) {
+      for (const [opt, what] of [
+        [NETLINK_EXT_ACK, 'NETLINK_EXT_ACK'],
+        [NETLINK_CAP_ACK, 'NETLINK_CAP_ACK'],
+      ] as const) {
         if (libc().setsockopt(sock, SOL_NETLINK, opt, one, 4) !== 0) throw new SyscallError(errnoName(koffi.errno()), 'setsockopt', what);
       }
       strict = libc().setsockopt(sock, SOL_NETLINK, NETLINK_GET_STRICT_CHK, one, 4) === 0;
@@ -130,7 +141,8 @@ export function openRequestSocket(fd: number | null, name: string, request = tru
       const addr = Buffer.alloc(12); // struct sockaddr_nl
       addr.writeUInt16LE(AF_NETLINK, 0);
       addr.writeUInt32LE(CHANGE_GROUPS, 8);
-      if (libc().bind(listener, addr, addr.length) !== 0) throw new SyscallError(errnoName(koffi.errno()), 'bind', `rtnetlink groups in ${name}`);
+      if (libc().bind(listener, addr, addr.length) !== 0)
+        throw new SyscallError(errnoName(koffi.errno()), 'bind', `rtnetlink groups in ${name}`);
     }
     return { fd: sock, strict, listener: listener ?? null };
   } catch (e) {
@@ -154,7 +166,10 @@ export function changedSince(listener: number): boolean {
   let changed = false;
   for (;;) {
     const n = libc().recv(listener, drain, drain.length, MSG_DONTWAIT);
-    if (n > 0) { changed = true; continue; }
+    if (n > 0) {
+      changed = true;
+      continue;
+    }
     if (n === 0) return changed;
     const code = errnoName(koffi.errno());
     if (code === 'EINTR') continue;

@@ -51,10 +51,16 @@ function privateProc(): number | null {
   if (proc) libc().close(proc.fd);
   proc = null;
   const ctx = m.fsopen('proc', FSOPEN_CLOEXEC);
-  if (ctx < 0) { api = null; return null; }
+  if (ctx < 0) {
+    api = null;
+    return null;
+  }
   try {
     const mnt = m.fsconfig(ctx, FSCONFIG_CMD_CREATE, null, null, 0) === 0 ? m.fsmount(ctx, FSMOUNT_CLOEXEC, 0) : -1;
-    if (mnt < 0) { api = null; return null; }
+    if (mnt < 0) {
+      api = null;
+      return null;
+    }
     proc = { fd: mnt, opens: 0 };
     return mnt;
   } finally {

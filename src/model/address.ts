@@ -69,7 +69,10 @@ function parseCidrUncached(text: string): Parsed<Cidr> {
   const start = ip.startAddress().correctForm();
   const canonical = `${start}/${prefix}`;
   if (start !== ip.correctForm()) {
-    return { ok: null, error: `${JSON.stringify(text)} has host bits set: did you mean ${canonical} (the network), or the address ${ip.correctForm()} in it?` };
+    return {
+      ok: null,
+      error: `${JSON.stringify(text)} has host bits set: did you mean ${canonical} (the network), or the address ${ip.correctForm()} in it?`,
+    };
   }
   return { ok: { family, net: construct(canonical, family), prefix, text: canonical }, error: null };
 }
@@ -84,7 +87,8 @@ export function parseAddress(text: string, family: Family): Parsed<Ip> {
 
 function parseAddressUncached(text: string, family: Family): Parsed<Ip> {
   if (familyOf(text) !== family) return { ok: null, error: `${JSON.stringify(text)} is not an IPv${family} address` };
-  if (text.includes('/')) return { ok: null, error: `${JSON.stringify(text)} has a prefix: write the address alone (the prefix comes from the subnet)` };
+  if (text.includes('/'))
+    return { ok: null, error: `${JSON.stringify(text)} has a prefix: write the address alone (the prefix comes from the subnet)` };
   if (text.includes('%')) return { ok: null, error: `${JSON.stringify(text)} has a zone (%): write the address alone` };
   try {
     return { ok: construct(text, family), error: null };
@@ -98,7 +102,7 @@ export function canonical(ip: Ip): string {
 }
 
 export function sameFamily(a: Ip, b: Ip): boolean {
-  return (a instanceof Address4) === (b instanceof Address4);
+  return a instanceof Address4 === b instanceof Address4;
 }
 
 /** Whether an address (or a whole network) lies inside a subnet. */
@@ -133,7 +137,9 @@ export function networkAddress(c: Cidr): string {
 }
 
 /** The IPv4 broadcast address (last in the subnet), or null for IPv6 and point-to-point subnets. */
-export const broadcastAddress = perSubnet((c: Cidr): string | null => (c.family === 4 && !isPointToPoint(c) ? c.net.endAddress().correctForm() : null));
+export const broadcastAddress = perSubnet((c: Cidr): string | null =>
+  c.family === 4 && !isPointToPoint(c) ? c.net.endAddress().correctForm() : null,
+);
 
 /** The first usable address (network + 1), Docker's default gateway; null when nothing is held back. */
 export const firstUsable = perSubnet((c: Cidr): string | null => (isPointToPoint(c) ? null : c.net.startAddressExclusive().correctForm()));

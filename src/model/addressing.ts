@@ -13,14 +13,6 @@ import { ipOf, isLinkLocal } from './address.js';
 import { ownerOf } from './owner.js';
 import type { AddressState, Config, Diagnostic, EndpointConfig, Family, NetworkConfig, ObservedState, SubnetConfig } from './types.js';
 
-
-
-
-
-
-
-
-
 // The daemon allocates the same thousands of addresses on every run: their conversions between
 // text and number are remembered (bounded, like isLinkLocal's).
 const MEMO_LIMIT = 100_000;
@@ -179,7 +171,9 @@ export function allocateAddresses(config: Config, observed: ObservedState): Addr
  */
 function heldAddresses(observed: ObservedState): Set<bigint> {
   const held = new Set<bigint>();
-  const add = (a: AddressState) => { if (!isLinkLocal(a.address)) held.add(addressNumber(a.address)); };
+  const add = (a: AddressState) => {
+    if (!isLinkLocal(a.address)) held.add(addressNumber(a.address));
+  };
   for (const a of observed.addresses) add(a);
   for (const o of observed.orphans ?? []) for (const a of o.addresses) add(a);
   return held;
@@ -200,7 +194,9 @@ function allocateFamily(
     for (const ep of members) {
       if (staticOf(ep, family) === null) continue;
       diagnostics.push({
-        severity: 'error', at: ep.at, path: `${ep.path}.${field}`,
+        severity: 'error',
+        at: ep.at,
+        path: `${ep.path}.${field}`,
         message: `network ${network.name} has no ${familyName(family)} subnet, so ${field} ${staticOf(ep, family)} cannot be given`,
       });
     }
@@ -223,23 +219,37 @@ function allocateFamily(
     try {
       n = addressNumber(text);
     } catch {
-      diagnostics.push({ severity: 'error', at: ep.at, path: `${ep.path}.${field}`, message: `${text} is not an ${familyName(family)} address` });
+      diagnostics.push({
+        severity: 'error',
+        at: ep.at,
+        path: `${ep.path}.${field}`,
+        message: `${text} is not an ${familyName(family)} address`,
+      });
       continue;
     }
     const pool = poolOf(n);
     const other = used.get(n);
     if (!pool) {
       diagnostics.push({
-        severity: 'error', at: ep.at, path: `${ep.path}.${field}`,
+        severity: 'error',
+        at: ep.at,
+        path: `${ep.path}.${field}`,
         message: `${text} is in none of network ${network.name}'s subnets (${subnets.map((s) => s.cidr).join(', ')})`,
       });
     } else if (pool.reserved.has(n)) {
       diagnostics.push({
-        severity: 'error', at: ep.at, path: `${ep.path}.${field}`,
+        severity: 'error',
+        at: ep.at,
+        path: `${ep.path}.${field}`,
         message: `${text} is the network, broadcast or gateway address of ${pool.subnet.cidr}`,
       });
     } else if (other !== undefined) {
-      diagnostics.push({ severity: 'error', at: ep.at, path: `${ep.path}.${field}`, message: `${text} is also given to endpoint ${other}` });
+      diagnostics.push({
+        severity: 'error',
+        at: ep.at,
+        path: `${ep.path}.${field}`,
+        message: `${text} is also given to endpoint ${other}`,
+      });
     } else {
       record(ep, n, pool, 'static');
     }
@@ -274,7 +284,9 @@ function allocateFamily(
     if (n === null) {
       const s = subnets[0]!;
       diagnostics.push({
-        severity: 'error', at: s.at, path: s.path,
+        severity: 'error',
+        at: s.at,
+        path: s.path,
         message: `no free ${familyName(family)} address left for endpoint ${ep.name} in network ${network.name} (${subnets.map((x) => x.ipRange ?? x.cidr).join(', ')})`,
       });
       continue;

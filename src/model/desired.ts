@@ -5,7 +5,22 @@
 import { hostAddressOn } from './address.js';
 import { allocateAddresses } from './addressing.js';
 import { isUnfinished, markFor, ownerOf } from './owner.js';
-import { VLANNET_ROUTE_PROTOCOL, type AddressState, type Config, type DesiredState, type Diagnostic, type EndpointConfig, type Family, type LinkKind, type LinkSpec, type LinkState, type NetworkConfig, type ObservedState, type RouteState, type UpstreamRoute } from './types.js';
+import {
+  VLANNET_ROUTE_PROTOCOL,
+  type AddressState,
+  type Config,
+  type DesiredState,
+  type Diagnostic,
+  type EndpointConfig,
+  type Family,
+  type LinkKind,
+  type LinkSpec,
+  type LinkState,
+  type NetworkConfig,
+  type ObservedState,
+  type RouteState,
+  type UpstreamRoute,
+} from './types.js';
 
 export interface Resolved {
   desired: DesiredState;
@@ -40,12 +55,24 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     const k = key(spec.netns, spec.name);
     const other = claimed.get(k);
     if (other) {
-      diagnostics.push(error(at, path, `${object} wants link name ${spec.name}${spec.netns ? ` in namespace ${spec.netns}` : ''}, which ${other} already uses`));
+      diagnostics.push(
+        error(
+          at,
+          path,
+          `${object} wants link name ${spec.name}${spec.netns ? ` in namespace ${spec.netns}` : ''}, which ${other} already uses`,
+        ),
+      );
       return false;
     }
     const f = foreign(spec.netns, spec.name);
     if (f) {
-      diagnostics.push(error(at, path, `${object} needs the link name ${spec.name}, but ${describe(f)} is not vlannet's; vlannet never takes over a link it did not create: rename or remove it`));
+      diagnostics.push(
+        error(
+          at,
+          path,
+          `${object} needs the link name ${spec.name}, but ${describe(f)} is not vlannet's; vlannet never takes over a link it did not create: rename or remove it`,
+        ),
+      );
       return false;
     }
     claimed.set(k, object);
@@ -60,7 +87,13 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   const refusedKind = (kind: LinkKind, at: string, path: string, what: string) => {
     if (!unsupported.has(kind) || reportedKinds.has(`${kind} ${path}`)) return;
     reportedKinds.add(`${kind} ${path}`);
-    diagnostics.push(error(at, path, `${what} needs ${kind === 'ipvlan' ? 'an' : 'a'} ${kind} link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe ${MODULE[kind]})`));
+    diagnostics.push(
+      error(
+        at,
+        path,
+        `${what} needs ${kind === 'ipvlan' ? 'an' : 'a'} ${kind} link, and this kernel cannot make one (it refused in a throwaway namespace): load the module (modprobe ${MODULE[kind]})`,
+      ),
+    );
   };
   const mtuOf = (name: string): number | null => {
     const desiredMtu = desiredLinks.find((l) => l.netns === null && l.name === name)?.mtu;
@@ -74,7 +107,13 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     if (mtu === null || parent === null) return;
     const limit = mtuOf(parent);
     if (limit !== null && mtu > limit) {
-      diagnostics.push(error(at, path, `${what} is above the MTU of its parent ${parent} (${limit}): the kernel refuses that (EINVAL); raise ${parent}'s MTU first, or lower this one`));
+      diagnostics.push(
+        error(
+          at,
+          path,
+          `${what} is above the MTU of its parent ${parent} (${limit}): the kernel refuses that (EINVAL); raise ${parent}'s MTU first, or lower this one`,
+        ),
+      );
     }
   };
 
@@ -89,9 +128,16 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     const mtus = (networksOnVlan.get(v.name) ?? []).map((n) => n.mtu).filter((m): m is number => m !== null);
     const identity = { role: 'vlan', name: v.name } as const;
     const spec: LinkSpec = {
-      netns: null, name: v.name, kind: 'vlan', parent: v.parent, vlanId: v.id,
-      mtu: v.mtu ?? (mtus.length ? Math.max(...mtus) : null), mac: null, up: true,
-      identity, alias: markFor(identity, { kind: 'vlan', parent: v.parent, vlanId: v.id }),
+      netns: null,
+      name: v.name,
+      kind: 'vlan',
+      parent: v.parent,
+      vlanId: v.id,
+      mtu: v.mtu ?? (mtus.length ? Math.max(...mtus) : null),
+      mac: null,
+      up: true,
+      identity,
+      alias: markFor(identity, { kind: 'vlan', parent: v.parent, vlanId: v.id }),
     };
     if (!links.has(key(null, v.parent)) && !config.vlans.some((o) => o.name === v.parent)) {
       diagnostics.push(error(v.at, v.path, `parent link ${v.parent} of vlan ${v.name} does not exist`));
@@ -105,8 +151,15 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     if (n.parentKind !== 'dummy') continue;
     const identity = { role: 'dummy', name: n.name } as const;
     const spec: LinkSpec = {
-      netns: null, name: n.parent, kind: 'dummy', parent: null, mtu: n.mtu, mac: null, up: true,
-      identity, alias: markFor(identity, { kind: 'dummy', parent: null }),
+      netns: null,
+      name: n.parent,
+      kind: 'dummy',
+      parent: null,
+      mtu: n.mtu,
+      mac: null,
+      up: true,
+      identity,
+      alias: markFor(identity, { kind: 'dummy', parent: null }),
     };
     if (claim(spec, `the dummy parent of network ${n.name}`, n.at, n.path)) createdParents.add(n.parent);
     refusedKind('dummy', n.at, n.path, `network ${n.name} (isolated, on a dummy link)`);
@@ -114,8 +167,13 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   for (const n of config.networks) {
     if (n.parentKind === 'dummy' || createdParents.has(n.parent) || links.has(key(null, n.parent))) continue;
     if (n.parentKind === 'vlan' && config.vlans.some((v) => v.name === n.parent)) continue; // reported above
-    diagnostics.push(error(n.at, `${n.path}.parent`,
-      `parent link ${n.parent} does not exist; create it, or name it NAME.VID to have vlannet create an 802.1q link`));
+    diagnostics.push(
+      error(
+        n.at,
+        `${n.path}.parent`,
+        `parent link ${n.parent} does not exist; create it, or name it NAME.VID to have vlannet create an 802.1q link`,
+      ),
+    );
   }
   checkParentSharing(config, observed, diagnostics);
 
@@ -134,12 +192,19 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     const got = addressing.byEndpoint.get(ep.name) ?? {};
     const identity = { role: 'endpoint', name: ep.name } as const;
     const common = {
-      netns: ep.netns, name: ep.ifname, parent: net.parent, mtu: net.mtu, up: true, identity,
-      alias: markFor(identity, { kind: net.driver, parent: net.parent }), ipv6Disabled: got[6] === undefined,
+      netns: ep.netns,
+      name: ep.ifname,
+      parent: net.parent,
+      mtu: net.mtu,
+      up: true,
+      identity,
+      alias: markFor(identity, { kind: net.driver, parent: net.parent }),
+      ipv6Disabled: got[6] === undefined,
     };
-    const spec: LinkSpec = net.driver === 'macvlan'
-      ? { ...common, kind: 'macvlan', mode: net.mode, mac: ep.mac?.toLowerCase() ?? null }
-      : { ...common, kind: 'ipvlan', mode: net.mode, flag: net.flag, mac: null };
+    const spec: LinkSpec =
+      net.driver === 'macvlan'
+        ? { ...common, kind: 'macvlan', mode: net.mode, mac: ep.mac?.toLowerCase() ?? null }
+        : { ...common, kind: 'ipvlan', mode: net.mode, flag: net.flag, mac: null };
     if (!claim(spec, `endpoint ${ep.name}`, ep.at, `${ep.path}.ifname`)) continue;
     refusedKind(net.driver, net.at, `${net.path}.driver`, `network ${net.name}`);
     if (!mtuChecked.has(net.name)) {
@@ -166,8 +231,13 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
       if (!l3 && gateway === null) continue;
       const owner = defaultRouteOwner.get(`${ep.netns ?? ''}\0${family}`);
       if (owner) {
-        diagnostics.push(error(ep.at, `${ep.path}.default_route`,
-          `namespace ${ep.netns ?? 'host'} would get two IPv${family} default routes, through endpoints ${owner.name} and ${ep.name}; set default_route: false on one of them`));
+        diagnostics.push(
+          error(
+            ep.at,
+            `${ep.path}.default_route`,
+            `namespace ${ep.netns ?? 'host'} would get two IPv${family} default routes, through endpoints ${owner.name} and ${ep.name}; set default_route: false on one of them`,
+          ),
+        );
         continue;
       }
       defaultRouteOwner.set(`${ep.netns ?? ''}\0${family}`, ep);
@@ -177,11 +247,16 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
 
   for (const o of observed.orphans ?? []) {
     const pid = o.users[0]?.pid;
-    diagnostics.push({ severity: 'warning', at: '', path: `netns.${o.name}`, message:
-      `namespace ${o.name} is gone from /run/netns, but ${o.users.map((u) => `pid ${u.pid} (${u.command})`).join(', ')} keep${o.users.length === 1 ? 's' : ''} it alive ` +
-      `with vlannet's ${o.links.map((l) => `link ${l.name}`).join(', ')}${o.addresses.length ? ` (${o.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(', ')})` : ''} ` +
-      `still on the LAN: ${o.addresses.length ? 'those addresses are not handed out again; ' : ''}end the process${o.users.length === 1 ? '' : 'es'}, ` +
-      `or remove the link${o.links.length === 1 ? '' : 's'} (nsenter --net=/proc/${pid}/ns/net ip link del ${o.links[0]?.name ?? 'LINK'})` });
+    diagnostics.push({
+      severity: 'warning',
+      at: '',
+      path: `netns.${o.name}`,
+      message:
+        `namespace ${o.name} is gone from /run/netns, but ${o.users.map((u) => `pid ${u.pid} (${u.command})`).join(', ')} keep${o.users.length === 1 ? 's' : ''} it alive ` +
+        `with vlannet's ${o.links.map((l) => `link ${l.name}`).join(', ')}${o.addresses.length ? ` (${o.addresses.map((a) => `${a.address}/${a.prefixLength}`).join(', ')})` : ''} ` +
+        `still on the LAN: ${o.addresses.length ? 'those addresses are not handed out again; ' : ''}end the process${o.users.length === 1 ? '' : 'es'}, ` +
+        `or remove the link${o.links.length === 1 ? '' : 's'} (nsenter --net=/proc/${pid}/ns/net ip link del ${o.links[0]?.name ?? 'LINK'})`,
+    });
   }
 
   const namespaces = [...new Set(config.endpoints.map((e) => e.netns).filter((n): n is string => n !== null))].sort();
@@ -216,9 +291,21 @@ function checkParentSharing(config: Config, observed: ObservedState, diagnostics
     const n = l.parent === null ? undefined : firstOn.get(l.parent);
     if (!n || ownerOf(l) || (l.kind !== 'macvlan' && l.kind !== 'ipvlan')) continue;
     if (l.kind !== n.driver) {
-      diagnostics.push(error(n.at, `${n.path}.driver`, `parent ${n.parent} carries ${describe(l)}, which vlannet does not own; a ${n.driver} link cannot share a parent with ${l.kind} links (EBUSY)`));
+      diagnostics.push(
+        error(
+          n.at,
+          `${n.path}.driver`,
+          `parent ${n.parent} carries ${describe(l)}, which vlannet does not own; a ${n.driver} link cannot share a parent with ${l.kind} links (EBUSY)`,
+        ),
+      );
     } else if (l.kind === 'ipvlan' && (l.mode !== n.mode || (l.flag ?? 'bridge') !== (n.flag ?? 'bridge'))) {
-      diagnostics.push(error(n.at, `${n.path}.mode`, `parent ${n.parent} carries ${describe(l)} in ipvlan ${l.mode} ${l.flag ?? 'bridge'}, which vlannet does not own; ipvlan ${n.mode} would change its mode too`));
+      diagnostics.push(
+        error(
+          n.at,
+          `${n.path}.mode`,
+          `parent ${n.parent} carries ${describe(l)} in ipvlan ${l.mode} ${l.flag ?? 'bridge'}, which vlannet does not own; ipvlan ${n.mode} would change its mode too`,
+        ),
+      );
     }
   }
 }

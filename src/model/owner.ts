@@ -41,13 +41,15 @@ export function parseMark(alias: string | null | undefined): OwnerMark | null {
   let mark = parsedMarks.get(alias);
   if (mark === undefined) {
     const m = MARK.exec(alias);
-    mark = m ? Object.freeze({
-      role: m[1] as OwnerRole,
-      name: m[2]!,
-      kind: m[3]!,
-      parent: m[4] ?? null,
-      vlanId: m[5] !== undefined ? Number(m[5]) : null,
-    }) : null;
+    mark = m
+      ? Object.freeze({
+          role: m[1] as OwnerRole,
+          name: m[2]!,
+          kind: m[3]!,
+          parent: m[4] ?? null,
+          vlanId: m[5] !== undefined ? Number(m[5]) : null,
+        })
+      : null;
     if (parsedMarks.size >= MEMO_LIMIT) parsedMarks.clear();
     parsedMarks.set(alias, mark);
   }

@@ -252,10 +252,12 @@ interface LinkSpecBase {
 /** A link vlannet owns: an endpoint (macvlan, ipvlan), a vlan, or an isolated network's dummy. */
 export type LinkSpec =
   | (LinkSpecBase & {
-    kind: 'macvlan'; parent: string; mode: MacvlanMode;
-    /** null: the kernel picks a random one. */
-    mac: string | null;
-  })
+      kind: 'macvlan';
+      parent: string;
+      mode: MacvlanMode;
+      /** null: the kernel picks a random one. */
+      mac: string | null;
+    })
   | (LinkSpecBase & { kind: 'ipvlan'; parent: string; mode: IpvlanMode; flag: IpvlanFlag; mac: null })
   | (LinkSpecBase & { kind: 'vlan'; parent: string; vlanId: number; mac: null })
   | (LinkSpecBase & { kind: 'dummy'; parent: null; mac: null });
@@ -346,26 +348,44 @@ export interface LinkChange {
 /** The namespace an operation acts in (null: vlannet's own). */
 export function netnsOfOp(op: KernelOp): Netns {
   switch (op.op) {
-    case 'netns-add': case 'netns-del': return op.netns;
-    case 'link-add': return op.link.netns;
-    case 'link-set': case 'link-del': return op.netns;
-    case 'addr-add': case 'addr-del': return op.addr.netns;
-    case 'route-add': case 'route-del': return op.route.netns;
+    case 'netns-add':
+    case 'netns-del':
+      return op.netns;
+    case 'link-add':
+      return op.link.netns;
+    case 'link-set':
+    case 'link-del':
+      return op.netns;
+    case 'addr-add':
+    case 'addr-del':
+      return op.addr.netns;
+    case 'route-add':
+    case 'route-del':
+      return op.route.netns;
   }
 }
 
 /** The inverse of an operation, used to roll back a failed apply. */
 export function inverse(op: KernelOp): KernelOp[] {
   switch (op.op) {
-    case 'netns-add': return [{ op: 'netns-del', netns: op.netns }];
-    case 'netns-del': return [{ op: 'netns-add', netns: op.netns }, ...(op.links ?? []).flatMap(restore)];
-    case 'link-add': return [{ op: 'link-del', netns: op.link.netns, name: op.link.name, before: op.link, addresses: [], routes: [] }];
-    case 'link-set': return [{ op: 'link-set', netns: op.netns, name: op.name, set: op.before, before: op.set }];
-    case 'link-del': return restore(op);
-    case 'addr-add': return [{ op: 'addr-del', addr: op.addr }];
-    case 'addr-del': return [{ op: 'addr-add', addr: op.addr }];
-    case 'route-add': return [{ op: 'route-del', route: op.route }];
-    case 'route-del': return [{ op: 'route-add', route: op.route }];
+    case 'netns-add':
+      return [{ op: 'netns-del', netns: op.netns }];
+    case 'netns-del':
+      return [{ op: 'netns-add', netns: op.netns }, ...(op.links ?? []).flatMap(restore)];
+    case 'link-add':
+      return [{ op: 'link-del', netns: op.link.netns, name: op.link.name, before: op.link, addresses: [], routes: [] }];
+    case 'link-set':
+      return [{ op: 'link-set', netns: op.netns, name: op.name, set: op.before, before: op.set }];
+    case 'link-del':
+      return restore(op);
+    case 'addr-add':
+      return [{ op: 'addr-del', addr: op.addr }];
+    case 'addr-del':
+      return [{ op: 'addr-add', addr: op.addr }];
+    case 'route-add':
+      return [{ op: 'route-del', route: op.route }];
+    case 'route-del':
+      return [{ op: 'route-add', route: op.route }];
   }
 }
 

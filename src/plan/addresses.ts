@@ -9,9 +9,13 @@ import { ABSENT, UNCONFIGURED, isEndpoint, place, type PlanContext } from './con
 import type { Kept } from './links.js';
 
 /** Whether two addresses of one link are the same (family, address and prefix length). */
-const sameAddress = (a: AddressState, b: AddressState) => a.address === b.address && a.prefixLength === b.prefixLength && a.family === b.family;
+const sameAddress = (a: AddressState, b: AddressState) =>
+  a.address === b.address && a.prefixLength === b.prefixLength && a.family === b.family;
 const cidr = (a: AddressState) => `${a.address}/${a.prefixLength}`;
-const readdress = (from: AddressState, to: AddressState): Reason => ({ code: 'cannot-update', forcedBy: [{ attribute: 'address', from: cidr(from), to: cidr(to) }] });
+const readdress = (from: AddressState, to: AddressState): Reason => ({
+  code: 'cannot-update',
+  forcedBy: [{ attribute: 'address', from: cidr(from), to: cidr(to) }],
+});
 
 /**
  * The drafts for addresses. Returns the kept links and families that lose an address
@@ -32,7 +36,9 @@ export function addressActions(ctx: PlanContext, kept: readonly Kept[]): Set<str
     for (const a of list) {
       if (had(a)) continue;
       const old = have.find((h) => h.family === a.family && !wantedHere(h));
-      ctx.add(object(a), old ? 'replace' : 'create', old ? readdress(old, a) : ABSENT, { op: 'addr-add', addr: a }, 'addrAdd', { after: { address: cidr(a) } });
+      ctx.add(object(a), old ? 'replace' : 'create', old ? readdress(old, a) : ABSENT, { op: 'addr-add', addr: a }, 'addrAdd', {
+        after: { address: cidr(a) },
+      });
     }
   }
   for (const at of keptEndpoints) {
@@ -43,7 +49,9 @@ export function addressActions(ctx: PlanContext, kept: readonly Kept[]): Set<str
       if (isLinkLocal(a.address) || wantedHere(a)) continue;
       const next = list.find((w) => w.family === a.family && !have.some((h) => sameAddress(h, w)));
       readdressed.add(`${at}|${a.family}`);
-      ctx.add(object(a), next ? 'replace' : 'delete', next ? readdress(a, next) : UNCONFIGURED, { op: 'addr-del', addr: a }, 'addrDel', { before: { address: cidr(a) } });
+      ctx.add(object(a), next ? 'replace' : 'delete', next ? readdress(a, next) : UNCONFIGURED, { op: 'addr-del', addr: a }, 'addrDel', {
+        before: { address: cidr(a) },
+      });
     }
   }
   return readdressed;

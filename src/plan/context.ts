@@ -4,7 +4,18 @@
 
 import { groupBy } from '../model/collections.js';
 import { isUnfinished, objectOf, ownerOf } from '../model/owner.js';
-import type { Action, AddressState, ChangeKind, DesiredState, Diagnostic, KernelOp, LinkState, ObservedState, Reason, RouteState } from '../model/types.js';
+import type {
+  Action,
+  AddressState,
+  ChangeKind,
+  DesiredState,
+  Diagnostic,
+  KernelOp,
+  LinkState,
+  ObservedState,
+  Reason,
+  RouteState,
+} from '../model/types.js';
 import type { Draft, Step } from './order.js';
 
 /** A link's place: its namespace and name. */
@@ -26,7 +37,11 @@ export class PlanContext {
   /** Place → object address, for owned and desired links (`endpoint.web1`). */
   readonly objectAt = new Map<string, string>();
 
-  constructor(readonly desired: DesiredState, readonly observed: ObservedState, warnings: readonly Diagnostic[]) {
+  constructor(
+    readonly desired: DesiredState,
+    readonly observed: ObservedState,
+    warnings: readonly Diagnostic[],
+  ) {
     this.warnings = [...warnings];
     this.addressesAt = groupBy(observed.addresses, (a) => place(a.netns, a.link));
     this.routesOn = groupBy(observed.routes, (r) => place(r.netns, r.dev));

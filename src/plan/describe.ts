@@ -17,21 +17,40 @@ const inNs = (netns: string | null) => (netns === null ? '' : ` in ${netns}`);
 /** One line saying what an operation does, in iproute2's words. */
 export function describeOp(op: KernelOp): string {
   switch (op.op) {
-    case 'netns-add': return `netns add ${op.netns}`;
-    case 'netns-del': return `netns del ${op.netns}`;
+    case 'netns-add':
+      return `netns add ${op.netns}`;
+    case 'netns-del':
+      return `netns del ${op.netns}`;
     case 'link-add': {
       const l = op.link;
-      const kindWords = l.kind === 'vlan' ? `id ${l.vlanId}` : l.kind === 'macvlan' ? `mode ${l.mode}` : l.kind === 'ipvlan' ? `mode ${l.mode} ${l.flag}` : '';
+      const kindWords =
+        l.kind === 'vlan'
+          ? `id ${l.vlanId}`
+          : l.kind === 'macvlan'
+            ? `mode ${l.mode}`
+            : l.kind === 'ipvlan'
+              ? `mode ${l.mode} ${l.flag}`
+              : '';
       const attrs = [
-        l.parent ? `link ${l.parent}` : '', `type ${l.kind}`, kindWords, l.mtu !== null ? `mtu ${l.mtu}` : '', l.mac ? `address ${l.mac}` : '',
+        l.parent ? `link ${l.parent}` : '',
+        `type ${l.kind}`,
+        kindWords,
+        l.mtu !== null ? `mtu ${l.mtu}` : '',
+        l.mac ? `address ${l.mac}` : '',
         l.ipv6Disabled ? 'ipv6 off' : '',
       ].filter(Boolean);
       return `link add ${l.name}${inNs(l.netns)} ${attrs.join(' ')}`;
     }
-    case 'link-set': return `link set ${op.name}${inNs(op.netns)} ${Object.entries(op.set).map(([k, v]) => `${k} ${v}`).join(' ')}`;
-    case 'link-del': return `link del ${op.name}${inNs(op.netns)}`;
-    case 'addr-add': return `addr add ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
-    case 'addr-del': return `addr del ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
+    case 'link-set':
+      return `link set ${op.name}${inNs(op.netns)} ${Object.entries(op.set)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' ')}`;
+    case 'link-del':
+      return `link del ${op.name}${inNs(op.netns)}`;
+    case 'addr-add':
+      return `addr add ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
+    case 'addr-del':
+      return `addr del ${op.addr.address}/${op.addr.prefixLength} dev ${op.addr.link}${inNs(op.addr.netns)}`;
     case 'route-add':
     case 'route-del': {
       const r = op.route;
@@ -51,32 +70,48 @@ export const whoUses = (users: readonly NamespaceUser[]) => users.map((u) => `pi
 function forcedText(c: AttributeChange): string {
   const changed = (what: string) => `${what} changed from ${shown(c.from)} to ${shown(c.to)}`;
   switch (c.attribute) {
-    case 'kind': return `${changed(isEndpointKind(c.from) ? 'driver' : 'kind')} (cannot be changed in place)`;
-    case 'parent': return `${changed('parent')} (cannot be changed in place)`;
-    case 'vlanId': return `${changed('vlan id')} (cannot be changed in place)`;
-    case 'netns': return `namespace changed from ${where(c.from as string | null)} to ${where(c.to as string | null)} (vlannet creates links in their namespace, never moves them)`;
-    case 'mode': return `${changed('mode')} (passthru cannot be changed in place)`;
-    default: return changed(c.attribute);
+    case 'kind':
+      return `${changed(isEndpointKind(c.from) ? 'driver' : 'kind')} (cannot be changed in place)`;
+    case 'parent':
+      return `${changed('parent')} (cannot be changed in place)`;
+    case 'vlanId':
+      return `${changed('vlan id')} (cannot be changed in place)`;
+    case 'netns':
+      return `namespace changed from ${where(c.from as string | null)} to ${where(c.to as string | null)} (vlannet creates links in their namespace, never moves them)`;
+    case 'mode':
+      return `${changed('mode')} (passthru cannot be changed in place)`;
+    default:
+      return changed(c.attribute);
   }
 }
 
 /** Why an action is planned, in words: the plan, the daemon's log, the check after an apply. */
 export function reasonText(r: Reason): string {
   switch (r.code) {
-    case 'absent': return 'not in the kernel';
+    case 'absent':
+      return 'not in the kernel';
     case 'unconfigured': {
       const n = r.with?.length ?? 0;
       return `no longer in the configuration${n ? `; ${r.with!.join(', ')} go${n === 1 ? 'es' : ''} with it` : ''}`;
     }
-    case 'drift': return r.changes.map((c) => `${c.attribute} ${shown(c.from)} → ${shown(c.to)}`).join(', ');
-    case 'cannot-update': return r.forcedBy.map(forcedText).join('; ');
-    case 'parent-replaced': return `its parent ${r.parent} is deleted (${reasonText(r.because)})`;
-    case 'readdressed': return `its link loses an IPv${r.family} address, and the kernel may drop the route with it: re-created after the address change`;
-    case 'duplicate': return `a second link for the same object (${r.link} in ${where(r.netns)})`;
-    case 'unfinished': return 'vlannet began to make it and was interrupted before it was marked as its own';
-    case 'staged': return `made as ${r.temporary} beside the link it replaces, renamed once that is gone`;
-    case 'freed-first': return `goes with namespace ${r.netns}, deleted first: something new needs what it holds`;
-    case 'in-use': return `forced while ${whoUses(r.users)} use${r.users.length === 1 ? 's' : ''} namespace ${r.netns}: the link goes before the namespace`;
+    case 'drift':
+      return r.changes.map((c) => `${c.attribute} ${shown(c.from)} → ${shown(c.to)}`).join(', ');
+    case 'cannot-update':
+      return r.forcedBy.map(forcedText).join('; ');
+    case 'parent-replaced':
+      return `its parent ${r.parent} is deleted (${reasonText(r.because)})`;
+    case 'readdressed':
+      return `its link loses an IPv${r.family} address, and the kernel may drop the route with it: re-created after the address change`;
+    case 'duplicate':
+      return `a second link for the same object (${r.link} in ${where(r.netns)})`;
+    case 'unfinished':
+      return 'vlannet began to make it and was interrupted before it was marked as its own';
+    case 'staged':
+      return `made as ${r.temporary} beside the link it replaces, renamed once that is gone`;
+    case 'freed-first':
+      return `goes with namespace ${r.netns}, deleted first: something new needs what it holds`;
+    case 'in-use':
+      return `forced while ${whoUses(r.users)} use${r.users.length === 1 ? 's' : ''} namespace ${r.netns}: the link goes before the namespace`;
   }
 }
 
@@ -90,10 +125,12 @@ export function hintFor(op: KernelOp, errno: string): string | null {
   if (errno === 'EPERM' || errno === 'EACCES') return 'vlannet needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root';
   switch (op.op) {
     case 'link-add':
-      if (errno === 'EBUSY') return `the parent ${op.link.parent} already carries links of another kind (macvlan and ipvlan cannot share a parent), or is in passthru mode or enslaved`;
+      if (errno === 'EBUSY')
+        return `the parent ${op.link.parent} already carries links of another kind (macvlan and ipvlan cannot share a parent), or is in passthru mode or enslaved`;
       if (errno === 'EEXIST') return `a link named ${op.link.name} already exists there`;
       if (errno === 'ENODEV') return `the parent ${op.link.parent} does not exist (or disappeared during the apply)`;
-      if (errno === 'EOPNOTSUPP' || errno === 'ENOTSUP') return `this kernel cannot create ${op.link.kind} links: load the module (modprobe ${op.link.kind === 'vlan' ? '8021q' : op.link.kind})`;
+      if (errno === 'EOPNOTSUPP' || errno === 'ENOTSUP')
+        return `this kernel cannot create ${op.link.kind} links: load the module (modprobe ${op.link.kind === 'vlan' ? '8021q' : op.link.kind})`;
       if (errno === 'EINVAL') return `the kernel rejected the attributes (mode, mtu larger than the parent's, mac)`;
       return null;
     case 'link-set':
@@ -131,14 +168,18 @@ export function describeApplyError(e: ApplyError): string[] {
   const r = e.rollback;
   if (r === null) {
     const n = e.notDone.length;
-    lines.push(`the apply had passed its point of no return: everything new is in place, nothing was undone, and ` +
-      `${n} step${n === 1 ? '' : 's'} ${n === 1 ? 'was' : 'were'} not done (${[...new Set(e.notDone.map((a) => a.object))].slice(0, 8).join(', ')}` +
-      `${n > 8 ? ', …' : ''}); apply again to finish (a running daemon retries by itself)`);
+    lines.push(
+      `the apply had passed its point of no return: everything new is in place, nothing was undone, and ` +
+        `${n} step${n === 1 ? '' : 's'} ${n === 1 ? 'was' : 'were'} not done (${[...new Set(e.notDone.map((a) => a.object))].slice(0, 8).join(', ')}` +
+        `${n > 8 ? ', …' : ''}); apply again to finish (a running daemon retries by itself)`,
+    );
   } else if (r.failed.length === 0) {
     lines.push(`rolled back: ${r.undone} action${r.undone === 1 ? '' : 's'} undone; the kernel is as it was before this apply`);
   } else {
-    lines.push(`ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`,
-      ...r.failed.map((f) => `  ${describeOp(f.op)}: ${f.error}`));
+    lines.push(
+      `ROLLBACK INCOMPLETE: ${r.failed.length} undo operation(s) failed; run \`vlannet plan\` to see what differs:`,
+      ...r.failed.map((f) => `  ${describeOp(f.op)}: ${f.error}`),
+    );
   }
   return lines;
 }

@@ -43,16 +43,26 @@ export function guardNamespacesInUse(plan: Plan, users: Readonly<Record<string, 
       for (const l of links) {
         const id = l.before.identity;
         actions.push({
-          object: id ? objectOf(id) : `link.${op.netns}.${l.before.name}`, change: 'delete',
+          object: id ? objectOf(id) : `link.${op.netns}.${l.before.name}`,
+          change: 'delete',
           reason: { code: 'in-use', netns: op.netns, users: used(op.netns)! },
-          op: { op: 'link-del', netns: op.netns, name: l.before.name, ...l }, stage: STAGE.endpointDel, before: { name: l.before.name },
+          op: { op: 'link-del', netns: op.netns, name: l.before.name, ...l },
+          stage: STAGE.endpointDel,
+          before: { name: l.before.name },
         });
       }
       actions.push({ ...a, op: { op: 'netns-del', netns: op.netns } });
       continue;
     }
     if (op.op === 'link-del' && used(op.netns)) {
-      problems.push(inUse(a.object, `${a.change === 'replace' ? 'replacing' : 'removing'} link ${op.name} in namespace ${op.netns} (${reasonText(a.reason)})`, used(op.netns)!, force));
+      problems.push(
+        inUse(
+          a.object,
+          `${a.change === 'replace' ? 'replacing' : 'removing'} link ${op.name} in namespace ${op.netns} (${reasonText(a.reason)})`,
+          used(op.netns)!,
+          force,
+        ),
+      );
     }
     actions.push(a);
   }
@@ -66,8 +76,11 @@ function inUse(object: string, doing: string, users: NamespaceUser[], force: boo
   return force
     ? { severity: 'warning', at: '', path: object, message: `${doing}, while ${uses}: forced, so vlannet's link there is removed first` }
     : {
-      severity: 'error', at: '', path: object,
-      message: `${doing}, while ${uses}: the process would keep vlannet's link, with its address, on the LAN. ` +
-        'Stop it first, or apply with --force (the link is removed first)',
-    };
+        severity: 'error',
+        at: '',
+        path: object,
+        message:
+          `${doing}, while ${uses}: the process would keep vlannet's link, with its address, on the LAN. ` +
+          'Stop it first, or apply with --force (the link is removed first)',
+      };
 }

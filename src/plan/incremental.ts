@@ -18,7 +18,18 @@
 // Not remembered, so planned in full: the first run, a run after a failure, after forget() (the
 // daemon's resync timer), and a destroy.
 
-import type { AddressState, Config, DesiredState, LinkSpec, LinkState, NamespaceState, Netns, ObservedState, Plan, RouteState } from '../model/types.js';
+import type {
+  AddressState,
+  Config,
+  DesiredState,
+  LinkSpec,
+  LinkState,
+  NamespaceState,
+  Netns,
+  ObservedState,
+  Plan,
+  RouteState,
+} from '../model/types.js';
 import { desiredOrThrow, planAgainst, planWithin } from './plan.js';
 
 /**

@@ -31,8 +31,18 @@ import type { Action, KernelOp, LinkSpec, Netns, RemovedLink } from '../model/ty
 
 /** What an action does, before it is given its stage. */
 export type Step =
-  | 'netnsAdd' | 'parentAdd' | 'parentSet' | 'endpointAdd' | 'linkSet' | 'addrAdd' | 'routeAdd'
-  | 'routeDel' | 'addrDel' | 'endpointDel' | 'netnsDel' | 'parentDel';
+  | 'netnsAdd'
+  | 'parentAdd'
+  | 'parentSet'
+  | 'endpointAdd'
+  | 'linkSet'
+  | 'addrAdd'
+  | 'routeAdd'
+  | 'routeDel'
+  | 'addrDel'
+  | 'endpointDel'
+  | 'netnsDel'
+  | 'parentDel';
 
 /** An action as the planner makes it; order() gives it its stage. */
 export type Draft = Omit<Action, 'stage'> & { step: Step };
@@ -45,10 +55,23 @@ export const STAGE = {
   // Before the point of no return: each step is undone exactly if a later one fails. Links are
   // changed before new ones are made beside them: a new ipvlan sets the mode of every ipvlan on its
   // parent, which deleting it again would not undo; a mode changed first is set back by its undo.
-  netnsAdd: 1, parentAdd: 2, linkSet: 3, endpointAdd: 4, addrAdd: 5, routeAdd: 6,
+  netnsAdd: 1,
+  parentAdd: 2,
+  linkSet: 3,
+  endpointAdd: 4,
+  addrAdd: 5,
+  routeAdd: 6,
   // After it: removals, children before parents; then what had to wait for them.
-  routeDel: 7, addrDel: 8, endpointDel: 9, netnsDel: 10, parentDel: 11,
-  parentAddAfter: 12, endpointAddAfter: 13, linkSetAfter: 14, addrAddAfter: 15, routeAddAfter: 16,
+  routeDel: 7,
+  addrDel: 8,
+  endpointDel: 9,
+  netnsDel: 10,
+  parentDel: 11,
+  parentAddAfter: 12,
+  endpointAddAfter: 13,
+  linkSetAfter: 14,
+  addrAddAfter: 15,
+  routeAddAfter: 16,
 } as const;
 
 /** The first stage whose actions are not undone when a later one fails. */
@@ -80,7 +103,8 @@ const routeKey = (r: { netns: Netns; family: number; dst: string }) => `route ${
 function removedKeys(l: RemovedLink): string[] {
   const { soft, hard } = linkKeys(l.before);
   return [
-    ...soft, ...hard,
+    ...soft,
+    ...hard,
     ...(isEndpointKind(l.before.kind) ? [driverKey(l.before.parent, l.before.kind)] : []),
     ...l.addresses.map((a) => addressKey(a.address)),
     ...l.routes.map(routeKey),
@@ -94,9 +118,12 @@ function neededBy(op: KernelOp): string[] {
       const { soft, hard } = linkKeys(op.link);
       return [...soft, ...hard, ...(isEndpointKind(op.link.kind) ? [driverKey(op.link.parent, otherDriver(op.link.kind))] : [])];
     }
-    case 'addr-add': return [addressKey(op.addr.address)];
-    case 'route-add': return [routeKey(op.route)];
-    default: return [];
+    case 'addr-add':
+      return [addressKey(op.addr.address)];
+    case 'route-add':
+      return [routeKey(op.route)];
+    default:
+      return [];
   }
 }
 
@@ -119,9 +146,12 @@ function deleteLinksBeforeNamespaces(drafts: Draft[]): Draft[] {
       ...early.map((l): Draft => {
         const id = l.before.identity;
         return {
-          object: id ? objectOf(id) : `link.${netns}.${l.before.name}`, change: 'delete', step: 'endpointDel',
+          object: id ? objectOf(id) : `link.${netns}.${l.before.name}`,
+          change: 'delete',
+          step: 'endpointDel',
           reason: { code: 'freed-first', netns },
-          op: { op: 'link-del', netns, name: l.before.name, ...l }, before: { name: l.before.name },
+          op: { op: 'link-del', netns, name: l.before.name, ...l },
+          before: { name: l.before.name },
         };
       }),
       { ...d, op: { ...d.op, links: rest } },
@@ -131,15 +161,18 @@ function deleteLinksBeforeNamespaces(drafts: Draft[]): Draft[] {
 
 /** The links a deletion removes. */
 function removedLinks(op: KernelOp): RemovedLink[] {
-  return op.op === 'link-del' ? [op] : op.op === 'netns-del' ? op.links ?? [] : [];
+  return op.op === 'link-del' ? [op] : op.op === 'netns-del' ? (op.links ?? []) : [];
 }
 
 /** The keys a deletion frees. */
 function freedBy(op: KernelOp): string[] {
   switch (op.op) {
-    case 'route-del': return [routeKey(op.route)];
-    case 'addr-del': return [addressKey(op.addr.address)];
-    default: return removedLinks(op).flatMap(removedKeys);
+    case 'route-del':
+      return [routeKey(op.route)];
+    case 'addr-del':
+      return [addressKey(op.addr.address)];
+    default:
+      return removedLinks(op).flatMap(removedKeys);
   }
 }
 
@@ -172,9 +205,13 @@ export function order(planned: Draft[], taken: (netns: Netns, name: string) => b
     modes.add(`${l.before.mode} ${l.before.flag}`);
     removedPorts.set(l.before.parent, modes);
   }
-  const changesPort = (spec: LinkSpec) => spec.kind === 'ipvlan' && spec.parent !== null &&
-    [...removedPorts.get(spec.parent) ?? []].some((m) => m !== `${spec.mode} ${spec.flag}`);
-  const readdressed = new Set(drafts.flatMap((d) => (d.op.op === 'addr-del' ? [`${place(d.op.addr.netns, d.op.addr.link)}\0${d.op.addr.family}`] : [])));
+  const changesPort = (spec: LinkSpec) =>
+    spec.kind === 'ipvlan' &&
+    spec.parent !== null &&
+    [...(removedPorts.get(spec.parent) ?? [])].some((m) => m !== `${spec.mode} ${spec.flag}`);
+  const readdressed = new Set(
+    drafts.flatMap((d) => (d.op.op === 'addr-del' ? [`${place(d.op.addr.netns, d.op.addr.link)}\0${d.op.addr.family}`] : [])),
+  );
   /** Links made after the point (deferred, or renamed into place then): their addresses and routes follow. */
   const late = new Set<string>();
   /** Link and family whose address is added after the point: its routes follow. */
@@ -206,13 +243,19 @@ export function order(planned: Draft[], taken: (netns: Netns, name: string) => b
       late.add(here);
       push(d, STAGE.endpointAddAfter);
     } else if (soft.some(isFreed)) {
-      const temporary = temporaryName(`${d.object} ${spec.netns ?? ''}`, (n) => taken(spec.netns, n) || usedTemporary.has(place(spec.netns, n)));
+      const temporary = temporaryName(
+        `${d.object} ${spec.netns ?? ''}`,
+        (n) => taken(spec.netns, n) || usedTemporary.has(place(spec.netns, n)),
+      );
       usedTemporary.add(place(spec.netns, temporary));
       late.add(here);
       push(d, STAGE.endpointAdd, { op: 'link-add', link: { ...spec, name: temporary, up: false } });
-      push({ ...d, reason: { code: 'staged', temporary } }, STAGE.linkSetAfter,
+      push(
+        { ...d, reason: { code: 'staged', temporary } },
+        STAGE.linkSetAfter,
         { op: 'link-set', netns: spec.netns, name: temporary, set: { name: spec.name, up: true }, before: { name: temporary, up: false } },
-        { before: { name: temporary, up: false }, after: { name: spec.name, up: true } });
+        { before: { name: temporary, up: false }, after: { name: spec.name, up: true } },
+      );
     } else push(d, STAGE.endpointAdd);
   }
   // A change that must wait (see the top) takes the link's whole change, and its new addresses
@@ -227,8 +270,12 @@ export function order(planned: Draft[], taken: (netns: Netns, name: string) => b
   for (const d of drafts) {
     const op = d.op;
     switch (d.step) {
-      case 'netnsAdd': push(d, STAGE.netnsAdd); break;
-      case 'parentSet': push(d, STAGE.parentAdd); break;
+      case 'netnsAdd':
+        push(d, STAGE.netnsAdd);
+        break;
+      case 'parentSet':
+        push(d, STAGE.parentAdd);
+        break;
       case 'addrAdd': {
         if (op.op !== 'addr-add') break;
         const at = place(op.addr.netns, op.addr.link);
@@ -245,12 +292,25 @@ export function order(planned: Draft[], taken: (netns: Netns, name: string) => b
         push(d, after ? STAGE.routeAddAfter : STAGE.routeAdd);
         break;
       }
-      case 'routeDel': push(d, STAGE.routeDel); break;
-      case 'addrDel': push(d, STAGE.addrDel); break;
-      case 'endpointDel': push(d, STAGE.endpointDel); break;
-      case 'netnsDel': push(d, STAGE.netnsDel); break;
-      case 'parentDel': push(d, STAGE.parentDel); break;
-      case 'parentAdd': case 'endpointAdd': case 'linkSet': break; // above
+      case 'routeDel':
+        push(d, STAGE.routeDel);
+        break;
+      case 'addrDel':
+        push(d, STAGE.addrDel);
+        break;
+      case 'endpointDel':
+        push(d, STAGE.endpointDel);
+        break;
+      case 'netnsDel':
+        push(d, STAGE.netnsDel);
+        break;
+      case 'parentDel':
+        push(d, STAGE.parentDel);
+        break;
+      case 'parentAdd':
+      case 'endpointAdd':
+      case 'linkSet':
+        break; // above
     }
   }
   // An object removed and made again in one plan (a route that changes, say) is replaced.

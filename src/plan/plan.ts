@@ -59,7 +59,12 @@ export function planDestroy(observed: ObservedState): Plan {
  * Otherwise nothing outside the scope matters (no parent is planned), and `observed` may hold the
  * scope alone (ObserveOptions.only).
  */
-export function planWithin(desired: DesiredState, observed: ObservedState, scope: ReadonlySet<string | null>, warnings: Diagnostic[] = []): Plan {
+export function planWithin(
+  desired: DesiredState,
+  observed: ObservedState,
+  scope: ReadonlySet<string | null>,
+  warnings: Diagnostic[] = [],
+): Plan {
   const inScope = (x: { netns: string | null }) => scope.has(x.netns);
   const parents = scope.has(null);
   return planAgainst(
@@ -83,7 +88,12 @@ export function planWithin(desired: DesiredState, observed: ObservedState, scope
 }
 
 /** `parentMtu`: the MTUs of parents, when the states given hold only part of vlannet's namespace (planWithin). */
-export function planAgainst(desired: DesiredState, observed: ObservedState, warnings: Diagnostic[], parentMtu?: (name: string) => number | null): Plan {
+export function planAgainst(
+  desired: DesiredState,
+  observed: ObservedState,
+  warnings: Diagnostic[],
+  parentMtu?: (name: string) => number | null,
+): Plan {
   const ctx = new PlanContext(desired, observed, warnings);
   const links = decideLinks(ctx);
   const namespaces = doomedNamespaces(ctx);

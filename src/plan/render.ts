@@ -39,7 +39,7 @@
 //   }
 
 import { createRequire } from 'node:module';
-import type { Action, AttributeChange, Plan, Reason, } from '../model/types.js';
+import type { Action, AttributeChange, Plan, Reason } from '../model/types.js';
 import { describeOp, forcedBy, reasonText } from './describe.js';
 import { isRemoval } from './order.js';
 
@@ -77,11 +77,12 @@ export function summarize(plan: Plan): PlanSummary {
 }
 
 /** One change of a JSON plan: an Action with its reason in words and as data. */
-export type ChangeJson = Pick<Action, 'object' | 'change' | 'stage' | 'op'> & Partial<Pick<Action, 'before' | 'after'>> & {
-  reason: string;
-  reason_code: Reason['code'];
-  forced_by?: AttributeChange['attribute'][];
-};
+export type ChangeJson = Pick<Action, 'object' | 'change' | 'stage' | 'op'> &
+  Partial<Pick<Action, 'before' | 'after'>> & {
+    reason: string;
+    reason_code: Reason['code'];
+    forced_by?: AttributeChange['attribute'][];
+  };
 
 /** A plan as `plan --json` prints it (the format above); the human form is rendered from it. */
 export interface PlanJson {
@@ -96,9 +97,15 @@ export function planToJson(plan: Plan): PlanJson {
   return {
     format_version: PLAN_FORMAT_VERSION,
     changes: plan.actions.map((a) => ({
-      object: a.object, change: a.change, reason: reasonText(a.reason), stage: a.stage, reason_code: a.reason.code,
-      ...(a.reason.code === 'cannot-update' ? { forced_by: forcedBy(a.reason) } : {}), op: a.op,
-      ...(a.before ? { before: a.before } : {}), ...(a.after ? { after: a.after } : {}),
+      object: a.object,
+      change: a.change,
+      reason: reasonText(a.reason),
+      stage: a.stage,
+      reason_code: a.reason.code,
+      ...(a.reason.code === 'cannot-update' ? { forced_by: forcedBy(a.reason) } : {}),
+      op: a.op,
+      ...(a.before ? { before: a.before } : {}),
+      ...(a.after ? { after: a.after } : {}),
     })),
     summary: summarize(plan),
     upstream_routes: plan.upstreamRoutes,
@@ -125,14 +132,15 @@ export function renderPlan(plan: PlanJson, opts: { color: boolean }): string {
   if (blocks.size) out.push('vlannet will perform the following actions:', '');
   for (const [object, actions] of blocks) {
     const kinds = new Set(actions.map((a) => a.change));
-    const change: Action['change'] = kinds.has('replace') || (kinds.has('create') && kinds.has('delete')) ? 'replace'
-      : kinds.size === 1 ? actions[0]!.change : 'update';
+    const change: Action['change'] =
+      kinds.has('replace') || (kinds.has('create') && kinds.has('delete')) ? 'replace' : kinds.size === 1 ? actions[0]!.change : 'update';
     const sym = SYMBOL[change];
     const reasons = [...new Set(actions.map((a) => a.reason))].join('; ');
     out.push(`${paint('bold', `  # ${object} will be ${sym.verb}`)}: ${reasons}`);
     out.push(`${paint(sym.color, sym.text.padStart(3))} ${object}`);
     for (const a of actions) {
-      const line = a.change === 'replace' ? SYMBOL[isRemoval(a.op) ? 'delete' : a.op.op === 'link-set' ? 'update' : 'create'] : SYMBOL[a.change];
+      const line =
+        a.change === 'replace' ? SYMBOL[isRemoval(a.op) ? 'delete' : a.op.op === 'link-set' ? 'update' : 'create'] : SYMBOL[a.change];
       out.push(`      ${paint(line.color, line.text)} ${describeOp(a.op)}`);
       if (a.change === 'update' && a.before && a.after) {
         const diff = jsonDiff().diffString(a.before, a.after, { color: opts.color, full: false });
@@ -157,8 +165,10 @@ export function renderPlan(plan: PlanJson, opts: { color: boolean }): string {
   if (plan.warnings.length) out.push('');
 
   const s = plan.summary;
-  out.push(plan.changes.length
-    ? paint('bold', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`)
-    : 'No changes. The kernel matches the configuration.');
+  out.push(
+    plan.changes.length
+      ? paint('bold', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`)
+      : 'No changes. The kernel matches the configuration.',
+  );
   return `${out.join('\n')}\n`;
 }

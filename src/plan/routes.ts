@@ -18,26 +18,44 @@ export function routeActions(ctx: PlanContext, gone: ReadonlySet<string>, readdr
   const desired = new Set(ctx.desired.routes.map(routeKey));
   const present = new Set<string>();
   const recreated = new Set<string>();
-  const defaultsIn = groupBy(ctx.observed.routes.filter((r) => r.dst === 'default'), (r) => `${r.netns ?? ''}|${r.family}`);
+  const defaultsIn = groupBy(
+    ctx.observed.routes.filter((r) => r.dst === 'default'),
+    (r) => `${r.netns ?? ''}|${r.family}`,
+  );
   for (const r of ctx.observed.routes) {
     if (r.protocol !== VLANNET_ROUTE_PROTOCOL || gone.has(place(r.netns, r.dev))) continue;
     const key = routeKey(r);
     const before = { route: routeText(r) };
-    if (!desired.has(key)) { ctx.add(object(r), 'delete', UNCONFIGURED, { op: 'route-del', route: r }, 'routeDel', { before }); continue; }
-    if (!readdressed.has(`${place(r.netns, r.dev)}|${r.family}`)) { present.add(key); continue; }
+    if (!desired.has(key)) {
+      ctx.add(object(r), 'delete', UNCONFIGURED, { op: 'route-del', route: r }, 'routeDel', { before });
+      continue;
+    }
+    if (!readdressed.has(`${place(r.netns, r.dev)}|${r.family}`)) {
+      present.add(key);
+      continue;
+    }
     recreated.add(key);
     ctx.add(object(r), 'replace', { code: 'readdressed', family: r.family }, { op: 'route-del', route: r }, 'routeDel', { before });
   }
   for (const r of ctx.desired.routes) {
     if (present.has(routeKey(r))) continue;
-    const blocker = (defaultsIn.get(`${r.netns ?? ''}|${r.family}`) ?? []).find((o) => o.dst === r.dst &&
-      o.protocol !== VLANNET_ROUTE_PROTOCOL && !gone.has(place(o.netns, o.dev)));
+    const blocker = (defaultsIn.get(`${r.netns ?? ''}|${r.family}`) ?? []).find(
+      (o) => o.dst === r.dst && o.protocol !== VLANNET_ROUTE_PROTOCOL && !gone.has(place(o.netns, o.dev)),
+    );
     if (blocker) {
-      ctx.warn(`namespace ${where(r.netns)} already has a ${r.dst} route (${routeText(blocker)}) that vlannet does not own; not adding ${routeText(r)}`);
+      ctx.warn(
+        `namespace ${where(r.netns)} already has a ${r.dst} route (${routeText(blocker)}) that vlannet does not own; not adding ${routeText(r)}`,
+      );
       continue;
     }
     const again = recreated.has(routeKey(r));
-    ctx.add(object(r), again ? 'replace' : 'create', again ? { code: 'readdressed', family: r.family } : ABSENT,
-      { op: 'route-add', route: r }, 'routeAdd', { after: { route: routeText(r) } });
+    ctx.add(
+      object(r),
+      again ? 'replace' : 'create',
+      again ? { code: 'readdressed', family: r.family } : ABSENT,
+      { op: 'route-add', route: r },
+      'routeAdd',
+      { after: { route: routeText(r) } },
+    );
   }
 }

@@ -124,19 +124,29 @@ export async function checkEndpoints(expected: Map<string, string>): Promise<{ p
   for (const ns of seen.keys()) if (!expected.has(ns)) problems.push(`unexpected namespace ${ns}`);
   for (const [ns, address] of expected) {
     const s = seen.get(ns);
-    if (!s) { problems.push(`namespace ${ns} missing`); continue; }
+    if (!s) {
+      problems.push(`namespace ${ns} missing`);
+      continue;
+    }
     const want: EndpointSeen = { netns: ns, kind: 'macvlan', up: true, ipv4: [`${address}/${PREFIX}`], defaultVia: [GATEWAY] };
-    if (JSON.stringify(s) !== JSON.stringify(want)) problems.push(`${ns}: expected ${JSON.stringify(want)}, kernel has ${JSON.stringify(s)}`);
+    if (JSON.stringify(s) !== JSON.stringify(want))
+      problems.push(`${ns}: expected ${JSON.stringify(want)}, kernel has ${JSON.stringify(s)}`);
   }
   // The reader above against iproute2's own view.
   const names = [...seen.keys()];
-  const sample = names.length <= CROSS_CHECK ? names : Array.from({ length: CROSS_CHECK }, (_, k) => names[Math.floor((k * names.length) / CROSS_CHECK)]!);
+  const sample =
+    names.length <= CROSS_CHECK
+      ? names
+      : Array.from({ length: CROSS_CHECK }, (_, k) => names[Math.floor((k * names.length) / CROSS_CHECK)]!);
   for (const ns of sample) {
     const byIp = readWithIp(ns);
-    if (JSON.stringify(byIp) !== JSON.stringify(seen.get(ns))) problems.push(`${ns}: ip -j says ${JSON.stringify(byIp)}, the netlink reader ${JSON.stringify(seen.get(ns))}`);
+    if (JSON.stringify(byIp) !== JSON.stringify(seen.get(ns)))
+      problems.push(`${ns}: ip -j says ${JSON.stringify(byIp)}, the netlink reader ${JSON.stringify(seen.get(ns))}`);
   }
   // Exactly N endpoint links: count the macvlans on the parent's side too (none may be left in our namespace).
-  const strays = (JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show', 'type', 'macvlan'], { encoding: 'utf8' }) || '[]') as unknown[]).length;
+  const strays = (
+    JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show', 'type', 'macvlan'], { encoding: 'utf8' }) || '[]') as unknown[]
+  ).length;
   if (strays > 0) problems.push(`${strays} macvlan link(s) left in the sandbox's own namespace`);
   return { problems, seen };
 }

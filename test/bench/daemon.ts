@@ -60,7 +60,7 @@ async function deleteAndWait(netns: string): Promise<Repair> {
         const now = performance.now();
         for (const m of msgs) {
           if (m.type === RTM_DELLINK && Number.isNaN(deletedAt)) deletedAt = now;
-          if (m.type === RTM_NEWLINK && !Number.isNaN(deletedAt) && Number.isNaN(linkAt) && (m.data.readUInt32LE(8) & IFF_UP)) linkAt = now;
+          if (m.type === RTM_NEWLINK && !Number.isNaN(deletedAt) && Number.isNaN(linkAt) && m.data.readUInt32LE(8) & IFF_UP) linkAt = now;
           // rtmsg: family, dst_len, src_len, tos, table …: a main-table default route.
           if (m.type === RTM_NEWROUTE && !Number.isNaN(deletedAt) && m.data[1] === 0 && m.data[4] === 254) {
             clearTimeout(timer);
@@ -105,7 +105,10 @@ export async function runDaemon(n: number, deletions: number, budgetMs: number, 
       const timer = setTimeout(() => reject(new Error(`daemon not ready after 120 s:\n${log}`)), 120_000);
       daemon.stderr!.on('data', (d: Buffer) => {
         log += d.toString();
-        if (/\bready:/.test(log)) { clearTimeout(timer); resolve(); }
+        if (/\bready:/.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
       void exited.then((code) => reject(new Error(`daemon exited (${code}) before it was ready:\n${log}`)));
     });
@@ -174,7 +177,8 @@ async function servedByDaemon(n: number, file: string, ctx: DaemonContext, log: 
     fs.writeFileSync(file, text);
     for (;;) {
       if (log().slice(before).includes(`applied revision ${hash}`)) break;
-      if (performance.now() - t0 > REPAIR_TIMEOUT_MS) throw new Error(`${step}: the daemon did not apply revision ${hash}:\n${log().slice(before)}`);
+      if (performance.now() - t0 > REPAIR_TIMEOUT_MS)
+        throw new Error(`${step}: the daemon did not apply revision ${hash}:\n${log().slice(before)}`);
       await new Promise((r) => setTimeout(r, 1));
     }
     const wallMs = performance.now() - t0;
@@ -198,7 +202,12 @@ function edits(runs: { wallMs: number; inProcessMs: number; timings: Timings; ac
   return {
     wallMs: summarize(runs.map((r) => r.wallMs)),
     inProcessMs: summarize(runs.map((r) => r.inProcessMs)),
-    timings: { observeMs: of((t) => t.observeMs), planMs: of((t) => t.planMs), executeMs: of((t) => t.executeMs), verifyMs: of((t) => t.verifyMs) },
+    timings: {
+      observeMs: of((t) => t.observeMs),
+      planMs: of((t) => t.planMs),
+      executeMs: of((t) => t.executeMs),
+      verifyMs: of((t) => t.verifyMs),
+    },
     actions: runs[0]!.actions,
     sameActions: runs.every((r) => r.actions.join('\n') === runs[0]!.actions.join('\n')),
   };

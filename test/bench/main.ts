@@ -51,7 +51,9 @@ function waitForIdle(): void {
 function inSandbox<T>(args: string[]): T {
   waitForIdle();
   const r = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', process.execPath, SANDBOX, ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 1 << 28,
     env: { ...process.env, BENCH_OUTER_NETNS: fs.readlinkSync('/proc/self/ns/net') },
   });
   if (r.status !== 0) throw new Error(`sandbox ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
@@ -89,15 +91,21 @@ function summaryOf(s: SizeResult) {
       plan: pick(v, (r) => r.plan.timings.planMs),
     },
     addOne: { wall: pick(v, (r) => r.addOne.wallMs), inProcess: pick(v, (r) => r.addOne.inProcessMs), actions: v[0]?.addOne.actions ?? [] },
-    removeOne: { wall: pick(v, (r) => r.removeOne.wallMs), inProcess: pick(v, (r) => r.removeOne.inProcessMs), actions: v[0]?.removeOne.actions ?? [] },
+    removeOne: {
+      wall: pick(v, (r) => r.removeOne.wallMs),
+      inProcess: pick(v, (r) => r.removeOne.inProcessMs),
+      actions: v[0]?.removeOne.actions ?? [],
+    },
     destroy: { vlannet: pick(v, (r) => r.destroy.wallMs), iproute2: pick(s.iproute2, (r) => r.destroy.wallMs) },
     daemon: s.daemon,
-    served: s.daemon?.served ? {
-      planWall: summarize(s.daemon.served.planWallMs),
-      planInDaemon: summarize(s.daemon.served.planInDaemonMs),
-      addOne: s.daemon.served.addOne,
-      removeOne: s.daemon.served.removeOne,
-    } : null,
+    served: s.daemon?.served
+      ? {
+          planWall: summarize(s.daemon.served.planWallMs),
+          planInDaemon: summarize(s.daemon.served.planInDaemonMs),
+          addOne: s.daemon.served.addOne,
+          removeOne: s.daemon.served.removeOne,
+        }
+      : null,
   };
 }
 
@@ -116,12 +124,28 @@ function table(rows: Row[]): string {
     line('cold apply, vlannet', (r) => formatSummary(r.coldApply.vlannet)),
     line('cold apply, iproute2 script', (r) => formatSummary(r.coldApply.iproute2)),
     line('ratio vlannet / iproute2', (r) => ratio(r.coldApply.vlannet, r.coldApply.iproute2)),
-    line('  vlannet observe / plan / execute / verify', (r) => [r.coldApply.observe, r.coldApply.plan, r.coldApply.execute, r.coldApply.verify].map((x) => ms(x.median)).join(' / ')),
-    line('  start-up and exit (wall − in-process)', (r) => ms(r.coldApply.vlannet.median - r.coldApply.observe.median - r.coldApply.plan.median - r.coldApply.execute.median - r.coldApply.verify.median)),
-    line('per-endpoint cost, vlannet / iproute2', (r) => `${perEndpoint(r, r.coldApply.vlannet)} / ${perEndpoint(r, r.coldApply.iproute2)}`),
+    line('  vlannet observe / plan / execute / verify', (r) =>
+      [r.coldApply.observe, r.coldApply.plan, r.coldApply.execute, r.coldApply.verify].map((x) => ms(x.median)).join(' / '),
+    ),
+    line('  start-up and exit (wall − in-process)', (r) =>
+      ms(
+        r.coldApply.vlannet.median -
+          r.coldApply.observe.median -
+          r.coldApply.plan.median -
+          r.coldApply.execute.median -
+          r.coldApply.verify.median,
+      ),
+    ),
+    line(
+      'per-endpoint cost, vlannet / iproute2',
+      (r) => `${perEndpoint(r, r.coldApply.vlannet)} / ${perEndpoint(r, r.coldApply.iproute2)}`,
+    ),
     line('per-endpoint cost, vlannet in process', (r) => perEndpoint(r, r.coldApply.inProcess)),
     line('converged plan, whole command', (r) => formatSummary(r.convergedPlan.wall)),
-    line('converged plan, in process (observe + plan)', (r) => `${formatSummary(r.convergedPlan.inProcess)} = ${ms(r.convergedPlan.observe.median)} + ${ms(r.convergedPlan.plan.median)}`),
+    line(
+      'converged plan, in process (observe + plan)',
+      (r) => `${formatSummary(r.convergedPlan.inProcess)} = ${ms(r.convergedPlan.observe.median)} + ${ms(r.convergedPlan.plan.median)}`,
+    ),
     line('add one endpoint, whole command', (r) => formatSummary(r.addOne.wall)),
     line('add one endpoint, in process', (r) => formatSummary(r.addOne.inProcess)),
     line('  actions executed', (r) => actions(r.addOne.actions)),
@@ -133,18 +157,47 @@ function table(rows: Row[]): string {
     line('**with the daemon running** (`plan`/`apply` answered by it, edits applied by it)', () => ''),
     line('converged plan, whole command', (r) => (r.served ? formatSummary(r.served.planWall) : 'not run')),
     line('converged plan, in the daemon (observe + plan)', (r) => (r.served ? formatSummary(r.served.planInDaemon) : 'not run')),
-    line(`add one endpoint (file edited, ${SERVED_EDITS}×), in the daemon`, (r) => (r.served ? formatSummary(r.served.addOne.inProcessMs) : 'not run')),
-    line('  observe / plan / execute / verify (medians)', (r) => (r.served ? [r.served.addOne.timings.observeMs, r.served.addOne.timings.planMs, r.served.addOne.timings.executeMs, r.served.addOne.timings.verifyMs].map(ms).join(' / ') : 'not run')),
+    line(`add one endpoint (file edited, ${SERVED_EDITS}×), in the daemon`, (r) =>
+      r.served ? formatSummary(r.served.addOne.inProcessMs) : 'not run',
+    ),
+    line('  observe / plan / execute / verify (medians)', (r) =>
+      r.served
+        ? [
+            r.served.addOne.timings.observeMs,
+            r.served.addOne.timings.planMs,
+            r.served.addOne.timings.executeMs,
+            r.served.addOne.timings.verifyMs,
+          ]
+            .map(ms)
+            .join(' / ')
+        : 'not run',
+    ),
     line('  edit to converged (incl. 100 ms debounce)', (r) => (r.served ? formatSummary(r.served.addOne.wallMs) : 'not run')),
-    line('  actions executed (the same each time)', (r) => (r.served ? `${actions(r.served.addOne.actions)}${r.served.addOne.sameActions ? '' : ' (NOT the same each time)'}` : 'not run')),
-    line(`remove one endpoint (file edited, ${SERVED_EDITS}×), in the daemon`, (r) => (r.served ? formatSummary(r.served.removeOne.inProcessMs) : 'not run')),
-    line('  actions executed (the same each time)', (r) => (r.served ? `${actions(r.served.removeOne.actions)}${r.served.removeOne.sameActions ? '' : ' (NOT the same each time)'}` : 'not run')),
-    line('daemon drift repair p50 / p99 (deletions)', (r) => (r.daemon ? `${ms(r.daemon.repairMs.p50)} / ${ms(r.daemon.repairMs.p99)} (${r.daemon.deletions})` : 'not run')),
-    line('daemon peak RSS (VmHWM), at ready / at end', (r) => (r.daemon ? `${(r.daemon.memory.ready.vmHwmKiB / 1024).toFixed(0)} MB / ${(r.daemon.memory.end.vmHwmKiB / 1024).toFixed(0)} MB` : 'not run')),
+    line('  actions executed (the same each time)', (r) =>
+      r.served ? `${actions(r.served.addOne.actions)}${r.served.addOne.sameActions ? '' : ' (NOT the same each time)'}` : 'not run',
+    ),
+    line(`remove one endpoint (file edited, ${SERVED_EDITS}×), in the daemon`, (r) =>
+      r.served ? formatSummary(r.served.removeOne.inProcessMs) : 'not run',
+    ),
+    line('  actions executed (the same each time)', (r) =>
+      r.served ? `${actions(r.served.removeOne.actions)}${r.served.removeOne.sameActions ? '' : ' (NOT the same each time)'}` : 'not run',
+    ),
+    line('daemon drift repair p50 / p99 (deletions)', (r) =>
+      r.daemon ? `${ms(r.daemon.repairMs.p50)} / ${ms(r.daemon.repairMs.p99)} (${r.daemon.deletions})` : 'not run',
+    ),
+    line('daemon peak RSS (VmHWM), at ready / at end', (r) =>
+      r.daemon
+        ? `${(r.daemon.memory.ready.vmHwmKiB / 1024).toFixed(0)} MB / ${(r.daemon.memory.end.vmHwmKiB / 1024).toFixed(0)} MB`
+        : 'not run',
+    ),
   ].join('\n');
 }
 
-interface Target { name: string; value: string; pass: boolean | null }
+interface Target {
+  name: string;
+  value: string;
+  pass: boolean | null;
+}
 
 function targets(rows: Row[]): Target[] {
   const at = (n: number) => rows.find((r) => r.n === n);
@@ -152,7 +205,11 @@ function targets(rows: Row[]): Target[] {
   const small = at(100);
   const t: Target[] = [];
   const add = (name: string, value: number | undefined, limit: number, unit = 'ms') =>
-    t.push({ name, value: value === undefined || Number.isNaN(value) ? 'n/a' : `${value.toFixed(2)} ${unit} (limit ${limit} ${unit})`, pass: value === undefined || Number.isNaN(value) ? null : value <= limit });
+    t.push({
+      name,
+      value: value === undefined || Number.isNaN(value) ? 'n/a' : `${value.toFixed(2)} ${unit} (limit ${limit} ${unit})`,
+      pass: value === undefined || Number.isNaN(value) ? null : value <= limit,
+    });
   if (big) {
     add('cold apply 1000: vlannet / iproute2 ≤ ¼', big.coldApply.vlannet.median / big.coldApply.iproute2.median, 0.25, '×');
     // Converged plan and add-one are release targets as operators run vlannet: with the daemon
@@ -161,11 +218,23 @@ function targets(rows: Row[]): Target[] {
     const served = big.served;
     add(`converged plan 1000, in process < 150 ms (daemon running${alone(big.convergedPlan.inProcess)})`, served?.planInDaemon.median, 150);
     add(`converged plan 1000, whole command < 0.5 s (daemon running${alone(big.convergedPlan.wall)})`, served?.planWall.median, 500);
-    add(`add one to 1000, in process < 50 ms (daemon running, median of ${SERVED_EDITS}${alone(big.addOne.inProcess)})`, served?.addOne.inProcessMs.median, 50);
+    add(
+      `add one to 1000, in process < 50 ms (daemon running, median of ${SERVED_EDITS}${alone(big.addOne.inProcess)})`,
+      served?.addOne.inProcessMs.median,
+      50,
+    );
     const addActions: string[] = served?.addOne.actions ?? [];
-    t.push({ name: "add one to 1000: only that endpoint's actions, each time (daemon running)", value: addActions.join('; '), pass: served ? served.addOne.sameActions && addActions.length > 0 && addActions.every((a) => /\be1001\b/.test(a)) : null });
+    t.push({
+      name: "add one to 1000: only that endpoint's actions, each time (daemon running)",
+      value: addActions.join('; '),
+      pass: served ? served.addOne.sameActions && addActions.length > 0 && addActions.every((a) => /\be1001\b/.test(a)) : null,
+    });
     const onlyItsOwn = big.addOne.actions.every((a: string) => /\be1001\b/.test(a));
-    t.push({ name: "add one to 1000: only that endpoint's actions (alone)", value: big.addOne.actions.join('; '), pass: onlyItsOwn && big.addOne.actions.length > 0 });
+    t.push({
+      name: "add one to 1000: only that endpoint's actions (alone)",
+      value: big.addOne.actions.join('; '),
+      pass: onlyItsOwn && big.addOne.actions.length > 0,
+    });
     if (big.daemon) {
       add('drift repair 1000 p50 < 50 ms', big.daemon.repairMs.p50, 50);
       add('drift repair 1000 p99 < 200 ms', big.daemon.repairMs.p99, 200);
@@ -174,8 +243,18 @@ function targets(rows: Row[]): Target[] {
   }
   if (big && small) {
     // In process: the fixed start-up of the command (~0.4 s) would flatter the whole-command ratio.
-    add('per-endpoint cost 1000 / 100 ≤ 1.2 (in process)', (big.coldApply.inProcess.median / 1000) / (small.coldApply.inProcess.median / 100), 1.2, '×');
-    add('per-endpoint cost 1000 / 100 ≤ 1.2 (whole command)', (big.coldApply.vlannet.median / 1000) / (small.coldApply.vlannet.median / 100), 1.2, '×');
+    add(
+      'per-endpoint cost 1000 / 100 ≤ 1.2 (in process)',
+      big.coldApply.inProcess.median / 1000 / (small.coldApply.inProcess.median / 100),
+      1.2,
+      '×',
+    );
+    add(
+      'per-endpoint cost 1000 / 100 ≤ 1.2 (whole command)',
+      big.coldApply.vlannet.median / 1000 / (small.coldApply.vlannet.median / 100),
+      1.2,
+      '×',
+    );
   }
   return t;
 }
@@ -183,8 +262,11 @@ function targets(rows: Row[]): Target[] {
 function machine() {
   const cpus = os.cpus();
   return {
-    cpu: cpus[0]?.model ?? 'unknown', cpus: cpus.length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    kernel: os.release(), node: process.version,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cpus: cpus.length,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: os.release(),
+    node: process.version,
     iproute2: spawnSync('ip', ['-V'], { encoding: 'utf8' }).stdout.trim(),
     date: new Date().toISOString(),
   };
@@ -215,7 +297,9 @@ async function main(): Promise<number> {
       r.vlannet.push(inSandbox<VlannetRun>(['vlannet', String(n)]));
       process.stderr.write(', iproute2');
       r.iproute2.push(inSandbox<Iproute2Run>(['iproute2', String(n)]));
-      process.stderr.write(`  (${(r.vlannet.at(-1)!.cold.wallMs / 1000).toFixed(2)} s vs ${(r.iproute2.at(-1)!.cold.wallMs / 1000).toFixed(2)} s)\n`);
+      process.stderr.write(
+        `  (${(r.vlannet.at(-1)!.cold.wallMs / 1000).toFixed(2)} s vs ${(r.iproute2.at(-1)!.cold.wallMs / 1000).toFixed(2)} s)\n`,
+      );
     }
     if (!values['no-daemon']) {
       process.stderr.write(`N=${n} daemon: deleting endpoint links\n`);
@@ -235,13 +319,21 @@ async function main(): Promise<number> {
   for (const c of checks) process.stdout.write(`  ${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'FAIL'}  ${c.name}: ${c.value}\n`);
   const dir = path.join(ROOT, 'bench-results');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify({ format_version: 1, machine: m, summary: rows, targets: checks, raw: results }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'results.json'),
+    `${JSON.stringify({ format_version: 1, machine: m, summary: rows, targets: checks, raw: results }, null, 2)}\n`,
+  );
   fs.writeFileSync(path.join(dir, 'table.md'), `${table(rows)}\n`);
   process.stdout.write(`\nbench-results/results.json written (${((performance.now() - started) / 1000).toFixed(0)} s in all)\n`);
   return 0;
 }
 
-main().then((code) => { process.exitCode = code; }, (e) => {
-  process.stderr.write(`\nbench failed: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`\nbench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

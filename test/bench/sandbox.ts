@@ -74,7 +74,8 @@ function expectAll(ids: number[], addressOf: (i: number) => string): Map<string,
 
 async function mustMatch(step: string, expected: Map<string, string>): Promise<void> {
   const { problems } = await checkEndpoints(expected);
-  if (problems.length) throw new Error(`${step}: the kernel is not as expected (${problems.length} problems):\n  ${problems.slice(0, 10).join('\n  ')}`);
+  if (problems.length)
+    throw new Error(`${step}: the kernel is not as expected (${problems.length} problems):\n  ${problems.slice(0, 10).join('\n  ')}`);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
@@ -107,8 +108,11 @@ async function benchVlannet(n: number) {
   const destroy = vlannet('destroy', '--json');
   await mustMatch('destroy', new Map());
   return {
-    cold, plan: { wallMs: plan.wallMs, inProcessMs: converged.timings.observeMs + converged.timings.planMs, timings: converged.timings },
-    addOne, removeOne, destroy: { wallMs: destroy.wallMs },
+    cold,
+    plan: { wallMs: plan.wallMs, inProcessMs: converged.timings.observeMs + converged.timings.planMs, timings: converged.timings },
+    addOne,
+    removeOne,
+    destroy: { wallMs: destroy.wallMs },
   };
 }
 
@@ -136,14 +140,24 @@ async function main(): Promise<void> {
   let result: unknown;
   if (scenario === 'vlannet') result = await benchVlannet(n);
   else if (scenario === 'iproute2') result = await benchIproute2(n);
-  else if (scenario === 'daemon') result = await runDaemon(n, Number(deletions ?? 100), Number(budgetSeconds ?? 30) * 1000, { work: WORK, vlannet: VLANNET, timed, mustMatch, expectAll: (ids) => expectAll(ids, nthAddress) });
+  else if (scenario === 'daemon')
+    result = await runDaemon(n, Number(deletions ?? 100), Number(budgetSeconds ?? 30) * 1000, {
+      work: WORK,
+      vlannet: VLANNET,
+      timed,
+      mustMatch,
+      expectAll: (ids) => expectAll(ids, nthAddress),
+    });
   else throw new Error(`unknown scenario ${scenario}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(() => process.exit(0), (e) => {
-    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -49,7 +49,12 @@ export function iproute2Script(ids: number[]): string {
   const netns = ids.map((i) => `netns add ${endpointName(i)}`).join('\n');
   const links = ids.map((i) => `link add link ${PARENT} name ${IFNAME} netns ${endpointName(i)} type macvlan mode bridge`).join('\n');
   const perNs = ids.map((i) => {
-    const batch = ['link set lo up', `addr add ${nthAddress(i)}/${PREFIX} dev ${IFNAME}`, `link set ${IFNAME} up`, `route add default via ${GATEWAY} dev ${IFNAME}`];
+    const batch = [
+      'link set lo up',
+      `addr add ${nthAddress(i)}/${PREFIX} dev ${IFNAME}`,
+      `link set ${IFNAME} up`,
+      `route add default via ${GATEWAY} dev ${IFNAME}`,
+    ];
     return `ip -n ${endpointName(i)} -batch - <<< $'${batch.join('\\n')}'`;
   });
   return ['set -e', `ip -batch - <<'EOF'\n${netns}\nEOF`, `ip -batch - <<'EOF'\n${links}\nEOF`, ...perNs, ''].join('\n');

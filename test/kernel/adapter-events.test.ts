@@ -28,12 +28,15 @@ test('link, address and route changes and new namespaces are reported where they
     ip('netns', 'add', 'ev-b');
     await settle();
     const seen = (netns: string | null, kind: string) => events.some((e) => e.netns === netns && e.kind === kind);
-    assert.ok(seen(null, 'link'), 'link event in vlannet\'s namespace');
+    assert.ok(seen(null, 'link'), "link event in vlannet's namespace");
     assert.ok(seen('ev-a', 'link'), 'link event in ev-a');
     assert.ok(seen('ev-a', 'addr'), 'address event in ev-a');
     assert.ok(seen('ev-a', 'route'), 'route event in ev-a');
     assert.ok(seen(null, 'netns'), 'a namespace appeared');
-    assert.not.ok(events.some((e) => e.netns === 'ev-b'), 'ev-b is not watched');
+    assert.not.ok(
+      events.some((e) => e.netns === 'ev-b'),
+      'ev-b is not watched',
+    );
 
     events.length = 0;
     watch.setNamespaces(['ev-b']);
@@ -41,7 +44,10 @@ test('link, address and route changes and new namespaces are reported where they
     ip('-n', 'ev-a', 'link', 'set', 'ev-v1', 'down');
     await settle();
     assert.ok(events.some((e) => e.netns === 'ev-b' && e.kind === 'link'));
-    assert.not.ok(events.some((e) => e.netns === 'ev-a'), 'ev-a is no longer watched');
+    assert.not.ok(
+      events.some((e) => e.netns === 'ev-a'),
+      'ev-a is no longer watched',
+    );
   } finally {
     watch.close();
   }

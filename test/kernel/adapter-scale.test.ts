@@ -25,10 +25,25 @@ test(`${N} namespaces with a macvlan each: create, then observe`, async () => {
     await Promise.all(names.map((netns) => kernel.apply({ op: 'netns-add', netns })));
     const netnsMs = performance.now() - t;
     t = performance.now();
-    await Promise.all(names.map((netns) => kernel.apply({
-      op: 'link-add',
-      link: { netns, name: 'eth0', kind: 'macvlan', parent: 'sc-v0', mode: 'bridge', mtu: null, mac: null, up: true, alias: `vlannet:endpoint/${netns} macvlan@sc-v0`, identity: null },
-    })));
+    await Promise.all(
+      names.map((netns) =>
+        kernel.apply({
+          op: 'link-add',
+          link: {
+            netns,
+            name: 'eth0',
+            kind: 'macvlan',
+            parent: 'sc-v0',
+            mode: 'bridge',
+            mtu: null,
+            mac: null,
+            up: true,
+            alias: `vlannet:endpoint/${netns} macvlan@sc-v0`,
+            identity: null,
+          },
+        }),
+      ),
+    );
     const linkMs = performance.now() - t;
     const cold = new NetlinkKernel();
     t = performance.now();
@@ -43,7 +58,9 @@ test(`${N} namespaces with a macvlan each: create, then observe`, async () => {
     }
     assert.is(first.namespaces.filter((n) => n.name.startsWith('sc-') && n.owned).length, N);
     assert.is(first.links.filter((l) => l.name === 'eth0' && l.parent === 'sc-v0').length, N);
-    console.log(`  N=${N}: netns-add ${(netnsMs / N).toFixed(2)} ms each, link-add ${(linkMs / N).toFixed(2)} ms each; observe cold ${coldMs.toFixed(0)} ms, warm ${warm.map((x) => x.toFixed(0)).join('/')} ms`);
+    console.log(
+      `  N=${N}: netns-add ${(netnsMs / N).toFixed(2)} ms each, link-add ${(linkMs / N).toFixed(2)} ms each; observe cold ${coldMs.toFixed(0)} ms, warm ${warm.map((x) => x.toFixed(0)).join('/')} ms`,
+    );
     assert.ok(Math.min(...warm) < N * 5, `observe of ${N} namespaces took ${Math.min(...warm).toFixed(0)} ms`);
   } finally {
     kernel.close();

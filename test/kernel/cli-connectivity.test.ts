@@ -41,16 +41,22 @@ test('macvlan bridge: two endpoints ping each other over IPv4 and IPv6', () => {
   const net = `    driver: macvlan
     parent: eth0
     subnets: [{ subnet: 192.168.1.0/24 }, { subnet: "2001:db8:1::/64" }]`;
-  pingsBothWays(twoOnOneNetwork(net, ['192.168.1.10', '2001:db8:1::10', '192.168.1.11', '2001:db8:1::11']),
-    ['192.168.1.10', '2001:db8:1::10'], ['192.168.1.11', '2001:db8:1::11']);
+  pingsBothWays(
+    twoOnOneNetwork(net, ['192.168.1.10', '2001:db8:1::10', '192.168.1.11', '2001:db8:1::11']),
+    ['192.168.1.10', '2001:db8:1::10'],
+    ['192.168.1.11', '2001:db8:1::11'],
+  );
 });
 
 test('ipvlan l2 on an 802.1q link vlannet creates: two endpoints ping over IPv4 and IPv6', () => {
   const net = `    driver: ipvlan
     parent: eth0.20
     subnets: [{ subnet: 192.168.20.0/24 }, { subnet: "2001:db8:20::/64" }]`;
-  pingsBothWays(twoOnOneNetwork(net, ['192.168.20.10', '2001:db8:20::10', '192.168.20.11', '2001:db8:20::11']),
-    ['192.168.20.10', '2001:db8:20::10'], ['192.168.20.11', '2001:db8:20::11']);
+  pingsBothWays(
+    twoOnOneNetwork(net, ['192.168.20.10', '2001:db8:20::10', '192.168.20.11', '2001:db8:20::11']),
+    ['192.168.20.10', '2001:db8:20::10'],
+    ['192.168.20.11', '2001:db8:20::11'],
+  );
 });
 
 test('ipvlan l3: endpoints in two different subnets route to each other (default dev), IPv4 and IPv6', () => {
@@ -62,8 +68,11 @@ test('ipvlan l3: endpoints in two different subnets route to each other (default
       - { subnet: 192.168.112.0/24 }
       - { subnet: "2001:db8:110::/64" }
       - { subnet: "2001:db8:112::/64" }`;
-  pingsBothWays(twoOnOneNetwork(net, ['192.168.110.10', '2001:db8:110::10', '192.168.112.10', '2001:db8:112::10']),
-    ['192.168.110.10', '2001:db8:110::10'], ['192.168.112.10', '2001:db8:112::10']);
+  pingsBothWays(
+    twoOnOneNetwork(net, ['192.168.110.10', '2001:db8:110::10', '192.168.112.10', '2001:db8:112::10']),
+    ['192.168.110.10', '2001:db8:110::10'],
+    ['192.168.112.10', '2001:db8:112::10'],
+  );
 });
 
 test('an internal ipvlan l3 network (examples/internal-isolated.yaml): its subnets reach each other, nothing else', () => {
@@ -77,7 +86,10 @@ test('an internal ipvlan l3 network (examples/internal-isolated.yaml): its subne
     assert.ok(ping('ipnet210-b', '192.168.214.10'), '10.1.214.0/24 → 192.168.214.0/24');
     assert.ok(ping('ipnet210-a', '192.168.214.9'), 'same subnet');
     const routes = ipJson<{ dst: string }>('-n', 'ipnet210-a', 'route', 'show');
-    assert.not.ok(routes.some((r) => r.dst === 'default'), 'an internal network got a default route');
+    assert.not.ok(
+      routes.some((r) => r.dst === 'default'),
+      'an internal network got a default route',
+    );
   } finally {
     w.cleanup();
   }

@@ -33,7 +33,7 @@ test('a second apply executes nothing and plan --detailed-exitcode says 0; befor
   }
 });
 
-test('adding one endpoint to a converged kernel executes only that endpoint\'s actions', () => {
+test("adding one endpoint to a converged kernel executes only that endpoint's actions", () => {
   const w = new World();
   try {
     w.veth('eth0');
@@ -43,8 +43,11 @@ test('adding one endpoint to a converged kernel executes only that endpoint\'s a
     const grown = `${base}  min-c: { network: net50 }\n`;
     const executed = apply(w.config(grown)).executed;
     const foreign = executed.filter((a) => !/^(endpoint|netns)\.min-c(\.|$)/.test(a.object));
-    assert.equal(foreign, [], 'only min-c\'s objects are touched');
-    assert.ok(executed.some((a) => a.object === 'endpoint.min-c'), 'min-c\'s link is created');
+    assert.equal(foreign, [], "only min-c's objects are touched");
+    assert.ok(
+      executed.some((a) => a.object === 'endpoint.min-c'),
+      "min-c's link is created",
+    );
     assert.equal({ a: identity(link('eth0', 'min-a')), b: identity(link('eth0', 'min-b')) }, before, 'the others are untouched');
     assert.equal(checkKernel(parseConfig(grown)), []);
   } finally {
@@ -63,10 +66,12 @@ test('removing a network removes exactly its endpoints, their namespaces and its
     const executed = apply(w.config(one)).executed;
     // rm-b's and rm-c's endpoints go with their namespaces (one kernel batch, not a link-del each).
     assert.equal(objects(executed), ['delete netns.rm-b', 'delete netns.rm-c', 'delete vlan.eth0.60']);
-    assert.ok(executed.every((a) => a.op.op !== 'netns-del' || (a.op as { links?: unknown[] }).links?.length === 1),
-      'each namespace deletion carries its endpoint for an undo');
+    assert.ok(
+      executed.every((a) => a.op.op !== 'netns-del' || (a.op as { links?: unknown[] }).links?.length === 1),
+      'each namespace deletion carries its endpoint for an undo',
+    );
     assert.is(link('eth0.60'), null, 'the VLAN link vlannet created went with its last network');
-    assert.not.ok(run('ip', ['netns', 'list']).stdout.includes('rm-b'), 'rm-b\'s namespace is gone');
+    assert.not.ok(run('ip', ['netns', 'list']).stdout.includes('rm-b'), "rm-b's namespace is gone");
     assert.equal(identity(link('eth0', 'rm-a')), kept, 'the remaining endpoint is untouched');
     assert.equal(checkKernel(parseConfig(one)), []);
   } finally {
@@ -106,13 +111,16 @@ endpoints:
     const steps: [string, () => void][] = [
       ['apply', () => apply(w.config(v1))],
       ['apply again', () => apply(w.config(v1))],
-      ['apply without the tagged network', () => apply(w.config(v1.replace(/ {2}tagged:[\s\S]*?(?=endpoints:)/, '').replace(/ {2}own-c.*\n/, '')))],
+      [
+        'apply without the tagged network',
+        () => apply(w.config(v1.replace(/ {2}tagged:[\s\S]*?(?=endpoints:)/, '').replace(/ {2}own-c.*\n/, ''))),
+      ],
       ['destroy', () => destroy()],
     ];
     for (const [name, step] of steps) {
       step();
       assert.equal(withoutChildCounters(snapshotAll(theirs)), withoutChildCounters(original), `after ${name}`);
-      if (name === 'apply without the tagged network') assert.is(link('eth0.70'), null, 'vlannet\'s eth0.70 went with its last network');
+      if (name === 'apply without the tagged network') assert.is(link('eth0.70'), null, "vlannet's eth0.70 went with its last network");
     }
     assert.equal(snapshotAll(theirs), original, 'after destroy, byte for byte (no child counters left either)');
   } finally {

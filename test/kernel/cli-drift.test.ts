@@ -30,7 +30,10 @@ function repairs(what: string, breakIt: () => void, object: RegExp): void {
     breakIt();
     assert.is(vlannet('plan', '-f', file, '--detailed-exitcode').status, 2, `plan sees the drift (${what})`);
     const planned = objects(plan(file).changes);
-    assert.ok(planned.some((o) => object.test(o)), `plan names ${object}: ${planned.join(', ')}`);
+    assert.ok(
+      planned.some((o) => object.test(o)),
+      `plan names ${object}: ${planned.join(', ')}`,
+    );
     const executed = objects(apply(file).executed);
     assert.equal(executed, planned, 'apply executes what plan showed');
     assert.equal(checkKernel(parseConfig(CONFIG)), [], `repaired (${what})`);
@@ -46,7 +49,11 @@ test('an owned link deleted with ip link del is re-created', () => {
 });
 
 test('a changed macvlan mode is set back', () => {
-  repairs('mode changed', () => ip('-n', 'drift-a', 'link', 'set', 'eth0', 'type', 'macvlan', 'mode', 'private'), /^(update|replace) endpoint\.drift-a$/);
+  repairs(
+    'mode changed',
+    () => ip('-n', 'drift-a', 'link', 'set', 'eth0', 'type', 'macvlan', 'mode', 'private'),
+    /^(update|replace) endpoint\.drift-a$/,
+  );
 });
 
 test('a changed MTU is set back', () => {
@@ -54,7 +61,11 @@ test('a changed MTU is set back', () => {
 });
 
 test('a removed address is added back', () => {
-  repairs('address removed', () => ip('-n', 'drift-a', 'addr', 'del', '192.168.30.10/24', 'dev', 'eth0'), /^create endpoint\.drift-a\.ipv4$/);
+  repairs(
+    'address removed',
+    () => ip('-n', 'drift-a', 'addr', 'del', '192.168.30.10/24', 'dev', 'eth0'),
+    /^create endpoint\.drift-a\.ipv4$/,
+  );
 });
 
 test('a deleted namespace is re-created with its endpoint', () => {

@@ -12,7 +12,10 @@ import { parseConfig, World } from './support/world.js';
 
 const dir = path.join(REPO, 'examples');
 const examples = fs.existsSync(dir)
-  ? fs.readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.startsWith('demo')).sort()
+  ? fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml') && !f.startsWith('demo'))
+      .sort()
   : [];
 
 test('examples/ holds examples to apply', () => {

@@ -36,17 +36,26 @@ endpoints:
   fault-z: { network: bad }
 `);
     const planned = plan(file).changes;
-    assert.ok(planned.some((c) => c.object === 'endpoint.fault-z'), 'the refused endpoint is in the plan');
+    assert.ok(
+      planned.some((c) => c.object === 'endpoint.fault-z'),
+      'the refused endpoint is in the plan',
+    );
     const before = snapshotNamespace();
 
     const r = vlannet('apply', '-f', file);
     assert.is(r.status, 1, `apply fails: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, 'endpoint.fault-z', 'the error names the object');
-    assert.match(r.stderr, /link add eth0 in fault-z link eth1 type macvlan mode bridge/, 'and the operation (in iproute2\'s words)');
+    assert.match(r.stderr, /link add eth0 in fault-z link eth1 type macvlan mode bridge/, "and the operation (in iproute2's words)");
     assert.match(r.stderr, 'EBUSY', 'and the errno');
     assert.match(r.stderr, /rolled back: [1-9]\d* action/, 'and says what was undone (other actions had succeeded)');
-    assert.equal(snapshotNamespace(), before, 'vlannet\'s namespace, links, addresses, routes and namespaces are exactly as before');
-    assert.equal(run('ip', ['netns', 'list']).stdout.replace(/ \(id: \d+\)/, '').trim(), 'theirs', 'no namespace was left behind');
+    assert.equal(snapshotNamespace(), before, "vlannet's namespace, links, addresses, routes and namespaces are exactly as before");
+    assert.equal(
+      run('ip', ['netns', 'list'])
+        .stdout.replace(/ \(id: \d+\)/, '')
+        .trim(),
+      'theirs',
+      'no namespace was left behind',
+    );
   } finally {
     w.cleanup();
   }

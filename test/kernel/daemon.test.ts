@@ -17,18 +17,39 @@ import { sleep, startDaemon, until } from './support/daemon.js';
 import { parseConfig, World } from './support/world.js';
 
 /** checkKernel throws while a namespace it looks into is not there yet: that is "not yet". */
-const converged = (text: string) => () => { try { return checkKernel(parseConfig(text)).length === 0; } catch { return false; } };
+const converged = (text: string) => () => {
+  try {
+    return checkKernel(parseConfig(text)).length === 0;
+  } catch {
+    return false;
+  }
+};
 const hasAddr = (ns: string, addr: string) => () => run('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', 'eth0']).stdout.includes(`"${addr}"`);
 const times: string[] = [];
-const report = (what: string, ms: number) => { times.push(`${what}: ${ms.toFixed(0)} ms`); console.log(`  daemon: ${what}: ${ms.toFixed(0)} ms`); };
-const status = () => JSON.parse(vlannet('status', '--json').stdout) as {
-  daemon: { running: boolean }; config: { valid: boolean; errors: string[]; lastGood: { hash: string } | null };
-  applied: { hash: string; git: { commit: string } | null } | null; driftRepairs: number; plan: { changes: unknown[] } | null;
+const report = (what: string, ms: number) => {
+  times.push(`${what}: ${ms.toFixed(0)} ms`);
+  console.log(`  daemon: ${what}: ${ms.toFixed(0)} ms`);
 };
+const status = () =>
+  JSON.parse(vlannet('status', '--json').stdout) as {
+    daemon: { running: boolean };
+    config: { valid: boolean; errors: string[]; lastGood: { hash: string } | null };
+    applied: { hash: string; git: { commit: string } | null } | null;
+    driftRepairs: number;
+    plan: { changes: unknown[] } | null;
+  };
 
 function config(endpoints: Record<string, string>): string {
-  return `${['version: 1', 'networks:', '  dnet:', '    driver: macvlan', '    parent: eth0', '    subnets: [{ subnet: 192.168.40.0/24 }]', 'endpoints:',
-    ...Object.entries(endpoints).map(([n, a]) => `  ${n}: { network: dnet, ipv4: ${a} }`)].join('\n')}\n`;
+  return `${[
+    'version: 1',
+    'networks:',
+    '  dnet:',
+    '    driver: macvlan',
+    '    parent: eth0',
+    '    subnets: [{ subnet: 192.168.40.0/24 }]',
+    'endpoints:',
+    ...Object.entries(endpoints).map(([n, a]) => `  ${n}: { network: dnet, ipv4: ${a} }`),
+  ].join('\n')}\n`;
 }
 const V1 = config({ 'dm-a': '192.168.40.10', 'dm-b': '192.168.40.11' });
 const V2 = config({ 'dm-a': '192.168.40.10', 'dm-b': '192.168.40.11', 'dm-c': '192.168.40.12' });
@@ -161,13 +182,20 @@ test('invalid and truncated files remove nothing; status says why; valid again a
   try {
     await until('start', converged(V2), 20_000, d);
     const good = status().config.lastGood!.hash;
-    for (const [what, text] of [['invalid', V3.replace('driver: macvlan', 'driver: macvlna')], ['truncated', V3.slice(0, V3.indexOf('subnets'))], ['empty', '']] as const) {
+    for (const [what, text] of [
+      ['invalid', V3.replace('driver: macvlan', 'driver: macvlna')],
+      ['truncated', V3.slice(0, V3.indexOf('subnets'))],
+      ['empty', ''],
+    ] as const) {
       fs.writeFileSync(file, text);
       fs.utimesSync(file, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
       await until(`${what}: reported`, () => !status().config.valid, 5000, d);
       const s = status();
       assert.is(s.config.lastGood!.hash, good, `${what}: last good kept`);
-      assert.ok(s.config.errors.length > 0 && s.config.errors.every((e) => /:\d+:\d+: error|: E[A-Z]+/.test(e) || /vlannet\.yaml/.test(e)), `${what}: ${s.config.errors.join('; ')}`);
+      assert.ok(
+        s.config.errors.length > 0 && s.config.errors.every((e) => /:\d+:\d+: error|: E[A-Z]+/.test(e) || /vlannet\.yaml/.test(e)),
+        `${what}: ${s.config.errors.join('; ')}`,
+      );
       await sleep(300);
       assert.equal(checkKernel(parseConfig(V2)), [], `${what}: nothing removed`);
     }
@@ -237,8 +265,16 @@ test('kill -9 during a large apply, then start again: converged, no duplicates, 
   const n = 150;
   const endpoints: Record<string, string> = {};
   for (let i = 0; i < n; i++) endpoints[`dk-${i}`] = `10.77.${Math.floor(i / 250)}.${(i % 250) + 2}`;
-  const text = `${['version: 1', 'networks:', '  knet:', '    driver: macvlan', '    parent: eth0', '    subnets: [{ subnet: 10.77.0.0/16 }]', 'endpoints:',
-    ...Object.entries(endpoints).map(([e, a]) => `  ${e}: { network: knet, ipv4: ${a} }`)].join('\n')}\n`;
+  const text = `${[
+    'version: 1',
+    'networks:',
+    '  knet:',
+    '    driver: macvlan',
+    '    parent: eth0',
+    '    subnets: [{ subnet: 10.77.0.0/16 }]',
+    'endpoints:',
+    ...Object.entries(endpoints).map(([e, a]) => `  ${e}: { network: knet, ipv4: ${a} }`),
+  ].join('\n')}\n`;
   const file = w.config(text);
   const netnsCount = () => fs.readdirSync('/run/netns').filter((x) => x.startsWith('dk-')).length;
   let d = startDaemon(file);
@@ -265,7 +301,11 @@ test('kill -9 during a large apply, then start again: converged, no duplicates, 
       assert.is(addrs.length, 1, `dk-${i}: one address`);
     }
     const hostLeftovers = ipJson<{ ifname: string; ifalias?: string }>('link', 'show').filter((l) => l.ifalias?.startsWith('vlannet:'));
-    assert.equal(hostLeftovers.map((l) => l.ifname), [], 'nothing of vlannet\'s in the host namespace');
+    assert.equal(
+      hostLeftovers.map((l) => l.ifname),
+      [],
+      "nothing of vlannet's in the host namespace",
+    );
     assert.is(await d.stop(), 0);
     // A restart on a converged system executes zero actions.
     d = startDaemon(file);

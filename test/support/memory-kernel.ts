@@ -10,7 +10,22 @@
 
 import { addressInSubnet, networkOf } from '../../src/model/address.js';
 import { netnsMark, ownerOf } from '../../src/model/owner.js';
-import { OBSERVED_FORMAT_VERSION, VLANNET_ROUTE_PROTOCOL, type AddressState, type IpvlanFlag, type IpvlanMode, type Kernel, type KernelOp, type LinkChange, type LinkKind, type LinkState, type Netns, type ObservedState, type ObserveOptions, type RouteState } from '../../src/model/types.js';
+import {
+  OBSERVED_FORMAT_VERSION,
+  VLANNET_ROUTE_PROTOCOL,
+  type AddressState,
+  type IpvlanFlag,
+  type IpvlanMode,
+  type Kernel,
+  type KernelOp,
+  type LinkChange,
+  type LinkKind,
+  type LinkState,
+  type Netns,
+  type ObservedState,
+  type ObserveOptions,
+  type RouteState,
+} from '../../src/model/types.js';
 import { KernelError } from '../../src/errors.js';
 
 const RTPROT_KERNEL = 2;
@@ -76,7 +91,8 @@ export class MemoryKernel implements Kernel {
         if (opts.only.has(name)) look.add(name);
         continue;
       }
-      const holdsOwned = [...ns.links.values()].some((l) => ownerOf(l)) ||
+      const holdsOwned =
+        [...ns.links.values()].some((l) => ownerOf(l)) ||
         this.routes.some((r) => r.netns === name && r.protocol === VLANNET_ROUTE_PROTOCOL);
       if (netns.includes(name) || ns.owned || holdsOwned) look.add(name);
     }
@@ -136,7 +152,17 @@ export class MemoryKernel implements Kernel {
 
   private createNamespace(name: string, owned: boolean): void {
     const links = new Map<string, LinkState>();
-    links.set('lo', { netns: name, name: 'lo', index: 1, kind: '', parent: null, mtu: 65536, mac: '00:00:00:00:00:00', up: true, alias: owned ? netnsMark(name) : null });
+    links.set('lo', {
+      netns: name,
+      name: 'lo',
+      index: 1,
+      kind: '',
+      parent: null,
+      mtu: 65536,
+      mac: '00:00:00:00:00:00',
+      up: true,
+      alias: owned ? netnsMark(name) : null,
+    });
     this.namespaces.set(name, { owned, links, nextIndex: 2 });
   }
 
@@ -157,22 +183,38 @@ export class MemoryKernel implements Kernel {
         this.namespaces.delete(op.netns);
         return;
       }
-      case 'link-add': this.addLink(op); return;
-      case 'link-set': this.setLink(op.netns, op.name, op.set, op); return;
-      case 'link-del': this.removeLink(this.link(op.netns, op.name, op)); return;
+      case 'link-add':
+        this.addLink(op);
+        return;
+      case 'link-set':
+        this.setLink(op.netns, op.name, op.set, op);
+        return;
+      case 'link-del':
+        this.removeLink(this.link(op.netns, op.name, op));
+        return;
       case 'addr-add': {
         const a = op.addr;
         const l = this.link(a.netns, a.link, op);
         if (a.family === 6 && l.ipv6Disabled) this.fail('EACCES', 'IPv6 is disabled on the device', op);
-        if (this.addresses.some((x) => x.netns === a.netns && x.link === a.link && x.address === a.address)) this.fail('EEXIST', 'address exists', op);
+        if (this.addresses.some((x) => x.netns === a.netns && x.link === a.link && x.address === a.address))
+          this.fail('EEXIST', 'address exists', op);
         this.addresses.push(clone(a));
-        this.routes.push({ netns: a.netns, family: a.family, dst: networkOf(a.address, a.prefixLength), gateway: null, dev: a.link, protocol: RTPROT_KERNEL });
+        this.routes.push({
+          netns: a.netns,
+          family: a.family,
+          dst: networkOf(a.address, a.prefixLength),
+          gateway: null,
+          dev: a.link,
+          protocol: RTPROT_KERNEL,
+        });
         return;
       }
       case 'addr-del': {
         const a = op.addr;
         this.link(a.netns, a.link, op);
-        const i = this.addresses.findIndex((x) => x.netns === a.netns && x.link === a.link && x.address === a.address && x.prefixLength === a.prefixLength);
+        const i = this.addresses.findIndex(
+          (x) => x.netns === a.netns && x.link === a.link && x.address === a.address && x.prefixLength === a.prefixLength,
+        );
         if (i < 0) this.fail('EADDRNOTAVAIL', 'no such address', op);
         const prefix = networkOf(a.address, a.prefixLength);
         const onLink = (x: { netns: Netns }, dev: string) => x.netns === a.netns && dev === a.link;
@@ -180,9 +222,12 @@ export class MemoryKernel implements Kernel {
         // is off by default); when the link has no IPv4 address left, its IPv4 routes go.
         const doomed = new Set([this.addresses[i]!]);
         if (a.family === 4) {
-          const primary = this.addresses.find((x) => onLink(x, x.link) && x.family === 4 && networkOf(x.address, x.prefixLength) === prefix);
+          const primary = this.addresses.find(
+            (x) => onLink(x, x.link) && x.family === 4 && networkOf(x.address, x.prefixLength) === prefix,
+          );
           if (primary === this.addresses[i]) {
-            for (const x of this.addresses) if (onLink(x, x.link) && x.family === 4 && networkOf(x.address, x.prefixLength) === prefix) doomed.add(x);
+            for (const x of this.addresses)
+              if (onLink(x, x.link) && x.family === 4 && networkOf(x.address, x.prefixLength) === prefix) doomed.add(x);
           }
         }
         this.addresses = this.addresses.filter((x) => !doomed.has(x));
@@ -196,11 +241,21 @@ export class MemoryKernel implements Kernel {
         const r = op.route;
         const l = this.link(r.netns, r.dev, op);
         if (!l.up) this.fail('ENETDOWN', `${r.dev} is down`, op);
-        if (r.gateway && !this.addresses.some((a) => a.netns === r.netns && a.link === r.dev && a.family === r.family &&
-          addressInSubnet(r.gateway!, `${a.address}/${a.prefixLength}`))) {
+        if (
+          r.gateway &&
+          !this.addresses.some(
+            (a) =>
+              a.netns === r.netns &&
+              a.link === r.dev &&
+              a.family === r.family &&
+              addressInSubnet(r.gateway!, `${a.address}/${a.prefixLength}`),
+          )
+        ) {
           this.fail('ENETUNREACH', `gateway ${r.gateway} is not on-link on ${r.dev}`, op);
         }
-        if (this.routes.some((x) => x.netns === r.netns && x.family === r.family && x.dst === r.dst && defaultMetric(x) === defaultMetric(r))) {
+        if (
+          this.routes.some((x) => x.netns === r.netns && x.family === r.family && x.dst === r.dst && defaultMetric(x) === defaultMetric(r))
+        ) {
           this.fail('EEXIST', 'route exists', op);
         }
         this.routes.push(clone(r));
@@ -228,18 +283,28 @@ export class MemoryKernel implements Kernel {
       const siblings = this.children(parent.name);
       const other = s.kind === 'macvlan' ? 'ipvlan' : s.kind === 'ipvlan' ? 'macvlan' : null;
       if (other && siblings.some((c) => c.kind === other)) this.fail('EBUSY', `${parent.name} carries ${other} links`, op);
-      if (s.kind === 'vlan' && siblings.some((c) => c.kind === 'vlan' && c.vlanId === s.vlanId)) this.fail('EEXIST', `vlan ${s.vlanId} exists on ${parent.name}`, op);
+      if (s.kind === 'vlan' && siblings.some((c) => c.kind === 'vlan' && c.vlanId === s.vlanId))
+        this.fail('EEXIST', `vlan ${s.vlanId} exists on ${parent.name}`, op);
       if (s.mtu !== null && s.mtu > parent.mtu) this.fail('EINVAL', `mtu ${s.mtu} is greater than ${parent.name}'s ${parent.mtu}`, op);
     }
     const link: LinkState = {
-      netns: s.netns, name: s.name, index: ns.nextIndex++, kind: s.kind, parent: s.kind === 'dummy' ? null : s.parent,
+      netns: s.netns,
+      name: s.name,
+      index: ns.nextIndex++,
+      kind: s.kind,
+      parent: s.kind === 'dummy' ? null : s.parent,
       mtu: s.mtu ?? parent?.mtu ?? 1500,
-      mac: s.kind === 'macvlan' || s.kind === 'dummy' ? s.mac ?? this.nextMac() : parent!.mac,
-      up: s.up, alias: s.alias || null, ipv6Disabled: s.ipv6Disabled ?? false,
+      mac: s.kind === 'macvlan' || s.kind === 'dummy' ? (s.mac ?? this.nextMac()) : parent!.mac,
+      up: s.up,
+      alias: s.alias || null,
+      ipv6Disabled: s.ipv6Disabled ?? false,
     };
     if (s.kind === 'macvlan') link.mode = s.mode;
     if (link.up) this.checkMacFree(link, op);
-    if (s.kind === 'vlan') { link.vlanId = s.vlanId; link.vlanProtocol = '802.1Q'; }
+    if (s.kind === 'vlan') {
+      link.vlanId = s.vlanId;
+      link.vlanProtocol = '802.1Q';
+    }
     if (s.kind === 'ipvlan') {
       this.ports.set(parent!.name, { mode: s.mode, flag: s.flag });
     }
@@ -249,8 +314,10 @@ export class MemoryKernel implements Kernel {
   private setLink(netns: Netns, name: string, set: LinkChange, op: KernelOp): void {
     const l = this.link(netns, name, op);
     const parent = l.parent !== null ? this.namespaces.get(HOST)!.links.get(l.parent) : undefined;
-    if (set.mtu !== undefined && parent && set.mtu > parent.mtu) this.fail('EINVAL', `mtu ${set.mtu} is greater than ${parent.name}'s ${parent.mtu}`, op);
-    if (set.mode !== undefined && l.kind === 'macvlan' && (set.mode === 'passthru') !== (l.mode === 'passthru')) this.fail('EINVAL', 'cannot change to or from passthru', op);
+    if (set.mtu !== undefined && parent && set.mtu > parent.mtu)
+      this.fail('EINVAL', `mtu ${set.mtu} is greater than ${parent.name}'s ${parent.mtu}`, op);
+    if (set.mode !== undefined && l.kind === 'macvlan' && (set.mode === 'passthru') !== (l.mode === 'passthru'))
+      this.fail('EINVAL', 'cannot change to or from passthru', op);
     if (set.name !== undefined && set.name !== name) {
       const ns = this.ns(netns, op);
       if (ns.links.has(set.name)) this.fail('EEXIST', `link ${set.name} exists`, op);
@@ -278,7 +345,14 @@ export class MemoryKernel implements Kernel {
       if (set.up) {
         for (const a of this.addresses) {
           if (a.netns !== netns || a.link !== name || a.family !== 4) continue;
-          this.routes.push({ netns, family: 4, dst: networkOf(a.address, a.prefixLength), gateway: null, dev: name, protocol: RTPROT_KERNEL });
+          this.routes.push({
+            netns,
+            family: 4,
+            dst: networkOf(a.address, a.prefixLength),
+            gateway: null,
+            dev: name,
+            protocol: RTPROT_KERNEL,
+          });
         }
       } else {
         this.routes = this.routes.filter((r) => !(r.netns === netns && r.dev === name));
@@ -290,7 +364,9 @@ export class MemoryKernel implements Kernel {
   /** A macvlan comes up only with a MAC no other macvlan that is up on its parent has (EADDRINUSE). */
   private checkMacFree(l: LinkState, op: KernelOp): void {
     if (l.kind !== 'macvlan' || !l.parent) return;
-    const twin = this.children(l.parent).find((c) => c !== l && c.kind === 'macvlan' && c.up && c.mac.toLowerCase() === l.mac.toLowerCase());
+    const twin = this.children(l.parent).find(
+      (c) => c !== l && c.kind === 'macvlan' && c.up && c.mac.toLowerCase() === l.mac.toLowerCase(),
+    );
     if (twin) this.fail('EADDRINUSE', `${twin.name} on ${l.parent} has MAC ${l.mac}`, op);
   }
 

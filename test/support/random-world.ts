@@ -2,7 +2,14 @@
 // own, and changes made behind vlannet's back. Seeded, so a failing case replays from its seed.
 
 import { ownerOf } from '../../src/model/owner.js';
-import { VLANNET_ROUTE_PROTOCOL, type Config, type EndpointConfig, type KernelOp, type NetworkConfig, type ObservedState } from '../../src/model/types.js';
+import {
+  VLANNET_ROUTE_PROTOCOL,
+  type Config,
+  type EndpointConfig,
+  type KernelOp,
+  type NetworkConfig,
+  type ObservedState,
+} from '../../src/model/types.js';
 import { MemoryKernel } from './memory-kernel.js';
 import { config, defaultRoute, endpoint, link, linkSpec, network, subnet } from '../fixtures/plan/build.js';
 
@@ -31,7 +38,9 @@ export function randomConfig(r: Rng): Config {
     const dummy = r.chance(0.15);
     const parent = dummy ? `dm${i}` : r.pick(PARENTS);
     const shared = parentDriver.get(parent) ?? {
-      driver: r.pick(['macvlan', 'ipvlan'] as const), mode: r.pick(['l2', 'l3', 'l3s']), flag: r.pick(['bridge', 'private', 'vepa']),
+      driver: r.pick(['macvlan', 'ipvlan'] as const),
+      mode: r.pick(['l2', 'l3', 'l3s']),
+      flag: r.pick(['bridge', 'private', 'vepa']),
     };
     parentDriver.set(parent, shared);
     const { driver } = shared;
@@ -39,12 +48,18 @@ export function randomConfig(r: Rng): Config {
     const third = r.int(2);
     const subnets = [subnet(`10.${i}.${third}.0/${r.pick([24, 28])}`, l3 || r.chance(0.2) ? null : `10.${i}.${third}.1`)];
     if (r.chance(0.4)) subnets.push(subnet(`fd00:${i}::/64`, l3 ? null : `fd00:${i}::1`));
-    networks.push(network(`n${i}`, {
-      driver, parent, parentKind: dummy ? 'dummy' : /\./.test(parent) ? 'vlan' : 'link', internal: dummy,
-      mode: driver === 'macvlan' ? r.pick(['bridge', 'private', 'vepa']) : (shared.mode as 'l2'),
-      flag: driver === 'ipvlan' ? (shared.flag as 'bridge') : null,
-      mtu: r.pick([null, null, 1400, 1500]), subnets,
-    }));
+    networks.push(
+      network(`n${i}`, {
+        driver,
+        parent,
+        parentKind: dummy ? 'dummy' : /\./.test(parent) ? 'vlan' : 'link',
+        internal: dummy,
+        mode: driver === 'macvlan' ? r.pick(['bridge', 'private', 'vepa']) : (shared.mode as 'l2'),
+        flag: driver === 'ipvlan' ? (shared.flag as 'bridge') : null,
+        mtu: r.pick([null, null, 1400, 1500]),
+        subnets,
+      }),
+    );
   }
   const endpoints: EndpointConfig[] = [];
   const used = new Set<string>();
@@ -61,9 +76,15 @@ export function randomConfig(r: Rng): Config {
     if (wantsDefault) defaults.add(`${netns}`);
     const s = net.subnets[0]!;
     const ipv4 = r.chance(0.2) ? `${s.cidr.split('.').slice(0, 3).join('.')}.${10 + Number(name.slice(1))}` : null;
-    endpoints.push(endpoint(name, net.name, {
-      netns, ifname, ipv4, defaultRoute: wantsDefault, mac: net.driver === 'macvlan' && r.chance(0.2) ? `02:aa:00:00:00:0${name.slice(1)}` : null,
-    }));
+    endpoints.push(
+      endpoint(name, net.name, {
+        netns,
+        ifname,
+        ipv4,
+        defaultRoute: wantsDefault,
+        mac: net.driver === 'macvlan' && r.chance(0.2) ? `02:aa:00:00:00:0${name.slice(1)}` : null,
+      }),
+    );
   }
   return config(networks, endpoints);
 }
@@ -73,11 +94,16 @@ export function seedKernel(r: Rng): MemoryKernel {
   k.seed({
     namespaces: [{ name: 'theirs', owned: false }],
     links: [
-      link('eth0', { index: 2, mtu: 9000 }), link('eth1', { index: 3 }),
-      link('veth9', { index: 4, kind: 'veth' }), link('veth0', { netns: 'theirs', index: 2, kind: 'veth' }),
+      link('eth0', { index: 2, mtu: 9000 }),
+      link('eth1', { index: 3 }),
+      link('veth9', { index: 4, kind: 'veth' }),
+      link('veth0', { netns: 'theirs', index: 2, kind: 'veth' }),
       ...(r.chance(0.5) ? [link('eth0.77', { index: 5, kind: 'vlan', parent: 'eth0', vlanId: 77 })] : []),
     ],
-    addresses: [{ netns: null, link: 'eth0', family: 4, address: '192.168.1.249', prefixLength: 24 }, { netns: 'theirs', link: 'veth0', family: 4, address: '172.17.0.2', prefixLength: 16 }],
+    addresses: [
+      { netns: null, link: 'eth0', family: 4, address: '192.168.1.249', prefixLength: 24 },
+      { netns: 'theirs', link: 'veth0', family: 4, address: '172.17.0.2', prefixLength: 16 },
+    ],
     routes: [defaultRoute(null, 'eth0', '192.168.1.1', 4, 3), defaultRoute('theirs', 'veth0', '172.17.0.1', 4, 3)],
   });
   return k;
@@ -93,7 +119,14 @@ export async function drift(k: MemoryKernel, r: Rng, obs: ObservedState): Promis
       { op: 'link-set', netns: l.netns, name: l.name, set: { up: false }, before: {} },
       { op: 'link-set', netns: l.netns, name: l.name, set: { mtu: 1300 }, before: {} },
       { op: 'link-set', netns: l.netns, name: l.name, set: { mode: l.kind === 'macvlan' ? 'private' : 'l3' }, before: {} },
-      { op: 'link-del', netns: l.netns, name: l.name, before: linkSpec({ netns: l.netns, name: l.name, kind: 'dummy', parent: null, mode: undefined }), addresses: [], routes: [] },
+      {
+        op: 'link-del',
+        netns: l.netns,
+        name: l.name,
+        before: linkSpec({ netns: l.netns, name: l.name, kind: 'dummy', parent: null, mode: undefined }),
+        addresses: [],
+        routes: [],
+      },
       { op: 'addr-add', addr: { netns: l.netns, link: l.name, family: 4, address: '10.0.0.99', prefixLength: 24 } },
       ...obs.addresses.filter((a) => a.netns === l.netns && a.link === l.name).map((addr): KernelOp => ({ op: 'addr-del', addr })),
       ...obs.routes.filter((x) => x.protocol === VLANNET_ROUTE_PROTOCOL).map((route): KernelOp => ({ op: 'route-del', route })),
@@ -102,7 +135,16 @@ export async function drift(k: MemoryKernel, r: Rng, obs: ObservedState): Promis
     if (l.netns === null && (l.kind === 'vlan' || l.kind === 'dummy')) {
       // Someone else's link on a parent vlannet created: that parent must never be deleted now.
       const kind = r.pick(['macvlan', 'ipvlan'] as const);
-      ops.push({ op: 'link-add', link: linkSpec({ name: `x${r.int(100)}`, kind, parent: l.name, mode: kind === 'macvlan' ? 'bridge' : 'l2', flag: kind === 'ipvlan' ? 'bridge' : undefined }) });
+      ops.push({
+        op: 'link-add',
+        link: linkSpec({
+          name: `x${r.int(100)}`,
+          kind,
+          parent: l.name,
+          mode: kind === 'macvlan' ? 'bridge' : 'l2',
+          flag: kind === 'ipvlan' ? 'bridge' : undefined,
+        }),
+      });
     }
     await k.apply(r.pick(ops)).catch(() => undefined);
   }

@@ -51,7 +51,8 @@ test('each room imports only the rooms it may, and only the kernel adapter loads
     for (const spec of importsOf(file)) {
       if (spec.startsWith('.')) {
         const target = roomOf(path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts'));
-        if (target !== room && !MAY_IMPORT[room]!.includes(target)) wrong.push(`${path.relative(SRC, file)} imports ${spec} (${room} → ${target})`);
+        if (target !== room && !MAY_IMPORT[room]!.includes(target))
+          wrong.push(`${path.relative(SRC, file)} imports ${spec} (${room} → ${target})`);
       } else if (KERNEL_ONLY.includes(spec) && room !== 'kernel') {
         wrong.push(`${path.relative(SRC, file)} imports ${spec}, which only kernel/ may load`);
       }

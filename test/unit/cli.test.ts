@@ -42,8 +42,10 @@ function vlannet(program: string[], ...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const GOOD = 'version: 1\nnetworks:\n  n1: { driver: macvlan, parent: eth0, subnets: [ { subnet: 10.0.0.0/24 } ] }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n';
-const BAD = 'version: 1\nnetworks:\n  n1: { driver: macvlan, parent: eth0 }\nendpoints:\n  e1: { network: n2 }\n  e2: { network: n1 }\n  e2: { network: n1 }\n';
+const GOOD =
+  'version: 1\nnetworks:\n  n1: { driver: macvlan, parent: eth0, subnets: [ { subnet: 10.0.0.0/24 } ] }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n';
+const BAD =
+  'version: 1\nnetworks:\n  n1: { driver: macvlan, parent: eth0 }\nendpoints:\n  e1: { network: n2 }\n  e2: { network: n1 }\n  e2: { network: n1 }\n';
 writeFileSync(join(dir, 'good.yaml'), GOOD);
 writeFileSync(join(dir, 'bad.yaml'), BAD);
 
@@ -90,10 +92,29 @@ for (const [name, program] of programs) {
 
 test('mapStack: frames of a bundled .mjs name the TypeScript source, line and column', async () => {
   const src = join(dir, 'thrower.ts');
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source written to a file
-  writeFileSync(src, ['// a comment to move things', 'export function boom(n: number): never {', '  const why: string = `boom ${n}`;', '  throw new Error(why);', '}', ''].join('\n'));
+  writeFileSync(
+    src,
+    [
+      '// a comment to move things',
+      'export function boom(n: number): never {',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source written to a file
+      '  const why: string = `boom ${n}`;',
+      '  throw new Error(why);',
+      '}',
+      '',
+    ].join('\n'),
+  );
   const out = join(dir, 'out', 'thrower.mjs');
-  await build({ entryPoints: [src], outfile: out, bundle: true, format: 'esm', platform: 'node', sourcemap: true, logLevel: 'silent', banner: { js: '// banner\n// lines' } });
+  await build({
+    entryPoints: [src],
+    outfile: out,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    sourcemap: true,
+    logLevel: 'silent',
+    banner: { js: '// banner\n// lines' },
+  });
   const { boom } = (await import(pathToFileURL(out).href)) as { boom: (n: number) => never };
   let stack = '';
   try {
@@ -105,7 +126,11 @@ test('mapStack: frames of a bundled .mjs name the TypeScript source, line and co
   const mapped = mapStack(stack);
   assert.match(mapped, `${src}:4:9`);
   assert.not.match(mapped, 'thrower.mjs:');
-  assert.is(mapStack('Error: x\n    at f (node:internal/foo:1:2)'), 'Error: x\n    at f (node:internal/foo:1:2)', 'other frames are left alone');
+  assert.is(
+    mapStack('Error: x\n    at f (node:internal/foo:1:2)'),
+    'Error: x\n    at f (node:internal/foo:1:2)',
+    'other frames are left alone',
+  );
 });
 
 test.run();

@@ -12,7 +12,8 @@ import { loadConfig, readConfig } from '../../src/config/load.js';
 const dir = mkdtempSync(join(tmpdir(), 'vlannet-config-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const FULL = 'version: 1\nnetworks:\n  n1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 10.0.0.0/24\nendpoints:\n  e1:\n    network: n1\n';
+const FULL =
+  'version: 1\nnetworks:\n  n1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 10.0.0.0/24\nendpoints:\n  e1:\n    network: n1\n';
 
 test('empty, whitespace-only and comment-only files are errors', () => {
   for (const text of ['', '   \n\n\t\n', '# nothing yet\n']) {
@@ -40,7 +41,10 @@ test('a file truncated before or inside `version: 1` is an error, as is one cut 
 test('a top level that is not a map', () => {
   const { config, diagnostics } = loadConfig('- version: 1\n', 'l.yaml');
   assert.is(config, null);
-  assert.equal(diagnostics.map((d) => [d.at, d.message]), [['l.yaml:1:1', 'expected a map with version, vlans, networks and endpoints at the top, got a list']]);
+  assert.equal(
+    diagnostics.map((d) => [d.at, d.message]),
+    [['l.yaml:1:1', 'expected a map with version, vlans, networks and endpoints at the top, got a list']],
+  );
 });
 
 test('readConfig: a missing file is a diagnostic naming the path and errno', () => {
@@ -65,26 +69,39 @@ test('readConfig: positions name the file', () => {
   writeFileSync(path, 'version: 1\nendpoints:\n  e1: { network: nope }\n');
   const { config, diagnostics } = readConfig(path);
   assert.is(config, null);
-  assert.equal(diagnostics.map((d) => d.at), [`${path}:3:18`]);
+  assert.equal(
+    diagnostics.map((d) => d.at),
+    [`${path}:3:18`],
+  );
 });
 
 test('an entry the schema rejects is left to the schema alone; the entries beside it still go through the rules', () => {
   const text = 'version: 1\nendpoints:\n  e1: { network: nope, mac: 5 }\n  e2: { network: nope }\n';
   const { config, diagnostics } = loadConfig(text, 's.yaml');
   assert.is(config, null);
-  assert.equal(diagnostics.map((d) => [d.at, d.path]), [['s.yaml:3:29', 'endpoints.e1.mac'], ['s.yaml:4:18', 'endpoints.e2.network']]);
+  assert.equal(
+    diagnostics.map((d) => [d.at, d.path]),
+    [
+      ['s.yaml:3:29', 'endpoints.e1.mac'],
+      ['s.yaml:4:18', 'endpoints.e2.network'],
+    ],
+  );
   assert.match(diagnostics[0]!.message, 'expected a MAC address (a string), got 5');
   assert.match(diagnostics[1]!.message, 'network "nope" is not defined');
 });
 
 test('a duplicate key: where it is, its path, and where the first one is', () => {
-  const text = 'version: 1\nnetworks: { n1: { driver: macvlan, parent: eth0 } }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n  e1: { network: n1, netns: x, netns: y }\n';
+  const text =
+    'version: 1\nnetworks: { n1: { driver: macvlan, parent: eth0 } }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n  e1: { network: n1, netns: x, netns: y }\n';
   const { config, diagnostics } = loadConfig(text, 'd.yaml');
   assert.is(config, null);
-  assert.equal(diagnostics.map((d) => [d.at, d.path, d.message]), [
-    ['d.yaml:6:3', 'endpoints.e1', 'duplicate key "e1" (already at line 4, column 3): the keys of a map must be unique'],
-    ['d.yaml:6:32', 'endpoints.e1.netns', 'duplicate key "netns" (already at line 6, column 22): the keys of a map must be unique'],
-  ]);
+  assert.equal(
+    diagnostics.map((d) => [d.at, d.path, d.message]),
+    [
+      ['d.yaml:6:3', 'endpoints.e1', 'duplicate key "e1" (already at line 4, column 3): the keys of a map must be unique'],
+      ['d.yaml:6:32', 'endpoints.e1.netns', 'duplicate key "netns" (already at line 6, column 22): the keys of a map must be unique'],
+    ],
+  );
 });
 
 test('duplicate keys are found where the yaml package finds them, in block and flow maps, at any depth', () => {
@@ -98,13 +115,18 @@ test('duplicate keys are found where the yaml package finds them, in block and f
     'fine: 1\nalso: { fine: 2 }\n',
   ];
   for (const text of docs) {
-    const reference = parseDocument(text).errors.filter((e) => e.code === 'DUPLICATE_KEY').map((e) => e.pos[0]);
+    const reference = parseDocument(text)
+      .errors.filter((e) => e.code === 'DUPLICATE_KEY')
+      .map((e) => e.pos[0]);
     const ours = duplicateKeys(parseDocument(text, { uniqueKeys: false })).map((d) => d.key.range![0]);
     assert.equal(ours, reference, JSON.stringify(text));
   }
   assert.ok(duplicateKeys(parseDocument(docs[0]!, { uniqueKeys: false })).length === 2, 'the reference itself finds duplicates');
   const paths = duplicateKeys(parseDocument(docs[5]!, { uniqueKeys: false })).map((d) => d.path);
-  assert.equal(paths, [['top', 'deep', 'deeper', 1, 'z'], ['top', 'deep', 'deeper']]);
+  assert.equal(paths, [
+    ['top', 'deep', 'deeper', 1, 'z'],
+    ['top', 'deep', 'deeper'],
+  ]);
 });
 
 test.run();

@@ -39,14 +39,27 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
   },
   'NAME.VID parent longer than 15 bytes': {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: enp0s20f0u1u2.100 }'),
-    expect: [{ at: 't.yaml:3:34', path: 'networks.n1.parent', contains: 'interface name "enp0s20f0u1u2.100" is 17 bytes, longer than the kernel\'s 15' }],
+    expect: [
+      {
+        at: 't.yaml:3:34',
+        path: 'networks.n1.parent',
+        contains: 'interface name "enp0s20f0u1u2.100" is 17 bytes, longer than the kernel\'s 15',
+      },
+    ],
   },
   'ifname with a slash': {
     yaml: y(V, ...NET, 'endpoints:', '  e1:', '    network: n1', '    ifname: a/b'),
     expect: [{ at: 't.yaml:11:13', path: 'endpoints.e1.ifname', contains: 'contains "/": / : % and whitespace are not allowed' }],
   },
   'ifname with a colon, a percent sign, whitespace': {
-    yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, netns: a, ifname: "eth0:1" }', '  e2: { network: n1, netns: b, ifname: "e%d" }', '  e3: { network: n1, netns: c, ifname: "a b" }'),
+    yaml: y(
+      V,
+      ...NET,
+      'endpoints:',
+      '  e1: { network: n1, netns: a, ifname: "eth0:1" }',
+      '  e2: { network: n1, netns: b, ifname: "e%d" }',
+      '  e3: { network: n1, netns: c, ifname: "a b" }',
+    ),
     expect: [
       { at: 't.yaml:9:40', path: 'endpoints.e1.ifname', contains: 'contains ":"' },
       { at: 't.yaml:10:40', path: 'endpoints.e2.ifname', contains: 'contains "%"' },
@@ -54,7 +67,14 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
     ],
   },
   'ifname . .. and empty': {
-    yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, netns: a, ifname: "." }', '  e2: { network: n1, netns: b, ifname: ".." }', '  e3: { network: n1, netns: c, ifname: "" }'),
+    yaml: y(
+      V,
+      ...NET,
+      'endpoints:',
+      '  e1: { network: n1, netns: a, ifname: "." }',
+      '  e2: { network: n1, netns: b, ifname: ".." }',
+      '  e3: { network: n1, netns: c, ifname: "" }',
+    ),
     expect: [
       { at: 't.yaml:9:40', path: 'endpoints.e1.ifname', contains: 'interface name "." is not allowed' },
       { at: 't.yaml:10:40', path: 'endpoints.e2.ifname', contains: 'interface name ".." is not allowed' },
@@ -64,7 +84,7 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
   'vlan name too long, vlan parent with whitespace': {
     yaml: y(V, 'vlans:', '  averyverylongvlan: { parent: "eth 0", id: 5 }'),
     expect: [
-      { at: 't.yaml:3:3', path: 'vlans.averyverylongvlan', contains: 'is 17 bytes, longer than the kernel\'s 15' },
+      { at: 't.yaml:3:3', path: 'vlans.averyverylongvlan', contains: "is 17 bytes, longer than the kernel's 15" },
       { at: 't.yaml:3:32', path: 'vlans.averyverylongvlan.parent', contains: 'contains " "' },
     ],
   },
@@ -83,7 +103,11 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
     yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, netns: a/b }', '  ..: { network: n1, ifname: eth1 }'),
     expect: [
       { at: 't.yaml:9:29', path: 'endpoints.e1.netns', contains: 'namespace name "a/b" contains "/"' },
-      { at: 't.yaml:10:3', path: 'endpoints...', contains: 'namespace name ".." is not allowed (. and .. are reserved) (the namespace defaults to the endpoint\'s name; set netns)' },
+      {
+        at: 't.yaml:10:3',
+        path: 'endpoints...',
+        contains: 'namespace name ".." is not allowed (. and .. are reserved) (the namespace defaults to the endpoint\'s name; set netns)',
+      },
     ],
   },
   'netns name longer than 255 bytes': {
@@ -123,38 +147,88 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
   'mode not valid for the driver': {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0, mode: l2 }', '  n2: { driver: ipvlan, parent: eth1, mode: passthru }'),
     expect: [
-      { at: 't.yaml:3:46', path: 'networks.n1.mode', contains: 'mode "l2" is not a macvlan mode: expected one of bridge, private, vepa, passthru' },
+      {
+        at: 't.yaml:3:46',
+        path: 'networks.n1.mode',
+        contains: 'mode "l2" is not a macvlan mode: expected one of bridge, private, vepa, passthru',
+      },
       { at: 't.yaml:4:45', path: 'networks.n2.mode', contains: 'mode "passthru" is not an ipvlan mode: expected one of l2, l3, l3s' },
     ],
   },
   'mode and flag that are no mode or flag': {
     yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, mode: brigde, flag: nope }'),
     expect: [
-      { at: 't.yaml:3:45', path: 'networks.n1.mode', contains: 'expected a mode (bridge, private, vepa, passthru, l2, l3, l3s), got "brigde"' },
+      {
+        at: 't.yaml:3:45',
+        path: 'networks.n1.mode',
+        contains: 'expected a mode (bridge, private, vepa, passthru, l2, l3, l3s), got "brigde"',
+      },
       { at: 't.yaml:3:59', path: 'networks.n1.flag', contains: 'expected a flag (bridge, private, vepa), got "nope"' },
     ],
   },
   'passthru with two endpoints on the parent': {
-    yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0, mode: passthru }', 'endpoints:', '  e1: { network: n1 }', '  e2: { network: n1 }'),
-    expect: [{ at: 't.yaml:6:3', path: 'endpoints.e2', contains: 'passthru network "n1", which allows 1 endpoint on it; 2 are configured (e1, e2)' }],
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: macvlan, parent: eth0, mode: passthru }',
+      'endpoints:',
+      '  e1: { network: n1 }',
+      '  e2: { network: n1 }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:6:3',
+        path: 'endpoints.e2',
+        contains: 'passthru network "n1", which allows 1 endpoint on it; 2 are configured (e1, e2)',
+      },
+    ],
   },
   'two drivers on one parent': {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0 }', '  n2: { driver: ipvlan, parent: eth0 }'),
-    expect: [{ at: 't.yaml:4:17', path: 'networks.n2.driver', contains: 'driver ipvlan on parent "eth0", which network "n1" uses with macvlan' }],
+    expect: [
+      { at: 't.yaml:4:17', path: 'networks.n2.driver', contains: 'driver ipvlan on parent "eth0", which network "n1" uses with macvlan' },
+    ],
   },
   'ipvlan networks with different modes, or flags, on one parent': {
-    yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, mode: l3 }', '  n2: { driver: ipvlan, parent: eth0 }', '  n3: { driver: ipvlan, parent: eth1 }', '  n4: { driver: ipvlan, parent: eth1, flag: vepa }'),
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: ipvlan, parent: eth0, mode: l3 }',
+      '  n2: { driver: ipvlan, parent: eth0 }',
+      '  n3: { driver: ipvlan, parent: eth1 }',
+      '  n4: { driver: ipvlan, parent: eth1, flag: vepa }',
+    ),
     expect: [
       { at: 't.yaml:4:3', path: 'networks.n2.mode', contains: 'ipvlan mode l2 on parent "eth0", which network "n1" uses in mode l3' },
-      { at: 't.yaml:6:45', path: 'networks.n4.flag', contains: 'ipvlan flag vepa on parent "eth1", which network "n3" uses with flag bridge' },
+      {
+        at: 't.yaml:6:45',
+        path: 'networks.n4.flag',
+        contains: 'ipvlan flag vepa on parent "eth1", which network "n3" uses with flag bridge',
+      },
     ],
   },
   'internal with a parent': {
     yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, internal: true }'),
-    expect: [{ at: 't.yaml:3:49', path: 'networks.n1.internal', contains: 'internal: true isolates the network on its own dummy link, so it cannot have parent "eth0"' }],
+    expect: [
+      {
+        at: 't.yaml:3:49',
+        path: 'networks.n1.internal',
+        contains: 'internal: true isolates the network on its own dummy link, so it cannot have parent "eth0"',
+      },
+    ],
   },
   'invalid CIDRs': {
-    yaml: y(V, 'networks:', '  n1:', '    driver: macvlan', '    parent: eth0', '    subnets:', '      - subnet: 192.168.50.0/33', '      - subnet: banana', '      - subnet: 10.1.0.0'),
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: 192.168.50.0/33',
+      '      - subnet: banana',
+      '      - subnet: 10.1.0.0',
+    ),
     expect: [
       { at: 't.yaml:7:17', path: 'networks.n1.subnets[0].subnet', contains: '"192.168.50.0/33" is not a valid IPv4 CIDR' },
       { at: 't.yaml:8:17', path: 'networks.n1.subnets[1].subnet', contains: '"banana" is not a CIDR' },
@@ -162,29 +236,69 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
     ],
   },
   'host bits set': {
-    yaml: y(V, 'networks:', '  n1:', '    driver: macvlan', '    parent: eth0', '    subnets:', '      - subnet: 192.168.50.1/24', '      - subnet: 2001:db8:50::1/64'),
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: 192.168.50.1/24',
+      '      - subnet: 2001:db8:50::1/64',
+    ),
     expect: [
-      { at: 't.yaml:7:17', path: 'networks.n1.subnets[0].subnet', contains: 'has host bits set: did you mean 192.168.50.0/24 (the network), or the address 192.168.50.1 in it?' },
+      {
+        at: 't.yaml:7:17',
+        path: 'networks.n1.subnets[0].subnet',
+        contains: 'has host bits set: did you mean 192.168.50.0/24 (the network), or the address 192.168.50.1 in it?',
+      },
       { at: 't.yaml:8:17', path: 'networks.n1.subnets[1].subnet', contains: 'did you mean 2001:db8:50::/64' },
     ],
   },
   'gateway and ip_range outside the subnet': {
-    yaml: y(V, 'networks:', '  n1:', '    driver: macvlan', '    parent: eth0', '    subnets:', '      - subnet: 10.0.0.0/24', '        gateway: 10.0.1.1', '        ip_range: 10.0.0.0/23', '      - subnet: 2001:db8::/64', '        gateway: 2001:db9::1'),
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: 10.0.0.0/24',
+      '        gateway: 10.0.1.1',
+      '        ip_range: 10.0.0.0/23',
+      '      - subnet: 2001:db8::/64',
+      '        gateway: 2001:db9::1',
+    ),
     expect: [
       { at: 't.yaml:8:18', path: 'networks.n1.subnets[0].gateway', contains: 'gateway "10.0.1.1" is outside subnet 10.0.0.0/24' },
       { at: 't.yaml:9:19', path: 'networks.n1.subnets[0].ip_range', contains: 'ip_range 10.0.0.0/23 is outside subnet 10.0.0.0/24' },
-      { at: 't.yaml:11:18', path: 'networks.n1.subnets[1].gateway', contains: 'outside subnet 2001:db8::/64 (an IPv6 gateway may also be link-local, fe80::/10)' },
+      {
+        at: 't.yaml:11:18',
+        path: 'networks.n1.subnets[1].gateway',
+        contains: 'outside subnet 2001:db8::/64 (an IPv6 gateway may also be link-local, fe80::/10)',
+      },
     ],
   },
   'static addresses outside the subnet, or not an address of the family': {
     yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, ipv4: 10.0.1.5 }', '  e2: { network: n1, ipv4: 2001:db8::5 }'),
     expect: [
-      { at: 't.yaml:9:28', path: 'endpoints.e1.ipv4', contains: 'ipv4 "10.0.1.5" is outside the IPv4 subnets of network "n1" (10.0.0.0/24)' },
+      {
+        at: 't.yaml:9:28',
+        path: 'endpoints.e1.ipv4',
+        contains: 'ipv4 "10.0.1.5" is outside the IPv4 subnets of network "n1" (10.0.0.0/24)',
+      },
       { at: 't.yaml:10:28', path: 'endpoints.e2.ipv4', contains: '"2001:db8::5" is not an IPv4 address' },
     ],
   },
   'static address equal to the network, broadcast or gateway address': {
-    yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, ipv4: 10.0.0.0 }', '  e2: { network: n1, ipv4: 10.0.0.255 }', '  e3: { network: n1, ipv4: 10.0.0.1 }'),
+    yaml: y(
+      V,
+      ...NET,
+      'endpoints:',
+      '  e1: { network: n1, ipv4: 10.0.0.0 }',
+      '  e2: { network: n1, ipv4: 10.0.0.255 }',
+      '  e3: { network: n1, ipv4: 10.0.0.1 }',
+    ),
     expect: [
       { at: 't.yaml:9:28', path: 'endpoints.e1.ipv4', contains: 'ipv4 "10.0.0.0" is the network address of 10.0.0.0/24' },
       { at: 't.yaml:10:28', path: 'endpoints.e2.ipv4', contains: 'ipv4 "10.0.0.255" is the broadcast address of 10.0.0.0/24' },
@@ -192,21 +306,41 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
     ],
   },
   'duplicate static addresses within a network and across a shared parent': {
-    yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24 }, { subnet: "2001:db8::/64" }] }', '  n2: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/25 }] }', 'endpoints:',
-      '  e1: { network: n1, ipv4: 10.0.0.5, ipv6: "2001:db8::5" }', '  e2: { network: n1, ipv6: "2001:db8:0::5" }', '  e3: { network: n2, ipv4: 10.0.0.5 }'),
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24 }, { subnet: "2001:db8::/64" }] }',
+      '  n2: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/25 }] }',
+      'endpoints:',
+      '  e1: { network: n1, ipv4: 10.0.0.5, ipv6: "2001:db8::5" }',
+      '  e2: { network: n1, ipv6: "2001:db8:0::5" }',
+      '  e3: { network: n2, ipv4: 10.0.0.5 }',
+    ),
     expect: [
-      { at: 't.yaml:4:59', path: 'networks.n2.subnets[0].subnet', contains: 'subnet 10.0.0.0/25 overlaps 10.0.0.0/24 of network "n1" on the same parent "eth0"' },
-      { at: 't.yaml:7:28', path: 'endpoints.e2.ipv6', contains: 'ipv6 "2001:db8:0::5" is already endpoint "e1"\'s, on the same parent "eth0"' },
+      {
+        at: 't.yaml:4:59',
+        path: 'networks.n2.subnets[0].subnet',
+        contains: 'subnet 10.0.0.0/25 overlaps 10.0.0.0/24 of network "n1" on the same parent "eth0"',
+      },
+      {
+        at: 't.yaml:7:28',
+        path: 'endpoints.e2.ipv6',
+        contains: 'ipv6 "2001:db8:0::5" is already endpoint "e1"\'s, on the same parent "eth0"',
+      },
       { at: 't.yaml:8:28', path: 'endpoints.e3.ipv4', contains: 'ipv4 "10.0.0.5" is already endpoint "e1"\'s' },
     ],
   },
   'overlapping subnets within one network': {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/16 }, { subnet: 10.0.3.0/24 }] }'),
-    expect: [{ at: 't.yaml:3:85', path: 'networks.n1.subnets[1].subnet', contains: 'subnet 10.0.3.0/24 overlaps 10.0.0.0/16 of the same network' }],
+    expect: [
+      { at: 't.yaml:3:85', path: 'networks.n1.subnets[1].subnet', contains: 'subnet 10.0.3.0/24 overlaps 10.0.0.0/16 of the same network' },
+    ],
   },
   'a static address of a family the network has no subnet of': {
     yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, ipv6: "2001:db8::5" }'),
-    expect: [{ at: 't.yaml:9:28', path: 'endpoints.e1.ipv6', contains: 'network "n1" has no IPv6 subnet, so ipv6 "2001:db8::5" cannot be given' }],
+    expect: [
+      { at: 't.yaml:9:28', path: 'endpoints.e1.ipv6', contains: 'network "n1" has no IPv6 subnet, so ipv6 "2001:db8::5" cannot be given' },
+    ],
   },
   'an endpoint of an unknown network': {
     yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n2 }'),
@@ -220,21 +354,57 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
     ],
   },
   'two IPv4 default routes in one netns': {
-    yaml: y(V, ...NET, '  n2: { driver: macvlan, parent: eth1, subnets: [{ subnet: 10.1.0.0/24 }] }', 'endpoints:', '  e1: { network: n1, netns: web }', '  e2: { network: n2, netns: web, ifname: eth1, default_route: true }'),
-    expect: [{ at: 't.yaml:11:63', path: 'endpoints.e2.default_route', contains: 'namespace "web" already gets its IPv4 default route from endpoint "e1"; set default_route: false on one of them' }],
+    yaml: y(
+      V,
+      ...NET,
+      '  n2: { driver: macvlan, parent: eth1, subnets: [{ subnet: 10.1.0.0/24 }] }',
+      'endpoints:',
+      '  e1: { network: n1, netns: web }',
+      '  e2: { network: n2, netns: web, ifname: eth1, default_route: true }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:11:63',
+        path: 'endpoints.e2.default_route',
+        contains: 'namespace "web" already gets its IPv4 default route from endpoint "e1"; set default_route: false on one of them',
+      },
+    ],
   },
   'default_route in netns host, and on an internal network': {
-    yaml: y(V, ...NET, '  n2: { driver: ipvlan, subnets: [{ subnet: 10.1.0.0/24 }] }', 'endpoints:', '  e1: { network: n1, netns: host, ifname: mv0, default_route: true }', '  e2: { network: n2, default_route: true }'),
+    yaml: y(
+      V,
+      ...NET,
+      '  n2: { driver: ipvlan, subnets: [{ subnet: 10.1.0.0/24 }] }',
+      'endpoints:',
+      '  e1: { network: n1, netns: host, ifname: mv0, default_route: true }',
+      '  e2: { network: n2, default_route: true }',
+    ),
     expect: [
-      { at: 't.yaml:10:63', path: 'endpoints.e1.default_route', contains: 'would replace the host\'s default route, which vlannet never touches' },
+      {
+        at: 't.yaml:10:63',
+        path: 'endpoints.e1.default_route',
+        contains: "would replace the host's default route, which vlannet never touches",
+      },
       { at: 't.yaml:11:37', path: 'endpoints.e2.default_route', contains: 'on internal network "n2", which is isolated and leads nowhere' },
     ],
   },
-  'link names taken twice in vlannet\'s namespace': {
-    yaml: y(V, 'vlans:', '  vn-n2: { parent: eth0, id: 7 }', ...NET.slice(0, 4), '  n2: { driver: ipvlan }', 'endpoints:', '  e1: { network: n1, netns: host, ifname: eth0 }'),
+  "link names taken twice in vlannet's namespace": {
+    yaml: y(
+      V,
+      'vlans:',
+      '  vn-n2: { parent: eth0, id: 7 }',
+      ...NET.slice(0, 4),
+      '  n2: { driver: ipvlan }',
+      'endpoints:',
+      '  e1: { network: n1, netns: host, ifname: eth0 }',
+    ),
     expect: [
       { at: 't.yaml:8:3', path: 'networks.n2', contains: 'link name "vn-n2" (the dummy link of network "n2") is already vlan "vn-n2"' },
-      { at: 't.yaml:10:43', path: 'endpoints.e1.ifname', contains: 'link name "eth0" (endpoint "e1" in netns host) is already the parent of network "n1"' },
+      {
+        at: 't.yaml:10:43',
+        path: 'endpoints.e1.ifname',
+        contains: 'link name "eth0" (endpoint "e1" in netns host) is already the parent of network "n1"',
+      },
     ],
   },
   'MTU outside 68–65535': {
@@ -244,22 +414,47 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
       { at: 't.yaml:5:45', path: 'networks.n1.mtu', contains: 'MTU 65536 is outside 68–65535' },
     ],
   },
-  'network MTU larger than its vlan\'s': {
+  "network MTU larger than its vlan's": {
     yaml: y(V, 'vlans:', '  v1: { parent: eth0, id: 5, mtu: 1400 }', 'networks:', '  n1: { driver: macvlan, parent: v1, mtu: 1500 }'),
-    expect: [{ at: 't.yaml:5:43', path: 'networks.n1.mtu', contains: 'MTU 1500 is larger than the MTU 1400 of its parent vlan "v1" (t.yaml:3:3); the kernel refuses (EINVAL)' }],
+    expect: [
+      {
+        at: 't.yaml:5:43',
+        path: 'networks.n1.mtu',
+        contains: 'MTU 1500 is larger than the MTU 1400 of its parent vlan "v1" (t.yaml:3:3); the kernel refuses (EINVAL)',
+      },
+    ],
   },
   'multicast, all-zero, malformed and duplicate MACs': {
-    yaml: y(V, ...NET, 'endpoints:', '  e1: { network: n1, mac: "01:00:5e:00:00:01" }', '  e2: { network: n1, mac: "00:00:00:00:00:00" }', '  e3: { network: n1, mac: "02:00:00:00:00:0A" }', '  e4: { network: n1, mac: "02:00:00:00:00:0a" }', '  e5: { network: n1, mac: "02:00:00:00:00" }'),
+    yaml: y(
+      V,
+      ...NET,
+      'endpoints:',
+      '  e1: { network: n1, mac: "01:00:5e:00:00:01" }',
+      '  e2: { network: n1, mac: "00:00:00:00:00:00" }',
+      '  e3: { network: n1, mac: "02:00:00:00:00:0A" }',
+      '  e4: { network: n1, mac: "02:00:00:00:00:0a" }',
+      '  e5: { network: n1, mac: "02:00:00:00:00" }',
+    ),
     expect: [
       { at: 't.yaml:9:27', path: 'endpoints.e1.mac', contains: 'mac "01:00:5e:00:00:01" is a multicast address' },
       { at: 't.yaml:10:27', path: 'endpoints.e2.mac', contains: 'mac "00:00:00:00:00:00" is all zeroes' },
-      { at: 't.yaml:12:27', path: 'endpoints.e4.mac', contains: 'mac "02:00:00:00:00:0a" is already endpoint "e3"\'s, on the same parent "eth0"' },
+      {
+        at: 't.yaml:12:27',
+        path: 'endpoints.e4.mac',
+        contains: 'mac "02:00:00:00:00:0a" is already endpoint "e3"\'s, on the same parent "eth0"',
+      },
       { at: 't.yaml:13:27', path: 'endpoints.e5.mac', contains: 'expected a MAC address like 02:00:00:00:50:10, got "02:00:00:00:00"' },
     ],
   },
   'version missing': {
     yaml: y('networks:', '  n1: { driver: macvlan, parent: eth0 }'),
-    expect: [{ at: 't.yaml:1:1', path: 'version', contains: 'version is required (it must be present, so that an empty or truncated file is never read as "own nothing")' }],
+    expect: [
+      {
+        at: 't.yaml:1:1',
+        path: 'version',
+        contains: 'version is required (it must be present, so that an empty or truncated file is never read as "own nothing")',
+      },
+    ],
   },
   'version not 1': {
     yaml: y('version: 2'),
@@ -272,15 +467,36 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
   'a YAML syntax error and a duplicate key, with schema errors in the same pass': {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0 }', '  n1: { driver: ipvlan }', 'endpoints:', '  e1: { network: [n1 }'),
     expect: [
-      { at: 't.yaml:4:3', path: 'networks.n1', contains: 'duplicate key "n1" (already at line 3, column 3): the keys of a map must be unique' },
+      {
+        at: 't.yaml:4:3',
+        path: 'networks.n1',
+        contains: 'duplicate key "n1" (already at line 3, column 3): the keys of a map must be unique',
+      },
       { at: 't.yaml:6:22', path: '', contains: 'Flow sequence in block collection must be sufficiently indented and end with a ]' },
       { at: 't.yaml:6:23', path: '', contains: 'Flow map in block collection must be sufficiently indented and end with a }' },
       { at: 't.yaml:6:18', path: 'endpoints.e1.network', contains: 'expected a network name (a string), got a list' },
     ],
   },
   'gateway in ipvlan l3 mode is a warning': {
-    yaml: y(V, 'networks:', '  n1:', '    driver: ipvlan', '    parent: eth0', '    mode: l3', '    subnets:', '      - subnet: 10.0.0.0/24', '        gateway: 10.0.0.1'),
-    expect: [{ at: 't.yaml:9:18', path: 'networks.n1.subnets[0].gateway', contains: 'gateway "10.0.0.1" is ignored in l3 mode', severity: 'warning' }],
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: ipvlan',
+      '    parent: eth0',
+      '    mode: l3',
+      '    subnets:',
+      '      - subnet: 10.0.0.0/24',
+      '        gateway: 10.0.0.1',
+    ),
+    expect: [
+      {
+        at: 't.yaml:9:18',
+        path: 'networks.n1.subnets[0].gateway',
+        contains: 'gateway "10.0.0.1" is ignored in l3 mode',
+        severity: 'warning',
+      },
+    ],
   },
 };
 
@@ -289,7 +505,9 @@ for (const [name, c] of Object.entries(cases)) {
     const { config, diagnostics } = loadConfig(c.yaml, 't.yaml');
     const shown = diagnostics.map(formatDiagnostic).join('\n');
     for (const e of c.expect) {
-      const found = diagnostics.find((d) => d.at === e.at && d.path === e.path && d.message.includes(e.contains) && d.severity === (e.severity ?? 'error'));
+      const found = diagnostics.find(
+        (d) => d.at === e.at && d.path === e.path && d.message.includes(e.contains) && d.severity === (e.severity ?? 'error'),
+      );
       assert.ok(found, `expected ${e.severity ?? 'error'} at ${e.at} ${e.path}: …${e.contains}…\ngot:\n${shown}`);
     }
     const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -316,8 +534,17 @@ test('firstOverlapping gives, for each subnet, the first earlier related one tha
     const related = (a: ParsedSubnet, b: ParsedSubnet) => a.network !== b.network;
     const fast = firstOverlapping(list, related);
     list.forEach((a, i) => {
-      const naive = list.slice(0, i).find((b) => related(a, b) && (b.cidr.family === a.cidr.family) && (a.cidr.net.isInSubnet(b.cidr.net) || b.cidr.net.isInSubnet(a.cidr.net)));
-      assert.is(fast.get(i), naive, `${list.map((s) => `${(s.network as unknown as { name: string }).name}:${s.cidr.text}`).join(' ')} at ${i}`);
+      const naive = list
+        .slice(0, i)
+        .find(
+          (b) =>
+            related(a, b) && b.cidr.family === a.cidr.family && (a.cidr.net.isInSubnet(b.cidr.net) || b.cidr.net.isInSubnet(a.cidr.net)),
+        );
+      assert.is(
+        fast.get(i),
+        naive,
+        `${list.map((s) => `${(s.network as unknown as { name: string }).name}:${s.cidr.text}`).join(' ')} at ${i}`,
+      );
       if (naive) found++;
     });
   }

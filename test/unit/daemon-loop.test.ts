@@ -17,7 +17,17 @@ import type { Notifier } from '../../src/daemon/sdnotify.js';
 import type { Config, KernelOp, LinkState } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
 
-const ETH0: LinkState = { netns: null, name: 'eth0', index: 2, kind: '', parent: null, mtu: 1500, mac: '52:54:00:00:00:01', up: true, alias: null };
+const ETH0: LinkState = {
+  netns: null,
+  name: 'eth0',
+  index: 2,
+  kind: '',
+  parent: null,
+  mtu: 1500,
+  mac: '52:54:00:00:00:01',
+  up: true,
+  alias: null,
+};
 
 function configText(endpoints: string[], extra = ''): string {
   return `${[
@@ -47,7 +57,21 @@ interface World {
   converged(): Promise<boolean>;
 }
 
-const FAST: Partial<Timing> = { configDebounceMs: 10, configMaxWaitMs: 100, kernelDebounceMs: 1, kernelMaxWaitMs: 10, resyncMs: 60_000, retryBaseMs: 20, retryMaxMs: 200, failingKernelHoldMs: 20, flapWindowMs: 500, flapHoldBaseMs: 40, flapHoldMaxMs: 400, unsettledRetryMs: 30, settleMs: 150 };
+const FAST: Partial<Timing> = {
+  configDebounceMs: 10,
+  configMaxWaitMs: 100,
+  kernelDebounceMs: 1,
+  kernelMaxWaitMs: 10,
+  resyncMs: 60_000,
+  retryBaseMs: 20,
+  retryMaxMs: 200,
+  failingKernelHoldMs: 20,
+  flapWindowMs: 500,
+  flapHoldBaseMs: 40,
+  flapHoldMaxMs: 400,
+  unsettledRetryMs: 30,
+  settleMs: 150,
+};
 
 function world(text: string, opts: { kernel?: MemoryKernel; timing?: Partial<Timing> } = {}): World {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-daemon-'));
@@ -56,19 +80,49 @@ function world(text: string, opts: { kernel?: MemoryKernel; timing?: Partial<Tim
   const kernel = opts.kernel ?? new MemoryKernel().seed({ links: [ETH0] });
   const log = memoryLogger();
   const notes: Record<string, string>[] = [];
-  const notifier: Notifier = { enabled: true, watchdogMs: null, send: (s) => { notes.push(s); return true; }, close() {} };
+  const notifier: Notifier = {
+    enabled: true,
+    watchdogMs: null,
+    send: (s) => {
+      notes.push(s);
+      return true;
+    },
+    close() {},
+  };
   const runs: RunRecord[] = [];
   const waiters: ((r: RunRecord) => void)[] = [];
   const daemon = new Daemon({
-    file, kernel, log, loadConfig, notifier, timing: { ...FAST, ...opts.timing },
-    observers: [{ runFinished: (r) => { runs.push(r); waiters.shift()?.(r); } }],
+    file,
+    kernel,
+    log,
+    loadConfig,
+    notifier,
+    timing: { ...FAST, ...opts.timing },
+    observers: [
+      {
+        runFinished: (r) => {
+          runs.push(r);
+          waiters.shift()?.(r);
+        },
+      },
+    ],
   });
   return {
-    dir, file, kernel, daemon, log, notes, runs,
-    nextRun: () => new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no run within 3 s')), 3000);
-      waiters.push((r) => { clearTimeout(t); resolve(r); });
-    }),
+    dir,
+    file,
+    kernel,
+    daemon,
+    log,
+    notes,
+    runs,
+    nextRun: () =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no run within 3 s')), 3000);
+        waiters.push((r) => {
+          clearTimeout(t);
+          resolve(r);
+        });
+      }),
     // Written to a temporary file and renamed over, with an mtime in the past, as an editor does.
     write(t: string) {
       const tmp = `${file}.tmp`;
@@ -82,7 +136,11 @@ function world(text: string, opts: { kernel?: MemoryKernel; timing?: Partial<Tim
   };
 }
 
-const endpointLinks = async (k: MemoryKernel) => (await k.observe(['a', 'b', 'c'])).links.filter((l) => l.kind === 'macvlan').map((l) => l.name).sort();
+const endpointLinks = async (k: MemoryKernel) =>
+  (await k.observe(['a', 'b', 'c'])).links
+    .filter((l) => l.kind === 'macvlan')
+    .map((l) => l.name)
+    .sort();
 
 test('the first run converges; a second executes nothing; READY=1 comes after the first run', async () => {
   const w = world(configText(['a', 'b']));
@@ -112,7 +170,10 @@ test('drift: an endpoint deleted behind its back is repaired and counted', async
   assert.is(run.result, 'repaired');
   assert.is(w.daemon.driftRepairs, 1);
   assert.ok(await w.converged());
-  assert.ok(w.log.lines.some((l) => l.startsWith('<6>create endpoint.a')), w.log.lines.join('\n'));
+  assert.ok(
+    w.log.lines.some((l) => l.startsWith('<6>create endpoint.a')),
+    w.log.lines.join('\n'),
+  );
   await w.daemon.stop();
 });
 
@@ -185,13 +246,23 @@ test('a file written in place in two pieces is applied once, whole, after it has
   const finished = performance.now();
   w.daemon.schedule('config');
   let run: RunRecord;
-  do run = await w.nextRun(); while (run.result !== 'applied');
+  do run = await w.nextRun();
+  while (run.result !== 'applied');
   // File times are coarser than performance.now(): a few ms of slack.
   assert.ok(performance.now() - finished >= FAST.settleMs! - 10, 'applied only once the file had been still for the settle time');
   assert.ok(finished - written >= FAST.settleMs! / 2);
-  assert.ok(w.runs.slice(earlier).every((r) => r.result !== 'applied' || r === run), 'the first piece was never applied');
-  assert.ok(w.log.lines.some((l) => l.includes('is being written')), w.log.lines.join('\n'));
-  assert.equal((await w.kernel.observe(['a', 'b', 'c'])).namespaces.map((n) => n.name), ['a', 'c']);
+  assert.ok(
+    w.runs.slice(earlier).every((r) => r.result !== 'applied' || r === run),
+    'the first piece was never applied',
+  );
+  assert.ok(
+    w.log.lines.some((l) => l.includes('is being written')),
+    w.log.lines.join('\n'),
+  );
+  assert.equal(
+    (await w.kernel.observe(['a', 'b', 'c'])).namespaces.map((n) => n.name),
+    ['a', 'c'],
+  );
   await w.daemon.stop();
 });
 
@@ -341,7 +412,12 @@ test('repairs of different endpoints one after another are not a flap: none wait
 });
 
 test('a periodic resync reads the kernel afresh; a kernel event may reuse readings', async () => {
-  class Counting extends MemoryKernel { refreshes = 0; refresh() { this.refreshes++; } }
+  class Counting extends MemoryKernel {
+    refreshes = 0;
+    refresh() {
+      this.refreshes++;
+    }
+  }
   const kernel = new Counting().seed({ links: [ETH0] });
   const w = world(configText(['a']), { kernel });
   await w.daemon.start();

@@ -86,8 +86,19 @@ test('logs: `<N>` priorities under systemd, time and level otherwise, one line p
   assert.not.ok(underSystemd({}));
 });
 
-const ETH0: LinkState = { netns: null, name: 'eth0', index: 2, kind: '', parent: null, mtu: 1500, mac: '52:54:00:00:00:01', up: true, alias: null };
-const CONFIG = 'version: 1\nnetworks:\n  net1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 192.168.1.0/24\nendpoints:\n  a:\n    network: net1\n';
+const ETH0: LinkState = {
+  netns: null,
+  name: 'eth0',
+  index: 2,
+  kind: '',
+  parent: null,
+  mtu: 1500,
+  mac: '52:54:00:00:00:01',
+  up: true,
+  alias: null,
+};
+const CONFIG =
+  'version: 1\nnetworks:\n  net1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 192.168.1.0/24\nendpoints:\n  a:\n    network: net1\n';
 
 test('status socket: 0600, JSON with config revision, last reconcile, repairs and the current plan', async () => {
   const dir = tmp();
@@ -114,7 +125,10 @@ test('status socket: 0600, JSON with config revision, last reconcile, repairs an
   fs.writeFileSync(file, 'version: 1\nnetworks: [\n');
   r = (await queryStatus(path.join(dir, 'run')))!;
   const changes = (r.plan as { changes: { object: string }[] }).changes;
-  assert.ok(changes.some((c) => c.object === 'endpoint.a'), JSON.stringify(changes));
+  assert.ok(
+    changes.some((c) => c.object === 'endpoint.a'),
+    JSON.stringify(changes),
+  );
   await server.close();
   assert.is(await queryStatus(path.join(dir, 'run')), null, 'no daemon: null');
   await daemon.stop();
@@ -124,7 +138,13 @@ test('status socket: a still-invalid file is reported with line:column and the l
   const dir = tmp();
   const file = path.join(dir, 'vlannet.yaml');
   fs.writeFileSync(file, CONFIG);
-  const daemon = new Daemon({ file, kernel: new MemoryKernel().seed({ links: [ETH0] }), log: memoryLogger(), loadConfig, timing: { configDebounceMs: 0 } });
+  const daemon = new Daemon({
+    file,
+    kernel: new MemoryKernel().seed({ links: [ETH0] }),
+    log: memoryLogger(),
+    loadConfig,
+    timing: { configDebounceMs: 0 },
+  });
   await daemon.start();
   fs.writeFileSync(file, CONFIG.replace('macvlan', 'macvlna'));
   fs.utimesSync(file, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
@@ -146,7 +166,13 @@ test('control socket: plan and apply of the enforced file are answered by the da
   const file = path.join(dir, 'vlannet.yaml');
   fs.writeFileSync(file, CONFIG);
   const kernel = new MemoryKernel().seed({ links: [ETH0] });
-  const daemon = new Daemon({ file, kernel, log: memoryLogger(), loadConfig, timing: { configDebounceMs: 60_000, configMaxWaitMs: 60_000 } });
+  const daemon = new Daemon({
+    file,
+    kernel,
+    log: memoryLogger(),
+    loadConfig,
+    timing: { configDebounceMs: 60_000, configMaxWaitMs: 60_000 },
+  });
   await daemon.start();
   const run = path.join(dir, 'run');
   const server = await serveDaemon(run, daemon);
@@ -168,17 +194,33 @@ test('control socket: plan and apply of the enforced file are answered by the da
 
   a = (await ask('plan'))!;
   assert.is(a.outcome, 'done');
-  if (a.outcome === 'done') assert.ok(a.result.plan.actions.some((x) => x.object === 'endpoint.b'), 'plan shows endpoint.b');
-  assert.not.ok((await kernel.observe(['b'])).namespaces.some((n) => n.name === 'b'), 'plan changed nothing');
+  if (a.outcome === 'done')
+    assert.ok(
+      a.result.plan.actions.some((x) => x.object === 'endpoint.b'),
+      'plan shows endpoint.b',
+    );
+  assert.not.ok(
+    (await kernel.observe(['b'])).namespaces.some((n) => n.name === 'b'),
+    'plan changed nothing',
+  );
   a = (await ask('apply'))!;
   assert.is(a.outcome, 'done');
   if (a.outcome === 'done') {
-    assert.ok(a.result.executed.length > 0 && a.result.executed.every((x) => /\bb\b/.test(x.object)), JSON.stringify(a.result.executed.map((x) => x.object)));
+    assert.ok(
+      a.result.executed.length > 0 && a.result.executed.every((x) => /\bb\b/.test(x.object)),
+      JSON.stringify(a.result.executed.map((x) => x.object)),
+    );
     assert.ok(a.result.timings.verifyMs >= 0);
   }
-  assert.ok((await kernel.observe(['b'])).namespaces.some((n) => n.name === 'b'), 'apply created namespace b');
+  assert.ok(
+    (await kernel.observe(['b'])).namespaces.some((n) => n.name === 'b'),
+    'apply created namespace b',
+  );
   assert.is(daemon.lastRun!.triggers.join(), 'cli');
-  assert.ok(daemon.lastRun!.actions.some((x) => x.startsWith('create endpoint.b')), daemon.lastRun!.actions.join('; '));
+  assert.ok(
+    daemon.lastRun!.actions.some((x) => x.startsWith('create endpoint.b')),
+    daemon.lastRun!.actions.join('; '),
+  );
 
   // A broken file: its diagnostics with line:column, and nothing changes.
   fs.writeFileSync(`${file}.new`, CONFIG.replace('macvlan', 'macvlna'));
@@ -194,11 +236,15 @@ test('control socket: plan and apply of the enforced file are answered by the da
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 

@@ -12,7 +12,9 @@ import { watchConfig, watchTargets } from '../../src/daemon/config-watch.js';
 import { gitRevisionOf } from '../../src/daemon/git.js';
 
 const open: { close(): Promise<void> }[] = [];
-test.after.each(async () => { for (const w of open.splice(0)) await w.close(); });
+test.after.each(async () => {
+  for (const w of open.splice(0)) await w.close();
+});
 
 const tmp = () => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-watch-')));
 
@@ -20,7 +22,10 @@ const tmp = () => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet
 async function watching(file: string) {
   let fired: (() => void) | null = null;
   let count = 0;
-  const w = watchConfig(file, () => { count++; fired?.(); });
+  const w = watchConfig(file, () => {
+    count++;
+    fired?.();
+  });
   open.push(w);
   await w.ready();
   return {
@@ -31,7 +36,11 @@ async function watching(file: string) {
       const t0 = performance.now();
       const seen = new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`${what}: no change seen within 3 s (watching ${w.watched().join(' ')})`)), 3000);
-        fired = () => { clearTimeout(t); fired = null; resolve(); };
+        fired = () => {
+          clearTimeout(t);
+          fired = null;
+          resolve();
+        };
       });
       fn();
       await seen;
@@ -74,14 +83,20 @@ test('every transition is noticed: symlink ↔ file, deleted and made again, a m
   fs.writeFileSync(real, 'version: 1\n');
   fs.symlinkSync('real.yaml', file);
   const x = await watching(file);
-  const renameOver = (text: string) => { fs.writeFileSync(`${file}.tmp`, text); fs.renameSync(`${file}.tmp`, file); };
+  const renameOver = (text: string) => {
+    fs.writeFileSync(`${file}.tmp`, text);
+    fs.renameSync(`${file}.tmp`, file);
+  };
   await x.expectChange('a write through the symlink', () => fs.writeFileSync(real, 'version: 1\n# 2\n'));
   await x.expectChange('the symlink replaced by a file', () => renameOver('version: 1\n# 3\n'));
   await x.expectChange('rename-over of that file', () => renameOver('version: 1\n# 4\n'));
   await x.expectChange('an in-place write to it', () => fs.writeFileSync(file, 'version: 1\n# 5\n'));
   await x.expectChange('deleted', () => fs.rmSync(file));
   await x.expectChange('made again', () => fs.writeFileSync(file, 'version: 1\n# 6\n'));
-  for (const rev of ['rev1', 'rev2']) { fs.mkdirSync(path.join(dir, rev)); fs.writeFileSync(path.join(dir, rev, 'v.yaml'), `version: 1\n# ${rev}\n`); }
+  for (const rev of ['rev1', 'rev2']) {
+    fs.mkdirSync(path.join(dir, rev));
+    fs.writeFileSync(path.join(dir, rev, 'v.yaml'), `version: 1\n# ${rev}\n`);
+  }
   await x.expectChange('the file replaced by a symlink into a directory that does not exist yet', () => flip(file, 'cur/v.yaml'));
   await x.expectChange('the directory symlink appears', () => fs.symlinkSync('rev1', path.join(dir, 'cur')));
   await x.expectChange('the directory symlink flipped', () => flip(path.join(dir, 'cur'), 'rev2'));
@@ -94,7 +109,8 @@ test('every transition is noticed: symlink ↔ file, deleted and made again, a m
   });
   await x.expectChange('a write in the replacing directory', () => fs.writeFileSync(path.join(dir, 'rev2', 'v.yaml'), 'version: 1\n# 9\n'));
   await x.expectChange('a plain file again', () => renameOver('version: 1\n# 10\n'));
-  const watchers = () => (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().filter((h) => h.constructor.name === 'FSWatcher').length;
+  const watchers = () =>
+    (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().filter((h) => h.constructor.name === 'FSWatcher').length;
   assert.ok(watchers() > 0);
   await x.w.close();
   await new Promise((resolve) => setTimeout(resolve, 50)); // a closed handle is released a little later
@@ -106,7 +122,10 @@ test('rename-over and in-place writes are noticed', async () => {
   const file = path.join(dir, 'vlannet.yaml');
   fs.writeFileSync(file, 'version: 1\n');
   const x = await watching(file);
-  await x.expectChange('rename-over', () => { fs.writeFileSync(`${file}.tmp`, 'version: 1\n# 2\n'); fs.renameSync(`${file}.tmp`, file); });
+  await x.expectChange('rename-over', () => {
+    fs.writeFileSync(`${file}.tmp`, 'version: 1\n# 2\n');
+    fs.renameSync(`${file}.tmp`, file);
+  });
   await x.expectChange('in-place write', () => fs.writeFileSync(file, 'version: 1\n# 3\n'));
   await x.expectChange('truncate', () => fs.truncateSync(file, 0));
   await x.expectChange('delete', () => fs.rmSync(file));
@@ -121,7 +140,10 @@ test('rename-over and in-place writes are noticed', async () => {
 
 test('a symlink to the file flipped to a new revision; then the new target is watched', async () => {
   const dir = tmp();
-  for (const r of ['rev1', 'rev2']) { fs.mkdirSync(path.join(dir, r)); fs.writeFileSync(path.join(dir, r, 'vlannet.yaml'), `version: 1\n# ${r}\n`); }
+  for (const r of ['rev1', 'rev2']) {
+    fs.mkdirSync(path.join(dir, r));
+    fs.writeFileSync(path.join(dir, r, 'vlannet.yaml'), `version: 1\n# ${r}\n`);
+  }
   const file = path.join(dir, 'vlannet.yaml');
   fs.symlinkSync(path.join(dir, 'rev1', 'vlannet.yaml'), file);
   const x = await watching(file);
@@ -133,13 +155,18 @@ test('a symlink to the file flipped to a new revision; then the new target is wa
 
 test('a parent directory symlink flipped (git-sync); the old revision no longer counts', async () => {
   const dir = tmp();
-  for (const r of ['rev1', 'rev2']) { fs.mkdirSync(path.join(dir, r)); fs.writeFileSync(path.join(dir, r, 'vlannet.yaml'), `version: 1\n# ${r}\n`); }
+  for (const r of ['rev1', 'rev2']) {
+    fs.mkdirSync(path.join(dir, r));
+    fs.writeFileSync(path.join(dir, r, 'vlannet.yaml'), `version: 1\n# ${r}\n`);
+  }
   fs.symlinkSync('rev1', path.join(dir, 'current'));
   const file = path.join(dir, 'current', 'vlannet.yaml');
   const x = await watching(file);
   await x.expectChange('directory symlink flip', () => flip(path.join(dir, 'current'), 'rev2'));
   await new Promise((r) => setTimeout(r, 100));
-  await x.expectChange('write in the new revision', () => fs.writeFileSync(path.join(dir, 'rev2', 'vlannet.yaml'), 'version: 1\n# rev2b\n'));
+  await x.expectChange('write in the new revision', () =>
+    fs.writeFileSync(path.join(dir, 'rev2', 'vlannet.yaml'), 'version: 1\n# rev2b\n'),
+  );
   await new Promise((r) => setTimeout(r, 150)); // the trailing event of the last write
   const before = x.count();
   fs.writeFileSync(path.join(dir, 'rev1', 'vlannet.yaml'), 'version: 1\n# old\n');

@@ -11,11 +11,27 @@ import { formatDiagnostic } from '../../src/errors.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = here.includes('/dist/') ? join(here, '..', '..', '..') : join(here, '..', '..');
 const dir = join(root, 'examples');
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 test('the seed scenarios all have an example', () => {
-  for (const name of ['macvlan-bridge', 'ipvlan-l2', 'macvlan-8021q-trunk', 'ipvlan-8021q-trunk', 'multi-subnet-macvlan', 'multi-subnet-ipvlan-l2',
-    'multi-subnet-ipvlan-l3', 'dual-stack-macvlan', 'dual-stack-ipvlan-l2', 'dual-stack-ipvlan-l3', 'internal-isolated', 'manual-vlan-link', 'demo', 'demo-ipvlan']) {
+  for (const name of [
+    'macvlan-bridge',
+    'ipvlan-l2',
+    'macvlan-8021q-trunk',
+    'ipvlan-8021q-trunk',
+    'multi-subnet-macvlan',
+    'multi-subnet-ipvlan-l2',
+    'multi-subnet-ipvlan-l3',
+    'dual-stack-macvlan',
+    'dual-stack-ipvlan-l2',
+    'dual-stack-ipvlan-l3',
+    'internal-isolated',
+    'manual-vlan-link',
+    'demo',
+    'demo-ipvlan',
+  ]) {
     assert.ok(files.includes(`${name}.yaml`), `examples/${name}.yaml`);
   }
 });
@@ -28,20 +44,32 @@ for (const file of files) {
     for (const n of config!.networks) {
       const count = config!.endpoints.filter((e) => e.network === n.name).length;
       assert.ok(count >= 2, `network ${n.name} has ${count} endpoints`);
-      assert.ok(n.subnets.every((s) => !s.cidr.startsWith('fe')), 'documentation prefixes, not fe..::/64');
+      assert.ok(
+        n.subnets.every((s) => !s.cidr.startsWith('fe')),
+        'documentation prefixes, not fe..::/64',
+      );
     }
   });
 }
 
 test('examples/demo.yaml: macvlan bridge on eth0, dual stack, demo-a and demo-b', () => {
   const c = readConfig(join(dir, 'demo.yaml')).config!;
-  assert.equal(c.networks.map((n) => [n.driver, n.mode, n.parent, n.subnets.map((s) => s.cidr)]), [['macvlan', 'bridge', 'eth0', ['192.168.50.0/24', '2001:db8:50::/64']]]);
-  assert.equal(c.endpoints.map((e) => e.name), ['demo-a', 'demo-b']);
+  assert.equal(
+    c.networks.map((n) => [n.driver, n.mode, n.parent, n.subnets.map((s) => s.cidr)]),
+    [['macvlan', 'bridge', 'eth0', ['192.168.50.0/24', '2001:db8:50::/64']]],
+  );
+  assert.equal(
+    c.endpoints.map((e) => e.name),
+    ['demo-a', 'demo-b'],
+  );
 });
 
 test('examples/demo-ipvlan.yaml: ipvlan l2 on eth1, 10.60.0.0/24', () => {
   const c = readConfig(join(dir, 'demo-ipvlan.yaml')).config!;
-  assert.equal(c.networks.map((n) => [n.driver, n.mode, n.parent, n.subnets.map((s) => s.cidr)]), [['ipvlan', 'l2', 'eth1', ['10.60.0.0/24']]]);
+  assert.equal(
+    c.networks.map((n) => [n.driver, n.mode, n.parent, n.subnets.map((s) => s.cidr)]),
+    [['ipvlan', 'l2', 'eth1', ['10.60.0.0/24']]],
+  );
   assert.is(c.endpoints.length, 2);
 });
 

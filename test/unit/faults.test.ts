@@ -37,8 +37,13 @@ function picture(s: ObservedState, statics: ReadonlySet<string>): string[] {
   const macAddr = (l: { mac: string; kind: string }) => (l.kind === 'macvlan' && statics.has(l.mac) ? l.mac : '');
   return [
     ...s.namespaces.map((n) => `netns ${n.name} ${n.owned}`),
-    ...s.links.map((l) => `link ${l.netns}/${l.name} ${l.kind} ${l.parent} ${l.mode ?? ''} ${l.flag ?? ''} ${l.vlanId ?? ''} ${l.mtu} ${l.up} ${l.alias} ${l.ipv6Disabled ?? ''} ${macAddr(l)}`),
-    ...s.addresses.map((a) => `addr ${a.netns}/${a.link} ${statics.has(a.address) ? a.address : networkOf(a.address, a.prefixLength)}/${a.prefixLength}`),
+    ...s.links.map(
+      (l) =>
+        `link ${l.netns}/${l.name} ${l.kind} ${l.parent} ${l.mode ?? ''} ${l.flag ?? ''} ${l.vlanId ?? ''} ${l.mtu} ${l.up} ${l.alias} ${l.ipv6Disabled ?? ''} ${macAddr(l)}`,
+    ),
+    ...s.addresses.map(
+      (a) => `addr ${a.netns}/${a.link} ${statics.has(a.address) ? a.address : networkOf(a.address, a.prefixLength)}/${a.prefixLength}`,
+    ),
     ...s.routes.map((r) => `route ${r.netns} ${r.family} ${r.dst} ${r.gateway} ${r.dev} ${r.protocol}`),
   ].sort();
 }
@@ -70,7 +75,11 @@ test(`replace means replace: apply(A) then apply(B) = apply(B) from scratch (${C
     const fresh = world(seed).kernel;
     assert.is(await applies(fresh, b), null, `seed ${seed}: apply(B) from scratch failed`);
     const w = watch(a, b);
-    assert.equal(picture(await once.observe(w), staticsOf(b)), picture(await fresh.observe(w), staticsOf(b)), `seed ${seed}: A then B differs from B`);
+    assert.equal(
+      picture(await once.observe(w), staticsOf(b)),
+      picture(await fresh.observe(w), staticsOf(b)),
+      `seed ${seed}: A then B differs from B`,
+    );
     compared++;
   }
   assert.ok(compared > CASES / 3, `only ${compared} pairs compared`);
@@ -114,7 +123,10 @@ test(`fault injection, every step: rolled back exactly before the point of no re
       assert.equal(picture(await kernel.observe(w), staticsOf(b)), want, `seed ${seed}, step ${k}: converged to B`);
     }
   }
-  assert.ok(rolledBack > 50 && past > 50, `too few cases on one side of the point of no return: ${rolledBack} rolled back, ${past} after it (${injected} in all)`);
+  assert.ok(
+    rolledBack > 50 && past > 50,
+    `too few cases on one side of the point of no return: ${rolledBack} rolled back, ${past} after it (${injected} in all)`,
+  );
 });
 
 test.run();

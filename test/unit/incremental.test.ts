@@ -34,7 +34,8 @@ function edit(c: Config, r: Rng): Config {
   const change = r.int(5);
   if (change === 0 || !e) {
     const name = `e${r.int(9)}`;
-    if (!endpoints.some((x) => x.name === name)) endpoints.push(endpoint(name, r.pick(c.networks).name, { ifname: r.pick(['eth0', 'net1']) }));
+    if (!endpoints.some((x) => x.name === name))
+      endpoints.push(endpoint(name, r.pick(c.networks).name, { ifname: r.pick(['eth0', 'net1']) }));
   } else if (change === 1) endpoints.splice(i, 1);
   else if (change === 2) endpoints[i] = { ...e, ifname: e.ifname === 'net1' ? 'eth0' : 'net1' };
   else if (change === 3) endpoints[i] = { ...e, netns: e.netns === e.name ? `${e.name}x` : e.name };
@@ -64,8 +65,16 @@ test(`after edits and tampering, the incremental plan is the full plan (${CASES}
     const obs: ObservedState = await k.observe(namespacesOf(after));
     const full = outcome(() => makePlan(after, obs));
     let scope: ReadonlySet<string | null> | null = null;
-    const incremental = outcome(() => { const p = planner.plan(after, obs); scope = p.scope; return p.plan; });
-    assert.equal(incremental, full, `seed ${seed}: the incremental plan (of ${scope ? [...scope].join(', ') || 'nothing' : 'everything'}) differs from the full plan`);
+    const incremental = outcome(() => {
+      const p = planner.plan(after, obs);
+      scope = p.scope;
+      return p.plan;
+    });
+    assert.equal(
+      incremental,
+      full,
+      `seed ${seed}: the incremental plan (of ${scope ? [...scope].join(', ') || 'nothing' : 'everything'}) differs from the full plan`,
+    );
     compared++;
     if (scope) partial++;
     // A run with the planner converges: a plan of everything then finds nothing to do.
@@ -85,7 +94,10 @@ test(`after edits and tampering, the incremental plan is the full plan (${CASES}
 /** Three endpoints in their own namespaces on eth0. */
 function world(names: string[]): Config {
   const net = network('lan', { subnets: [subnet('10.1.0.0/24', '10.1.0.1')] });
-  return config([net], names.map((n) => endpoint(n, 'lan')));
+  return config(
+    [net],
+    names.map((n) => endpoint(n, 'lan')),
+  );
 }
 
 async function converged(names: string[]): Promise<{ k: MemoryKernel; planner: IncrementalPlanner }> {
@@ -103,7 +115,10 @@ test('an endpoint added plans only its namespace; a converged kernel plans nothi
   planner.converged();
   const added = planner.plan(world(['a', 'b', 'c', 'd']), await k.observe(['a', 'b', 'c', 'd']));
   assert.equal([...added.scope!], ['d']);
-  assert.equal(added.plan.actions.map((a) => a.object), ['netns.d', 'endpoint.d', 'endpoint.d.ipv4', 'endpoint.d.route4']);
+  assert.equal(
+    added.plan.actions.map((a) => a.object),
+    ['netns.d', 'endpoint.d', 'endpoint.d.ipv4', 'endpoint.d.route4'],
+  );
 });
 
 test('tampering in one namespace plans that namespace; tampering with a parent plans everything', async () => {
@@ -111,7 +126,10 @@ test('tampering in one namespace plans that namespace; tampering with a parent p
   await k.apply({ op: 'link-set', netns: 'b', name: 'eth0', set: { up: false }, before: {} });
   const one = planner.plan(world(['a', 'b', 'c']), await k.observe(['a', 'b', 'c']));
   assert.equal([...one.scope!], ['b']);
-  assert.equal(one.plan.actions.map((a) => `${a.change} ${a.object}`), ['update endpoint.b', 'create endpoint.b.route4']);
+  assert.equal(
+    one.plan.actions.map((a) => `${a.change} ${a.object}`),
+    ['update endpoint.b', 'create endpoint.b.route4'],
+  );
   planner.forget();
   await reconcile(k, world(['a', 'b', 'c']), { planner });
   await k.apply({ op: 'link-set', netns: null, name: 'eth0', set: { mtu: 9000 }, before: {} });
@@ -122,7 +140,10 @@ test('tampering in one namespace plans that namespace; tampering with a parent p
 test('a failed run forgets: the next plan covers every namespace', async () => {
   const { k, planner } = await converged(['a', 'b']);
   k.failNext((op) => op.op === 'netns-add', 'ENOSPC');
-  await reconcile(k, world(['a', 'b', 'c']), { planner }).then(() => assert.unreachable('the run should fail'), () => undefined);
+  await reconcile(k, world(['a', 'b', 'c']), { planner }).then(
+    () => assert.unreachable('the run should fail'),
+    () => undefined,
+  );
   const next = planner.plan(world(['a', 'b', 'c']), await k.observe(['a', 'b', 'c']));
   assert.is(next.scope, null);
 });

@@ -6,7 +6,15 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeLink } from '../../src/kernel/decode.js';
-import { decodeLinkInfo, encodeLinkInfo, IPVLAN_FLAG, IPVLAN_MODE, MACVLAN_MODE, VLAN_PROTOCOL, type LinkInfo } from '../../src/kernel/linkinfo.js';
+import {
+  decodeLinkInfo,
+  encodeLinkInfo,
+  IPVLAN_FLAG,
+  IPVLAN_MODE,
+  MACVLAN_MODE,
+  VLAN_PROTOCOL,
+  type LinkInfo,
+} from '../../src/kernel/linkinfo.js';
 import { parseAttrs } from '../../src/kernel/nlattr.js';
 
 interface Captured {
@@ -14,15 +22,27 @@ interface Captured {
   body: string;
   disableIpv6: boolean | null;
   ip: {
-    ifname: string; ifindex: number; mtu: number; address: string; flags: string[]; ifalias?: string;
-    link?: string; link_index?: number; link_netnsid?: number;
+    ifname: string;
+    ifindex: number;
+    mtu: number;
+    address: string;
+    flags: string[];
+    ifalias?: string;
+    link?: string;
+    link_index?: number;
+    link_netnsid?: number;
     linkinfo?: { info_kind: string; info_data?: Record<string, unknown> };
   };
 }
-interface Fixture { captured: string; links: Captured[] }
+interface Fixture {
+  captured: string;
+  links: Captured[];
+}
 
 const dir = new URL('../../../test/fixtures/kernel/', import.meta.url);
-const fixtures: Fixture[] = ['links-host.json', 'links-uml-6.1.json', 'links-debian-6.1.json'].map((f) => JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')));
+const fixtures: Fixture[] = ['links-host.json', 'links-uml-6.1.json', 'links-debian-6.1.json'].map((f) =>
+  JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')),
+);
 const all = fixtures.flatMap((f) => f.links.map((l) => ({ ...l, kernel: f.captured })));
 
 const IFLA_LINKINFO = 18;
@@ -116,13 +136,20 @@ test('mode tables go both ways', () => {
   }
   for (const mode of Object.keys(IPVLAN_MODE.value)) {
     for (const flag of Object.keys(IPVLAN_FLAG.value)) {
-      assert.equal(decodeLinkInfo(encodeLinkInfo({ kind: 'ipvlan', mode: mode as never, flag: flag as never })), { kind: 'ipvlan', mode, flag });
+      assert.equal(decodeLinkInfo(encodeLinkInfo({ kind: 'ipvlan', mode: mode as never, flag: flag as never })), {
+        kind: 'ipvlan',
+        mode,
+        flag,
+      });
     }
   }
 });
 
 test('a word the kernel has no number for is refused with the choices', () => {
-  assert.throws(() => encodeLinkInfo({ kind: 'macvlan', mode: 'bridged' as never }), /unknown macvlan mode "bridged" \(expected one of private, vepa, bridge, passthru, source\)/);
+  assert.throws(
+    () => encodeLinkInfo({ kind: 'macvlan', mode: 'bridged' as never }),
+    /unknown macvlan mode "bridged" \(expected one of private, vepa, bridge, passthru, source\)/,
+  );
   assert.throws(() => encodeLinkInfo({ kind: 'ipvlan', mode: 'l2', flag: 'public' as never }), /unknown ipvlan flag "public"/);
 });
 

@@ -49,7 +49,10 @@ test('ipvlan mode and flag belong to the parent', async () => {
   await k.apply({ op: 'link-add', link: spec({ kind: 'ipvlan', mode: 'l2', flag: 'bridge', name: 'b' }) });
   await k.apply({ op: 'link-set', netns: null, name: 'a', set: { mode: 'l3', flag: 'private' }, before: {} });
   const links = (await k.observe([])).links.filter((l) => l.kind === 'ipvlan');
-  assert.equal(links.map((l) => `${l.name} ${l.mode} ${l.flag}`), ['a l3 private', 'b l3 private']);
+  assert.equal(
+    links.map((l) => `${l.name} ${l.mode} ${l.flag}`),
+    ['a l3 private', 'b l3 private'],
+  );
 });
 
 test('deleting a parent deletes its children, their addresses and routes; deleting a namespace its links', async () => {
@@ -105,7 +108,7 @@ test('mtu above the parent is refused (EINVAL); unset mtu and mac are inherited 
   const obs = await k.observe([]);
   const ip0 = obs.links.find((l) => l.name === 'ip0')!;
   assert.is(ip0.mtu, 1500);
-  assert.is(ip0.mac, obs.links.find((l) => l.name === 'eth0')!.mac, 'an ipvlan shares its parent\'s mac');
+  assert.is(ip0.mac, obs.links.find((l) => l.name === 'eth0')!.mac, "an ipvlan shares its parent's mac");
   assert.match(obs.links.find((l) => l.name === 'dm0')!.mac, /^02:/);
 });
 
@@ -126,12 +129,18 @@ test('failNext injects one failure and changes nothing', async () => {
 
 test('observe looks at asked, owned and vlannet-holding namespaces only', async () => {
   const k = new MemoryKernel().seed({
-    namespaces: [{ name: 'other', owned: false }, { name: 'asked', owned: false }],
+    namespaces: [
+      { name: 'other', owned: false },
+      { name: 'asked', owned: false },
+    ],
     links: [link('eth0'), link('x', { netns: 'other', kind: 'veth' })],
   });
   await k.apply({ op: 'netns-add', netns: 'mine' });
   const obs = await k.observe(['asked', 'missing']);
-  assert.equal(obs.namespaces, [{ name: 'asked', owned: false }, { name: 'mine', owned: true }]);
+  assert.equal(obs.namespaces, [
+    { name: 'asked', owned: false },
+    { name: 'mine', owned: true },
+  ]);
   assert.is(obs.links.find((l) => l.netns === 'mine')!.alias, 'vlannet:netns/mine');
   assert.not.ok(obs.links.some((l) => l.netns === 'other'));
 });

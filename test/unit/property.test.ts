@@ -28,11 +28,21 @@ function foreign(obs: ObservedState): string[] {
 function touchesForeign(op: KernelOp, obs: ObservedState): boolean {
   const linkAt = (netns: string | null, name: string) => obs.links.find((l) => l.netns === netns && l.name === name);
   switch (op.op) {
-    case 'link-set': case 'link-del': { const l = linkAt(op.netns, op.name); return !!l && !ownerOf(l); }
-    case 'addr-del': { const l = linkAt(op.addr.netns, op.addr.link); return !!l && !ownerOf(l); }
-    case 'route-del': return op.route.protocol !== VLANNET_ROUTE_PROTOCOL;
-    case 'netns-del': return !obs.namespaces.find((n) => n.name === op.netns)?.owned;
-    default: return false;
+    case 'link-set':
+    case 'link-del': {
+      const l = linkAt(op.netns, op.name);
+      return !!l && !ownerOf(l);
+    }
+    case 'addr-del': {
+      const l = linkAt(op.addr.netns, op.addr.link);
+      return !!l && !ownerOf(l);
+    }
+    case 'route-del':
+      return op.route.protocol !== VLANNET_ROUTE_PROTOCOL;
+    case 'netns-del':
+      return !obs.namespaces.find((n) => n.name === op.netns)?.owned;
+    default:
+      return false;
   }
 }
 
@@ -71,7 +81,19 @@ test(`apply then re-plan converges and never touches what vlannet does not own (
       continue;
     }
     planned++;
-    for (const w of plan.warnings) warned.set(w.message.replace(/\b(e|n|x|dm)\d+\b/g, '$1#').replace(/[\d.]+/g, 'N').slice(0, 60), (warned.get(w.message.replace(/\b(e|n|x|dm)\d+\b/g, '$1#').replace(/[\d.]+/g, 'N').slice(0, 60)) ?? 0) + 1);
+    for (const w of plan.warnings)
+      warned.set(
+        w.message
+          .replace(/\b(e|n|x|dm)\d+\b/g, '$1#')
+          .replace(/[\d.]+/g, 'N')
+          .slice(0, 60),
+        (warned.get(
+          w.message
+            .replace(/\b(e|n|x|dm)\d+\b/g, '$1#')
+            .replace(/[\d.]+/g, 'N')
+            .slice(0, 60),
+        ) ?? 0) + 1,
+      );
     for (const a of plan.actions) {
       assert.not.ok(touchesForeign(a.op, obs), `seed ${seed}: ${a.object} ${JSON.stringify(a.op)} touches an object vlannet does not own`);
       try {
@@ -84,10 +106,15 @@ test(`apply then re-plan converges and never touches what vlannet does not own (
     }
     const again = await k.observe(watch);
     const replan = makePlan(after, again);
-    assert.equal(replan.actions.map((a) => `${a.change} ${a.object}: ${reasonText(a.reason)}`), [], `seed ${seed}: not converged`);
+    assert.equal(
+      replan.actions.map((a) => `${a.change} ${a.object}: ${reasonText(a.reason)}`),
+      [],
+      `seed ${seed}: not converged`,
+    );
     assert.equal(foreign(again), foreign(obs), `seed ${seed}: a foreign object changed`);
   }
-  if (process.env.PROPERTY_STATS) console.log({ planned, rejected, ops, warned: [...warned], reasons: [...rejections].sort((a, b) => b[1] - a[1]).slice(0, 8) });
+  if (process.env.PROPERTY_STATS)
+    console.log({ planned, rejected, ops, warned: [...warned], reasons: [...rejections].sort((a, b) => b[1] - a[1]).slice(0, 8) });
   assert.ok(planned > CASES * 0.6, `only ${planned} of ${CASES} random cases were valid (${rejected} rejected)`);
   assert.ok(ops > CASES, `only ${ops} operations`);
 });

@@ -10,7 +10,10 @@ import type { Config, ObservedState, Plan } from '../../src/model/types.js';
 // UPDATE_GOLDEN=1 rewrites the expected files (review the diff before committing).
 const FIXTURES = path.resolve('test/fixtures/plan');
 const read = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-const cases = fs.readdirSync(FIXTURES).filter((d) => fs.existsSync(path.join(FIXTURES, d, 'config.json'))).sort();
+const cases = fs
+  .readdirSync(FIXTURES)
+  .filter((d) => fs.existsSync(path.join(FIXTURES, d, 'config.json')))
+  .sort();
 
 function planFor(name: string): Plan {
   return makePlan(read<Config>(path.join(FIXTURES, name, 'config.json')), read<ObservedState>(path.join(FIXTURES, name, 'observed.json')));
@@ -23,7 +26,10 @@ for (const name of cases) {
     const json = `${JSON.stringify(planToJson(plan), null, 2)}\n`;
     const txtFile = path.join(FIXTURES, name, 'plan.txt');
     const jsonFile = path.join(FIXTURES, name, 'plan.json');
-    if (process.env.UPDATE_GOLDEN) { fs.writeFileSync(txtFile, text); fs.writeFileSync(jsonFile, json); }
+    if (process.env.UPDATE_GOLDEN) {
+      fs.writeFileSync(txtFile, text);
+      fs.writeFileSync(jsonFile, json);
+    }
     assert.fixture(text, fs.readFileSync(txtFile, 'utf8'));
     assert.fixture(json, fs.readFileSync(jsonFile, 'utf8'));
   });
@@ -45,8 +51,14 @@ test('updates show an attribute diff; a replace counts once, its address and rou
   // Made first, removed after the point of no return.
   assert.match(text, /-\/\+ endpoint\.web1\n {6}\+ link add net0 in web1 .*\n {6}- link del eth0 in web1\n/);
   // A static address that changes takes its default route with it: both are replaced.
-  assert.match(text, /-\/\+ endpoint\.web2\.ipv4\n {6}- addr del 192\.168\.50\.10\/24 dev eth0 in web2\n {6}\+ addr add 192\.168\.50\.11\/24/);
-  assert.match(text, /-\/\+ endpoint\.web2\.route4\n {6}- route del default via 192\.168\.50\.1 dev eth0 in web2\n {6}\+ route add default/);
+  assert.match(
+    text,
+    /-\/\+ endpoint\.web2\.ipv4\n {6}- addr del 192\.168\.50\.10\/24 dev eth0 in web2\n {6}\+ addr add 192\.168\.50\.11\/24/,
+  );
+  assert.match(
+    text,
+    /-\/\+ endpoint\.web2\.route4\n {6}- route del default via 192\.168\.50\.1 dev eth0 in web2\n {6}\+ route add default/,
+  );
   const s = summarize(plan);
   assert.equal(s, { add: 4, change: 2, replace: 3, destroy: 0 }, 'objects, not actions');
   assert.ok(text.endsWith('Plan: 4 to add, 2 to change, 3 to replace, 0 to destroy.\n'));
@@ -67,7 +79,13 @@ test('colour only when asked', () => {
 
 test('the JSON format is versioned and carries every change', () => {
   const plan = planFor('fresh-dual-stack-trunk');
-  const json = planToJson(plan) as { format_version: string; changes: { object: string; change: string; op: { op: string } }[]; summary: object; upstream_routes: unknown[]; warnings: unknown[] };
+  const json = planToJson(plan) as {
+    format_version: string;
+    changes: { object: string; change: string; op: { op: string } }[];
+    summary: object;
+    upstream_routes: unknown[];
+    warnings: unknown[];
+  };
   assert.is(json.format_version, '1');
   assert.is(json.changes.length, plan.actions.length);
   assert.equal(Object.keys(json.changes[0]!).slice(0, 4), ['object', 'change', 'reason', 'stage']);

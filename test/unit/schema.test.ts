@@ -14,7 +14,13 @@ test('schemas/vlannet.schema.json is up to date', () => {
 test('every key of the schema is described, and the descriptions name defaults', () => {
   const schema = JSON.parse(jsonSchemaText());
   const undescribed: string[] = [];
-  interface Node { description?: string; properties?: Record<string, Node>; additionalProperties?: Node | boolean; items?: Node; anyOf?: Node[] }
+  interface Node {
+    description?: string;
+    properties?: Record<string, Node>;
+    additionalProperties?: Node | boolean;
+    items?: Node;
+    anyOf?: Node[];
+  }
   const walk = (node: Node | boolean | undefined, path: string) => {
     if (node === null || typeof node !== 'object') return;
     for (const [key, child] of Object.entries(node.properties ?? {})) {

@@ -13,9 +13,13 @@ export interface Daemon {
 }
 
 export function startDaemon(file: string, ...args: string[]): Daemon {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'vlannet.js'), 'daemon', '-f', file, '--debug', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'vlannet.js'), 'daemon', '-f', file, '--debug', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
-  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ? -1 : code)));
   return {
     child,
@@ -42,4 +46,3 @@ export async function until(what: string, ok: () => boolean, limitMs = 15_000, d
   }
   return performance.now() - t0;
 }
-

@@ -20,14 +20,24 @@ export interface IpLink {
   group?: string;
   linkinfo?: { info_kind: string; info_data?: Record<string, unknown> };
 }
-interface IpAddr { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string }
-interface IpRoute { dst: string; gateway?: string; dev: string; protocol?: string | number }
+interface IpAddr {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  scope: string;
+}
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev: string;
+  protocol?: string | number;
+}
 
 const nsArgs = (netns: string | null) => (netns ? ['-n', netns] : []);
 
 export function link(name: string, netns: string | null = null): IpLink | null {
   const r = run('ip', [...nsArgs(netns), '-d', '-j', 'link', 'show', 'dev', name]);
-  return r.status === 0 ? (JSON.parse(r.stdout) as IpLink[])[0] ?? null : null;
+  return r.status === 0 ? ((JSON.parse(r.stdout) as IpLink[])[0] ?? null) : null;
 }
 
 /** The parent's name in vlannet's namespace: `link` when local, else found by `link_index`. */
@@ -83,12 +93,17 @@ export function isL3(n: RawNetwork): boolean {
 export function checkKernel(cfg: RawConfig): string[] {
   const problems: string[] = [];
   const networks = cfg.networks ?? {};
-  const namespaces = run('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]);
+  const namespaces = run('ip', ['netns', 'list'])
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0]);
   const defaults = new Map<string, string[]>(); // "netns/family" → default routes expected there
 
   for (const [name, e] of Object.entries(cfg.endpoints ?? {})) {
     const n = networks[e.network];
-    if (!n) { problems.push(`endpoint ${name}: network ${e.network} is not in the config`); continue; }
+    if (!n) {
+      problems.push(`endpoint ${name}: network ${e.network} is not in the config`);
+      continue;
+    }
     const ns = endpointNetns(name, e);
     if (ns && !namespaces.includes(ns)) problems.push(`endpoint ${name}: namespace ${ns} does not exist`);
     problems.push(...checkEndpoint(name, e, n, ns));
@@ -111,8 +126,9 @@ export function checkKernel(cfg: RawConfig): string[] {
   for (const [key, expected] of defaults) {
     const [ns, family] = key.split('/') as [string, string];
     if (ns === 'host') continue; // vlannet never touches the host's default route
-    const routes = ipJson<IpRoute>('-n', ns, `-${family}`, 'route', 'show', 'default')
-      .map((r) => `default${r.gateway ? ` via ${canonical(r.gateway, Number(family) as Family)}` : ''} dev ${r.dev}`);
+    const routes = ipJson<IpRoute>('-n', ns, `-${family}`, 'route', 'show', 'default').map(
+      (r) => `default${r.gateway ? ` via ${canonical(r.gateway, Number(family) as Family)}` : ''} dev ${r.dev}`,
+    );
     if (JSON.stringify(routes.sort()) !== JSON.stringify(expected.sort())) {
       problems.push(`netns ${ns}: IPv${family} default routes ${JSON.stringify(routes)}, expected ${JSON.stringify(expected)}`);
     }
@@ -162,7 +178,10 @@ function checkEndpoint(name: string, e: RawEndpoint, n: RawNetwork, ns: string |
       if (got.length) problems.push(`${where}: IPv${family} addresses ${got.map((a) => a.local)} on a network without such subnets`);
       continue;
     }
-    if (got.length !== 1) { problems.push(`${where}: ${got.length} global IPv${family} addresses, expected 1`); continue; }
+    if (got.length !== 1) {
+      problems.push(`${where}: ${got.length} global IPv${family} addresses, expected 1`);
+      continue;
+    }
     const a = got[0]!;
     const subnet = subnets.find((s) => inSubnet(a.local, s.subnet, family));
     if (fixed) want(`IPv${family} address`, canonical(a.local, family), canonical(fixed, family));
@@ -187,7 +206,10 @@ function checkVlans(cfg: RawConfig): string[] {
   }
   for (const [name, v] of vlans) {
     const l = link(name);
-    if (!l) { problems.push(`vlan ${name}: no such link`); continue; }
+    if (!l) {
+      problems.push(`vlan ${name}: no such link`);
+      continue;
+    }
     const data = l.linkinfo?.info_data ?? {};
     const got = `${l.linkinfo?.info_kind} ${data.protocol} id ${data.id} on ${l.link} ${l.flags.includes('UP') ? 'up' : 'down'}`;
     const expected = `vlan 802.1Q id ${v.id} on ${v.parent} up`;

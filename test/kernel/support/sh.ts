@@ -26,7 +26,12 @@ function profiled<T>(file: string, args: string[], f: () => T): T {
   try {
     return f();
   } finally {
-    const what = file === process.execPath ? `vlannet ${args[1]}` : file === 'ip' && args[0] === 'netns' && args[1] === 'exec' ? `ip netns exec ${args[3]}` : file;
+    const what =
+      file === process.execPath
+        ? `vlannet ${args[1]}`
+        : file === 'ip' && args[0] === 'netns' && args[1] === 'exec'
+          ? `ip netns exec ${args[3]}`
+          : file;
     const p = profile.get(what) ?? { count: 0, ms: 0 };
     p.count++;
     p.ms += performance.now() - t0;

@@ -51,7 +51,13 @@ export function snapshotNamespace(netns: string | null = null): Record<string, s
     routes4: ipOut(netns, ['-4', '-j', 'route', 'show', 'table', 'all']),
     routes6: ipOut(netns, ['-6', '-j', 'route', 'show', 'table', 'all']),
     // `(id: N)` is the peer id the kernel assigns once a link points across: not part of the set.
-    namespaces: netns ? '' : run('ip', ['netns', 'list']).stdout.replace(/ \(id: \d+\)/g, '').split('\n').sort().join('\n'),
+    namespaces: netns
+      ? ''
+      : run('ip', ['netns', 'list'])
+          .stdout.replace(/ \(id: \d+\)/g, '')
+          .split('\n')
+          .sort()
+          .join('\n'),
   };
 }
 
@@ -60,7 +66,12 @@ export function snapshotNamespace(netns: string | null = null): Record<string, s
  * sees; without operstate, which the kernel moves by itself a moment after a link comes up.
  */
 export function snapshotWorld(): Record<string, Record<string, string>> {
-  const names = run('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean).sort();
-  const mask = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.replace(/"operstate":"[A-Z]+"/g, '"operstate":"*"')]));
+  const names = run('ip', ['netns', 'list'])
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean)
+    .sort();
+  const mask = (s: Record<string, string>) =>
+    Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.replace(/"operstate":"[A-Z]+"/g, '"operstate":"*"')]));
   return Object.fromEntries([['(vlannet)', mask(snapshotNamespace())], ...names.map((n) => [n, mask(snapshotNamespace(n))])]);
 }

@@ -17,7 +17,9 @@ const FAR = 'wire1';
 export function assertWire(): void {
   for (const end of [NEAR, FAR]) {
     if (run('ip', ['link', 'show', 'dev', end]).status !== 0) {
-      throw new Error(`the kernel suite's harness provides the wire ${NEAR}/${FAR}; ${end} is missing (run it through scripts/kernel-test.sh)`);
+      throw new Error(
+        `the kernel suite's harness provides the wire ${NEAR}/${FAR}; ${end} is missing (run it through scripts/kernel-test.sh)`,
+      );
     }
   }
 }
@@ -120,15 +122,23 @@ export class Peer {
    */
   async capture(traffic: () => void): Promise<string[]> {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-wire-')), 'capture.pcap');
-    const child = spawn('ip', ['netns', 'exec', this.netns, 'tcpdump', '-i', FAR, '-U', '-nn', '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', this.netns, 'tcpdump', '-i', FAR, '-U', '-nn', '-w', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${stderr}`)), 30_000);
       child.stderr.on('data', (d: Buffer) => {
         stderr += d;
-        if (stderr.includes('listening on')) { clearTimeout(timer); resolve(); }
+        if (stderr.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`tcpdump exited ${code}: ${stderr}`)); });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`tcpdump exited ${code}: ${stderr}`));
+      });
     });
     try {
       traffic();

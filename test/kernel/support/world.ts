@@ -150,7 +150,11 @@ export class World {
    */
   cleanup(): void {
     const marked = () => ipJson<{ ifname: string; ifalias?: string }>('link', 'show').filter((l) => l.ifalias?.startsWith('vlannet:'));
-    const present = new Set(run('ip', ['netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0]));
+    const present = new Set(
+      run('ip', ['netns', 'list'])
+        .stdout.split('\n')
+        .map((l) => l.split(' ')[0]),
+    );
     if (marked().length > 0 || [...this.namespaces].some((ns) => present.has(ns))) vlannet('destroy');
     for (const l of marked()) run('ip', ['link', 'del', l.ifname]);
     for (const l of this.links) run('ip', ['link', 'del', l]);
