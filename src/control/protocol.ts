@@ -142,7 +142,7 @@ export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: nu
 // ---------------------------------------------------------------------------------------------
 // The status report: what `vlannet status` shows and `status --json` prints.
 
-/** Why a run happens; `cli`: `vlannet apply` asked the daemon (control.ts). */
+/** Why a run happens; `cli`: `vlannet apply` asked the daemon (daemon/requests.ts). */
 export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry' | 'cli';
 
 export type RunResult = 'converged' | 'applied' | 'repaired' | 'failed' | 'no-config';

@@ -1,4 +1,4 @@
-// glibc's malloc, tuned for a long-lived daemon (see tuneHeapForDaemon in cli.ts). Other C
+// glibc's malloc, tuned for a long-lived daemon (see tuneHeapForDaemon in cli/daemon.ts). Other C
 // libraries (musl) lack these calls: then nothing is tuned.
 
 import { libcLib } from '../kernel/libc.js';

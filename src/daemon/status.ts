@@ -1,5 +1,5 @@
-// `vlannet status`: what the daemon knows, served as JSON on its root-only control socket
-// (control.ts), and the same report recomputed from the file and the kernel when no daemon runs.
+// What the daemon tells `vlannet status`, as JSON on its root-only control socket
+// (control/protocol.ts); cli/status.ts recomputes the same report when no daemon runs.
 
 import { planToJson } from '../plan/render.js';
 import type { Plan } from '../model/types.js';
@@ -39,7 +39,7 @@ export async function daemonReport(daemon: Daemon): Promise<{ report: StatusRepo
 }
 
 /**
- * Serve the daemon's control socket (control.ts): its report to `vlannet status`, and plans and
+ * Serve the daemon's control socket (control/protocol.ts): its report to `vlannet status`, and plans and
  * applies of the file it enforces to `vlannet plan` and `vlannet apply`.
  */
 export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer> {
