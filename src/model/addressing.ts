@@ -11,6 +11,7 @@
 import { Address4, Address6 } from 'ip-address';
 import { ipOf, isLinkLocal } from './address.js';
 import { ownerOf } from './owner.js';
+import { groupBy } from './collections.js';
 import type { AddressState, Config, Diagnostic, EndpointConfig, Family, NetworkConfig, ObservedState, SubnetConfig } from './types.js';
 
 // The daemon allocates the same thousands of addresses on every run: their conversions between
@@ -120,15 +121,8 @@ function observedByEndpoint(observed: ObservedState): Map<string, AddressState[]
     const mark = ownerOf(link);
     if (mark?.role === 'endpoint') endpointOf.set(`${link.netns ?? ''}\0${link.name}`, mark.name);
   }
-  const out = new Map<string, AddressState[]>();
-  for (const addr of observed.addresses) {
-    const name = endpointOf.get(`${addr.netns ?? ''}\0${addr.link}`);
-    if (name === undefined) continue;
-    const list = out.get(name) ?? [];
-    list.push(addr);
-    out.set(name, list);
-  }
-  return out;
+  const held = observed.addresses.filter((a) => endpointOf.has(`${a.netns ?? ''}\0${a.link}`));
+  return groupBy(held, (a) => endpointOf.get(`${a.netns ?? ''}\0${a.link}`)!);
 }
 
 /**

@@ -4,6 +4,7 @@
 
 import { hostAddressOn } from './address.js';
 import { allocateAddresses } from './addressing.js';
+import { groupBy } from './collections.js';
 import { isUnfinished, markFor, ownerOf } from './owner.js';
 import {
   VLANNET_ROUTE_PROTOCOL,
@@ -118,10 +119,10 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   };
 
   // Parents vlannet creates.
-  const networksOnVlan = new Map<string, NetworkConfig[]>();
-  for (const n of config.networks) {
-    if (n.parentKind === 'vlan') networksOnVlan.set(n.parent, [...(networksOnVlan.get(n.parent) ?? []), n]);
-  }
+  const networksOnVlan = groupBy(
+    config.networks.filter((n) => n.parentKind === 'vlan'),
+    (n) => n.parent,
+  );
   const createdParents = new Set<string>();
   for (const v of [...config.vlans].sort(byName)) {
     if (v.source === 'implied' && foreign(null, v.name)) continue; // an existing link of that name is the parent

@@ -41,6 +41,7 @@
 import { createRequire } from 'node:module';
 import type { Action, AttributeChange, Plan, Reason } from '../model/types.js';
 import { describeOp, forcedBy, reasonText } from './describe.js';
+import { groupBy } from '../model/collections.js';
 import { isRemoval } from './order.js';
 
 export const PLAN_FORMAT_VERSION = '1';
@@ -126,8 +127,7 @@ const SYMBOL: Record<Action['change'], { text: string; color: keyof typeof ANSI;
 export function renderPlan(plan: PlanJson, opts: { color: boolean }): string {
   const paint = (color: keyof typeof ANSI, text: string) => (opts.color ? `\x1b[${ANSI[color]}m${text}\x1b[0m` : text);
   const out: string[] = [];
-  const blocks = new Map<string, PlanJson['changes']>();
-  for (const a of plan.changes) blocks.set(a.object, [...(blocks.get(a.object) ?? []), a]);
+  const blocks = groupBy(plan.changes, (a) => a.object);
 
   if (blocks.size) out.push('vlannet will perform the following actions:', '');
   for (const [object, actions] of blocks) {
