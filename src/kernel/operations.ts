@@ -108,13 +108,17 @@ function temporaryName(): string {
   return `vt-${process.pid.toString(36)}-${(++temporaryNames).toString(36)}`;
 }
 
-/** What IFLA_LINKINFO says of a link vlannet makes: its kind and the kind's own attributes. */
+/**
+ * What IFLA_LINKINFO says of a link vlannet makes: its kind and the kind's own attributes. The
+ * mode is always sent, Docker's default when a spec has none (one read back from JSON is typed by
+ * nobody): left out, the kernel would make a macvlan in vepa mode.
+ */
 function linkInfoOf(spec: LinkSpec): LinkInfo {
   switch (spec.kind) {
     case 'macvlan':
-      return { kind: 'macvlan', mode: spec.mode };
+      return { kind: 'macvlan', mode: spec.mode ?? 'bridge' };
     case 'ipvlan':
-      return { kind: 'ipvlan', mode: spec.mode, flag: spec.flag };
+      return { kind: 'ipvlan', mode: spec.mode ?? 'l2', flag: spec.flag ?? 'bridge' };
     case 'vlan':
       return { kind: 'vlan', id: spec.vlanId, protocol: '802.1Q' };
     case 'dummy':

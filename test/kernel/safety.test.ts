@@ -36,8 +36,22 @@ const namespaces = () =>
     .sort();
 
 /** A process sleeping inside namespace `ns` (as a container would be); killed by the test by its pid. */
+/** A process in namespace `ns`, returned once it is inside and has become `sleep`. */
 function sleeper(ns: string): { pid: number; kill(): void } {
+  const want = `net:[${fs.statSync(`/run/netns/${ns}`).ino}]`;
   const child = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { stdio: 'ignore' });
+  const settled = () => {
+    try {
+      return fs.readlinkSync(`/proc/${child.pid}/ns/net`) === want && fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim() === 'sleep';
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 20_000;
+  while (!settled()) {
+    if (Date.now() > deadline) throw new Error(`ip netns exec ${ns} sleep did not start within 20 s`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
   return {
     pid: child.pid!,
     kill: () => {
