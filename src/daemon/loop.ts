@@ -203,21 +203,23 @@ export class Daemon {
     const cli = triggers.includes('cli') ? this.requests.take() : null;
     this.tracked.read();
     const good = this.tracked.lastGood;
-    let record: RunRecord;
     let outcome: RunOutcome = { result: null, error: 'the run did nothing' };
+    const recordOf = (result: RunRecord['result'], more: Partial<RunRecord> = {}): RunRecord => ({
+      triggers,
+      startedAt,
+      durationMs: this.now() - started,
+      result,
+      executed: 0,
+      objects: [],
+      actions: [],
+      configHash: good?.hash ?? null,
+      error: null,
+      timings: null,
+      ...more,
+    });
+    let record: RunRecord;
     if (!good) {
-      record = {
-        triggers,
-        startedAt,
-        durationMs: this.now() - started,
-        result: 'no-config',
-        executed: 0,
-        objects: [],
-        actions: [],
-        configHash: null,
-        error: null,
-        timings: null,
-      };
+      record = recordOf('no-config');
     } else {
       try {
         // A resync, a start or a lost notification reads the kernel afresh and plans every
@@ -238,34 +240,17 @@ export class Daemon {
         outcome = { result, error: null };
         const executed = result.executed.length;
         const repaired = executed > 0 && this.appliedHash === good.hash;
-        record = {
-          triggers,
-          startedAt,
-          durationMs: this.now() - started,
-          result: executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied',
+        record = recordOf(executed === 0 ? 'converged' : repaired ? 'repaired' : 'applied', {
           executed,
           objects: rootsOf(result.executed),
           actions: actionLines(result.executed),
-          configHash: good.hash,
-          error: null,
           timings: result.timings,
-        };
+        });
         this.appliedHash = good.hash;
         this.appliedGit = good.git;
         this.lastSuccessAt = new Date().toISOString();
       } catch (error) {
-        record = {
-          triggers,
-          startedAt,
-          durationMs: this.now() - started,
-          result: 'failed',
-          executed: 0,
-          objects: [],
-          actions: [],
-          configHash: good.hash,
-          error: describeError(error),
-          timings: null,
-        };
+        record = recordOf('failed', { error: describeError(error) });
         if (
           !(
             error instanceof ApplyError ||

@@ -16,18 +16,9 @@ import { memoryLogger } from '../../src/daemon/log.js';
 import type { Notifier } from '../../src/daemon/sdnotify.js';
 import type { Config, KernelOp, LinkState } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
+import { link } from '../fixtures/plan/build.js';
 
-const ETH0: LinkState = {
-  netns: null,
-  name: 'eth0',
-  index: 2,
-  kind: '',
-  parent: null,
-  mtu: 1500,
-  mac: '52:54:00:00:00:01',
-  up: true,
-  alias: null,
-};
+const ETH0: LinkState = link('eth0', { mac: '52:54:00:00:00:01' });
 
 function configText(endpoints: string[], extra = ''): string {
   return `${[

@@ -20,6 +20,7 @@ import type { LinkState } from '../../src/model/types.js';
 import { formatDiagnostic } from '../../src/errors.js';
 import { askDaemon, type ServedAnswer } from '../../src/control/protocol.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
+import { link } from '../fixtures/plan/build.js';
 import { renderStatus } from '../../src/cli/status.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-parts-'));
@@ -86,17 +87,7 @@ test('logs: `<N>` priorities under systemd, time and level otherwise, one line p
   assert.not.ok(underSystemd({}));
 });
 
-const ETH0: LinkState = {
-  netns: null,
-  name: 'eth0',
-  index: 2,
-  kind: '',
-  parent: null,
-  mtu: 1500,
-  mac: '52:54:00:00:00:01',
-  up: true,
-  alias: null,
-};
+const ETH0: LinkState = link('eth0', { mac: '52:54:00:00:00:01' });
 const CONFIG =
   'version: 1\nnetworks:\n  net1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 192.168.1.0/24\nendpoints:\n  a:\n    network: net1\n';
 
