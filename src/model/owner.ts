@@ -60,7 +60,10 @@ const MEMO_LIMIT = 100_000;
 
 /** The mark of a link vlannet is about to create: who it is, and what it is made as. */
 export function markFor(identity: LinkIdentity, link: { kind: string; parent: string | null; vlanId?: number }): string {
-  return formatMark({ ...identity, kind: link.kind, parent: link.parent, vlanId: link.vlanId ?? null });
+  // formatMark's words, without making an OwnerMark first: the daemon marks every endpoint on every run.
+  const parent = link.parent !== null ? `@${link.parent}` : '';
+  const vid = link.vlanId !== undefined ? `#${link.vlanId}` : '';
+  return `${PREFIX}${identity.role}/${identity.name} ${link.kind}${parent}${vid}`;
 }
 
 /** The identity a mark records. */

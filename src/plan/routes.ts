@@ -25,9 +25,8 @@ export function routeActions(ctx: PlanContext, gone: ReadonlySet<string>, readdr
   for (const r of ctx.observed.routes) {
     if (r.protocol !== VLANNET_ROUTE_PROTOCOL || gone.has(place(r.netns, r.dev))) continue;
     const key = routeKey(r);
-    const before = { route: routeText(r) };
     if (!desired.has(key)) {
-      ctx.add(object(r), 'delete', UNCONFIGURED, { op: 'route-del', route: r }, 'routeDel', { before });
+      ctx.add(object(r), 'delete', UNCONFIGURED, { op: 'route-del', route: r }, 'routeDel', { before: { route: routeText(r) } });
       continue;
     }
     if (!readdressed.has(`${place(r.netns, r.dev)}|${r.family}`)) {
@@ -35,7 +34,9 @@ export function routeActions(ctx: PlanContext, gone: ReadonlySet<string>, readdr
       continue;
     }
     recreated.add(key);
-    ctx.add(object(r), 'replace', { code: 'readdressed', family: r.family }, { op: 'route-del', route: r }, 'routeDel', { before });
+    ctx.add(object(r), 'replace', { code: 'readdressed', family: r.family }, { op: 'route-del', route: r }, 'routeDel', {
+      before: { route: routeText(r) },
+    });
   }
   for (const r of ctx.desired.routes) {
     if (present.has(routeKey(r))) continue;
