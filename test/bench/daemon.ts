@@ -152,7 +152,9 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * file are answered by the daemon from its current reading of the kernel; an edit of the file is
  * applied by the daemon itself. Times: whole command (spawn to exit), in the daemon (observe +
  * plan + execute + verify, as its timings say), and edit to converged (the write to the daemon's
- * log line saying it applied that revision; includes the 100 ms debounce of file events).
+ * log line saying it applied that revision; includes the 100 ms debounce of file events). The
+ * file is replaced as git and deployment tools replace files (written beside it, renamed over
+ * it), which the daemon applies at once; a file written in place waits for the settle time too.
  */
 async function servedByDaemon(n: number, file: string, ctx: DaemonContext, log: () => string) {
   const plans = [];
@@ -174,7 +176,8 @@ async function servedByDaemon(n: number, file: string, ctx: DaemonContext, log: 
     const hash = sha256(text).slice(0, 12);
     const before = log().length;
     const t0 = performance.now();
-    fs.writeFileSync(file, text);
+    fs.writeFileSync(`${file}.new`, text);
+    fs.renameSync(`${file}.new`, file);
     for (;;) {
       if (log().slice(before).includes(`applied revision ${hash}`)) break;
       if (performance.now() - t0 > REPAIR_TIMEOUT_MS)

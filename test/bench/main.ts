@@ -172,7 +172,9 @@ function table(rows: Row[]): string {
             .join(' / ')
         : 'not run',
     ),
-    line('  edit to converged (incl. 100 ms debounce)', (r) => (r.served ? formatSummary(r.served.addOne.wallMs) : 'not run')),
+    line('  edit to converged (renamed over; incl. 100 ms debounce)', (r) =>
+      r.served ? formatSummary(r.served.addOne.wallMs) : 'not run',
+    ),
     line('  actions executed (the same each time)', (r) =>
       r.served ? `${actions(r.served.addOne.actions)}${r.served.addOne.sameActions ? '' : ' (NOT the same each time)'}` : 'not run',
     ),
