@@ -16,11 +16,11 @@ import type {
   Reason,
   RouteState,
 } from '../model/types.js';
+import { where } from './describe.js';
 import type { Draft, Step } from './order.js';
 
 /** A link's place: its namespace and name. */
 export const place = (netns: string | null, name: string) => `${netns ?? ''}\0${name}`;
-export const where = (netns: string | null) => (netns === null ? 'host' : netns);
 export const isEndpoint = (kind: string) => kind === 'macvlan' || kind === 'ipvlan';
 /** A link neither vlannet's nor one it began to make: never acted on, and what it hangs from or lives in is kept for it. */
 export const isStranger = (l: LinkState) => !ownerOf(l) && !isUnfinished(l);

@@ -59,7 +59,8 @@ export function describeOp(op: KernelOp): string {
   }
 }
 
-const where = (netns: string | null) => (netns === null ? 'host' : netns);
+/** A namespace as people say it: its name, or `host` for vlannet's own. */
+export const where = (netns: string | null) => (netns === null ? 'host' : netns);
 const shown = (v: AttributeChange['from']) => (v === null ? '(unset)' : String(v));
 const isEndpointKind = (kind: AttributeChange['from']) => kind === 'macvlan' || kind === 'ipvlan';
 

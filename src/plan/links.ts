@@ -26,8 +26,8 @@ import {
   type Reason,
   type RemovedLink,
 } from '../model/types.js';
-import { reasonText } from './describe.js';
-import { ABSENT, UNCONFIGURED, isEndpoint, isStranger, place, where, type PlanContext } from './context.js';
+import { reasonText, where } from './describe.js';
+import { ABSENT, UNCONFIGURED, isEndpoint, isStranger, place, type PlanContext } from './context.js';
 import type { DoomedNamespaces } from './namespaces.js';
 
 /** An owned link to delete (deleted, or replaced by `replacedBy`). */

@@ -4,8 +4,8 @@
 
 import { groupBy } from '../model/collections.js';
 import { VLANNET_ROUTE_PROTOCOL, type RouteState } from '../model/types.js';
-import { ABSENT, UNCONFIGURED, place, where, type PlanContext } from './context.js';
-import { routeText } from './describe.js';
+import { ABSENT, UNCONFIGURED, place, type PlanContext } from './context.js';
+import { routeText, where } from './describe.js';
 
 const routeKey = (r: RouteState) => `${r.netns ?? ''}|${r.family}|${r.dst}|${r.gateway ?? ''}|${r.dev}`;
 
