@@ -23,7 +23,6 @@ import { TrackedConfig, type GoodConfig } from './tracked-config.js';
 import { Requests, type RunOutcome } from './requests.js';
 
 export { DEFAULT_TIMING, type Timing } from './scheduler.js';
-export type { GoodConfig } from './tracked-config.js';
 
 /** Hooks for metrics and the kernel watcher. */
 export interface DaemonObserver {
@@ -324,7 +323,7 @@ export class Daemon {
 }
 
 /** An error as one message for people: object, operation, errno, hint, and what rollback did. */
-export function describeError(error: unknown): string {
+function describeError(error: unknown): string {
   return reportError(error).lines.join('\n');
 }
 
