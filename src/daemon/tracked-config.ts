@@ -1,7 +1,8 @@
 // What the daemon knows of its config file: the file as last read, whether it is valid, and the
 // last good config, which stays enforced while the file is invalid or unreadable. A file written
 // in place is used only once it has been still for a while (settleMs), so that a write in pieces
-// is applied once, whole; a new inode (a rename-over, a symlink flip) is used at once.
+// is applied once, whole; a new inode (a rename-over, a symlink flip) is used at once. A file that
+// was invalid or unreadable and is valid again says so once, with since when it was not.
 
 import type { Config, Diagnostic } from '../model/types.js';
 import { formatDiagnostic } from '../errors.js';
@@ -44,6 +45,11 @@ export class TrackedConfig {
   private lastIdentity: string | null = null;
   /** Everything loadConfig said about the file with lastReadHash. */
   private lastDiagnostics: Diagnostic[] = [];
+  /**
+   * When the file was first found invalid or unreadable while a good config was enforced (ISO
+   * time), or null: the next valid read says once that it is valid again.
+   */
+  private invalidSince: string | null = null;
 
   constructor(private readonly opts: TrackedConfigOptions) {
     this.state = { file: opts.file, realPath: null, valid: false, currentHash: null, errors: [], warnings: [] };
@@ -74,6 +80,7 @@ export class TrackedConfig {
       const changed = this.state.valid || this.state.errors[0] !== src.message;
       this.state = { ...this.state, valid: false, currentHash: null, errors: [src.message], warnings: [] };
       this.lastReadHash = null;
+      this.markInvalid();
       if (changed) {
         log.error(src.message);
         this.logKeeping();
@@ -116,6 +123,10 @@ export class TrackedConfig {
       const git = gitRevisionOf(src.realPath);
       const changed = this.lastGood?.hash !== src.hash;
       this.lastGood = { config, hash: src.hash, loadedAt: new Date().toISOString(), git };
+      if (this.invalidSince !== null) {
+        log.info(`config valid again: ${file} revision ${shortHash(src.hash)} (was invalid since ${this.invalidSince})`);
+        this.invalidSince = null;
+      }
       if (changed) {
         log.info(
           `config ${file} revision ${shortHash(src.hash)}${git ? ` (git ${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''})` : ''}: ${config.networks.length} networks, ${config.endpoints.length} endpoints`,
@@ -126,6 +137,7 @@ export class TrackedConfig {
     }
     const reported = errors.length > 0 ? errors : [`${file}: error: the file was rejected without a message`];
     this.state = { file, realPath: src.realPath, valid: false, currentHash: src.hash, errors: reported, warnings };
+    this.markInvalid();
     for (const e of reported) log.error(e);
     this.logKeeping();
     this.opts.onRead?.(false, this.lastGood);
@@ -151,6 +163,11 @@ export class TrackedConfig {
     if (src.identity !== this.lastIdentity || src.hash === this.lastReadHash) return null;
     const still = Date.now() - src.mtimeMs; // file times are the wall clock's
     return still >= this.opts.settleMs ? null : this.opts.settleMs - still;
+  }
+
+  /** The file is invalid or unreadable now: remember since when, if a good config is held. */
+  private markInvalid(): void {
+    if (this.lastGood && this.invalidSince === null) this.invalidSince = new Date().toISOString();
   }
 
   private logKeeping(): void {

@@ -205,6 +205,80 @@ test('an invalid config changes nothing, keeps the last good one enforced and sa
   await w.daemon.stop();
 });
 
+test('a config valid again after being invalid says so in one info line; not at start-up, not on later reads', async () => {
+  const w = world(configText(['a']));
+  await w.daemon.start();
+  const good = w.daemon.lastGood!.hash;
+  const again = () => w.log.lines.filter((l) => l.includes('config valid again'));
+  assert.equal(again(), [], 'not on the first valid read');
+
+  // Invalid, read twice (a config event, then a resync): still nothing said about valid again.
+  let next = w.nextRun();
+  w.write(configText(['a']).replace('driver: macvlan', 'driver: macvlna'));
+  w.daemon.schedule('config');
+  await next;
+  assert.is(w.daemon.config.valid, false);
+  next = w.nextRun();
+  w.daemon.schedule('resync');
+  await next;
+  assert.equal(again(), []);
+
+  // Back to the good bytes (the same revision as the one enforced): one info line.
+  next = w.nextRun();
+  w.write(configText(['a']));
+  w.daemon.schedule('config');
+  await next;
+  assert.ok(w.daemon.config.valid);
+  assert.is(again().length, 1, w.log.lines.join('\n'));
+  const since = /^<6>config valid again: (.+) revision ([0-9a-f]{12}) \(was invalid since (\S+)\)$/.exec(again()[0]!);
+  assert.ok(since, again()[0]);
+  assert.is(since![1], w.file);
+  assert.is(since![2], good.slice(0, 12));
+  assert.ok(!Number.isNaN(Date.parse(since![3]!)) && since![3]!.endsWith('Z'), since![3]);
+
+  // Later reads of the same valid file, a reload (which parses it again) and a new valid
+  // revision say nothing more.
+  next = w.nextRun();
+  w.daemon.schedule('resync');
+  await next;
+  next = w.nextRun();
+  w.daemon.reload();
+  await next;
+  next = w.nextRun();
+  w.write(configText(['a', 'b']));
+  w.daemon.schedule('config');
+  assert.is((await next).result, 'applied');
+  assert.is(again().length, 1, w.log.lines.join('\n'));
+
+  // Unreadable (deleted), then back: valid again, once more.
+  next = w.nextRun();
+  fs.rmSync(w.file);
+  w.daemon.schedule('config');
+  await next;
+  assert.is(w.daemon.config.valid, false);
+  next = w.nextRun();
+  w.write(configText(['a', 'b']));
+  w.daemon.schedule('config');
+  await next;
+  assert.is(again().length, 2, w.log.lines.join('\n'));
+  await w.daemon.stop();
+});
+
+test('a file that was never valid is not "valid again" when it becomes valid', async () => {
+  const w = world('');
+  assert.is((await w.daemon.start()).result, 'no-config');
+  const next = w.nextRun();
+  w.write(configText(['a']));
+  w.daemon.schedule('config');
+  assert.is((await next).result, 'applied');
+  assert.not.ok(
+    w.log.lines.some((l) => l.includes('config valid again')),
+    w.log.lines.join('\n'),
+  );
+  assert.ok(w.log.lines.some((l) => l.startsWith(`<6>config ${w.file} revision`)));
+  await w.daemon.stop();
+});
+
 test('an empty or truncated file is invalid: nothing removed', async () => {
   const w = world(configText(['a', 'b']));
   await w.daemon.start();
