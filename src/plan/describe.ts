@@ -5,7 +5,7 @@
 
 import type { ApplyError } from '../errors.js';
 import { KernelError } from '../errors.js';
-import type { Action, AttributeChange, KernelOp, NamespaceUser, Reason, RouteState } from '../model/types.js';
+import type { Action, AddressState, AttributeChange, KernelOp, LinkSpec, NamespaceUser, Reason, RouteState } from '../model/types.js';
 
 /** `DST [via GW] dev DEV`, as iproute2 prints a route. */
 export function routeText(r: Pick<RouteState, 'dst' | 'gateway' | 'dev'>): string {
@@ -183,4 +183,28 @@ export function describeApplyError(e: ApplyError): string[] {
     );
   }
   return lines;
+}
+
+// Short words for the compact plan (`plan --compact`): what an object is, not how it is made.
+
+/** A link in a few words: `macvlan on eth0.50 in netns web1`, `ipvlan l3 on eth0`, `vlan 50 on eth0`, `dummy vn-net1`. */
+export function linkText(l: LinkSpec): string {
+  const on = l.parent !== null ? ` on ${l.parent}` : '';
+  const what =
+    l.kind === 'macvlan'
+      ? `macvlan${l.mode === 'bridge' ? '' : ` ${l.mode}`}${on}`
+      : l.kind === 'ipvlan'
+        ? `ipvlan ${l.mode}${l.flag === 'bridge' ? '' : ` ${l.flag}`}${on}`
+        : l.kind === 'vlan'
+          ? `vlan ${l.vlanId}${on}`
+          : `${l.kind} ${l.name}`;
+  return `${what}${l.netns !== null ? ` in netns ${l.netns}` : ''}${l.mtu !== null ? ` mtu ${l.mtu}` : ''}`;
+}
+
+/** An address as `ADDRESS/PREFIX`. */
+export const addressText = (a: Pick<AddressState, 'address' | 'prefixLength'>) => `${a.address}/${a.prefixLength}`;
+
+/** A route in a few words: `default via GW` (the gateway says the family), else `[-6 ]DST dev DEV`. */
+export function routeShort(r: Pick<RouteState, 'family' | 'dst' | 'gateway' | 'dev'>): string {
+  return r.gateway ? `${r.dst} via ${r.gateway}` : `${r.family === 6 ? '-6 ' : ''}${r.dst} dev ${r.dev}`;
 }
