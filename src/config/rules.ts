@@ -18,7 +18,7 @@ import {
   within,
 } from '../model/address.js';
 import type { YamlPath } from './locate.js';
-import { ifnameProblem, markProblem, netnsProblem, objectNameProblem, VLAN_PARENT } from './names.js';
+import { ifnameProblem, LOOPBACK, markProblem, netnsProblem, objectNameProblem, VLAN_PARENT } from './names.js';
 import type { Input } from './normalise.js';
 import { HOST_NETNS, impliedVlan } from './normalise.js';
 import { VLAN_ID_MAX, VLAN_ID_MIN } from './schema.js';
@@ -35,7 +35,6 @@ export interface RuleContext {
 
 export type Rule = (ctx: RuleContext) => void;
 
-const LOOPBACK = 'lo';
 const q = (s: string) => JSON.stringify(s);
 const list = (xs: readonly string[]) => xs.join(', ');
 const modesOf = (n: NetworkConfig): readonly string[] => (n.driver === 'macvlan' ? MACVLAN_MODES : IPVLAN_MODES);

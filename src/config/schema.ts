@@ -22,6 +22,7 @@ export const MTU_MAX = 65535;
 /** Six octets, colon separated, e.g. 02:00:00:00:50:10. */
 export const MAC_PATTERN = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 
+export const DRIVERS = ['macvlan', 'ipvlan'] as const;
 const ALL_MODES = [...new Set([...MACVLAN_MODES, ...IPVLAN_MODES])] as [string, ...string[]];
 
 const vlanId = z
@@ -68,7 +69,7 @@ export const SubnetInput = described(
 export const NetworkInput = described(
   z.strictObject({
     driver: described(
-      z.enum(['macvlan', 'ipvlan'], { error: (i) => `expected driver macvlan or ipvlan, got ${show(i.input)}` }),
+      z.enum(DRIVERS, { error: (i) => `expected driver ${DRIVERS.join(' or ')}, got ${show(i.input)}` }),
       'macvlan or ipvlan. Required.',
     ),
     parent: described(
@@ -129,6 +130,12 @@ export const EndpointInput = described(
   'A macvlan/ipvlan link in a namespace. The key is the endpoint name ([A-Za-z0-9_.-]+).',
 );
 
+// A section written with no value (`endpoints:` and nothing under it, e.g. every entry commented
+// out) is YAML null. vlannet reads it as none, as it always has: a file the daemon runs on must not
+// turn invalid on an upgrade, and a section emptied by commenting out its entries means "none" to
+// whoever wrote it. The published JSON Schema (schema-gen.ts) states only the map, so editors
+// propose `{}` and no spurious null; that is the one place the JSON Schema is stricter than
+// `vlannet validate`.
 const named = <T extends z.ZodMiniType>(item: T, what: string) =>
   z.optional(z.nullable(z.record(z.string(), item, { error: (i) => `expected a map of ${what} by name, got ${show(i.input)}` })));
 
