@@ -412,6 +412,8 @@ export type Reason =
   | { code: 'absent' }
   /** In the kernel and no longer wanted; `with`: the objects that go with it (a namespace's). */
   | { code: 'unconfigured'; with?: string[] }
+  /** `vlannet destroy` (or `plan --destroy`): everything vlannet owns goes; `with` as for unconfigured. */
+  | { code: 'destroy'; with?: string[] }
   /** Differs in attributes that can be set in place. */
   | { code: 'drift'; changes: AttributeChange[] }
   /** Differs in attributes that cannot be set in place: replaced. */

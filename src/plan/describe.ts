@@ -95,6 +95,10 @@ export function reasonText(r: Reason): string {
       const n = r.with?.length ?? 0;
       return `no longer in the configuration${n ? `; ${r.with!.join(', ')} go${n === 1 ? 'es' : ''} with it` : ''}`;
     }
+    case 'destroy': {
+      const n = r.with?.length ?? 0;
+      return `vlannet destroys what it made${n ? `; ${r.with!.join(', ')} go${n === 1 ? 'es' : ''} with it` : ''}`;
+    }
     case 'drift':
       return r.changes.map((c) => `${c.attribute} ${shown(c.from)} → ${shown(c.to)}`).join(', ');
     case 'cannot-update':

@@ -47,7 +47,10 @@ const NOTHING: DesiredState = { namespaces: [], links: [], addresses: [], routes
 
 /** Plan the removal of everything vlannet owns, and nothing else. */
 export function planDestroy(observed: ObservedState): Plan {
-  return planAgainst(NOTHING, observed, []);
+  const plan = planAgainst(NOTHING, observed, []);
+  // Nothing is wanted because nothing is asked for, not because a config left it out.
+  for (const a of plan.actions) if (a.reason.code === 'unconfigured') a.reason = { ...a.reason, code: 'destroy' };
+  return plan;
 }
 
 /**

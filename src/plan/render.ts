@@ -31,7 +31,7 @@
 //                                       // one object with changes in that namespace, else itself;
 //                                       // any other object itself (absent from plans of an older
 //                                       // vlannet, such as a daemon started before an upgrade)
-//         "reason_code": "absent",      // for programs: absent | unconfigured | drift |
+//         "reason_code": "absent",      // for programs: absent | unconfigured | destroy | drift |
 //                                       // cannot-update | parent-replaced | readdressed |
 //                                       // duplicate | unfinished | staged | freed-first | in-use
 //                                       // (Reason in src/model/types.ts)
@@ -256,7 +256,7 @@ function blocksOf(changes: readonly ChangeJson[]): Block[] {
 function entryReasons(b: Block, e: Entry): string[] {
   const implied = (c: ChangeJson) =>
     (c.reason_code === 'absent' && (b.change === 'create' || b.change === 'replace')) ||
-    (c.reason_code === 'unconfigured' && b.change === 'delete');
+    ((c.reason_code === 'unconfigured' || c.reason_code === 'destroy') && b.change === 'delete');
   return distinct(e.changes.filter((c) => !b.reasons.includes(c.reason) && !implied(c)));
 }
 

@@ -245,14 +245,14 @@ test('a destroy plan: one block per namespace (its endpoints go with it), per en
     blocks.map((b) => b.object),
     ['endpoint.app', 'netns.shared', 'netns.web1', 'netns.web2', 'vlan.eth0.50'],
   );
-  assert.is((text.match(/ will be destroyed: no longer in the configuration/g) ?? []).length, 5);
+  assert.is((text.match(/ will be destroyed: vlannet destroys what it made/g) ?? []).length, 5);
   assert.match(
     text,
-    /# netns\.shared will be destroyed: no longer in the configuration; endpoint\.db1, endpoint\.db2 go with it\n {2}- netns\.shared\n {6}- netns del shared\n\n/,
+    /# netns\.shared will be destroyed: vlannet destroys what it made; endpoint\.db1, endpoint\.db2 go with it\n {2}- netns\.shared\n {6}- netns del shared\n\n/,
   );
   assert.match(
     text,
-    /# endpoint\.app will be destroyed: no longer in the configuration\n {2}- endpoint\.app\n {6}- link del eth0 in docker1\n\n/,
+    /# endpoint\.app will be destroyed: vlannet destroys what it made\n {2}- endpoint\.app\n {6}- link del eth0 in docker1\n\n/,
   );
   assert.ok(text.endsWith('\nPlan: 0 to add, 0 to change, 0 to replace, 5 to destroy.\n'));
   const lines = compactLines(compact(plan));
