@@ -3,7 +3,7 @@
 # quiet when everything is already there.
 #   scripts/setup.sh            npm packages, then the build
 #   scripts/setup.sh demo       also the Debian packages the demo runs: iproute2, ping
-#   scripts/setup.sh tests      also those of the kernel and systemd test tiers: tcpdump, kmod,
+#   scripts/setup.sh tests      also those of the test tiers: bash-completion, tcpdump, kmod,
 #                               systemd, and the test VM's (QEMU, Debian's stock kernel, busybox,
 #                               cpio, xz; see test/vm/lib.sh)
 #   scripts/setup.sh packages   the tests' Debian packages only (no npm, no build)
@@ -17,6 +17,8 @@ debian_packages() {
   command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
   command -v unshare >/dev/null 2>&1 || need+=(util-linux)
   if [ "$what" != demo ]; then
+    # The unit suite drives the completion script under bash as a user's shell would.
+    [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
     command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
     command -v modprobe >/dev/null 2>&1 || need+=(kmod)
     [ -x /lib/systemd/systemd ] || need+=(systemd)

@@ -16,7 +16,7 @@ for s in "${suites[@]}"; do
   case "$s" in lint|unit|kernel|systemd) ;; *) echo "unknown suite $s (lint, unit, kernel, systemd)" >&2; exit 1 ;; esac
 done
 packages=ok
-if [[ " ${suites[*]} " =~ \ (kernel|systemd)\  ]]; then
+if [[ " ${suites[*]} " =~ \ (unit|kernel|systemd)\  ]]; then
   bash scripts/setup.sh packages || packages="its Debian packages could not be installed (see above)"
 fi
 bash scripts/setup.sh || exit 1

@@ -95,7 +95,11 @@ export class LockBusyError extends Error {
     public readonly lockPath: string,
     public readonly holder: string,
   ) {
-    super(`another vlannet is changing the kernel (${holder}, lock ${lockPath}); try again when it is done, or use \`vlannet status\``);
+    super(
+      /: daemon$/.test(holder)
+        ? `the vlannet daemon (${holder.replace(/: daemon$/, '')}) is running and holds ${lockPath}: stop it first (systemctl stop vlannet), or let it do the work (\`vlannet apply\` asks it)`
+        : `another vlannet is changing the kernel (${holder}, lock ${lockPath}); try again when it is done, or use \`vlannet status\``,
+    );
     this.name = 'LockBusyError';
   }
 }

@@ -19,8 +19,8 @@ import { describeApplyError, describeOp, hintFor } from './plan/describe.js';
 
 export interface ErrorReport {
   lines: string[];
-  /** 1: the operator's to act on; 3: a bug in vlannet. */
-  exit: 1 | 3;
+  /** 1: the operator's to act on; 70 (EX_SOFTWARE of sysexits.h): a bug in vlannet. */
+  exit: 1 | 70;
 }
 
 const ROOT_HINT = '  hint: vlannet needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)';
@@ -54,6 +54,6 @@ export function reportError(error: unknown): ErrorReport {
   }
   return {
     lines: [`internal error (this is a bug in vlannet; please report it): ${error instanceof Error ? error.message : String(error)}`],
-    exit: 3,
+    exit: 70,
   };
 }

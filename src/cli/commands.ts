@@ -1,17 +1,20 @@
-// validate, plan, apply, show, destroy: thin layers over the pure core and the executor.
+// validate, plan, apply, destroy: thin layers over the pure core and the executor.
 // `plan` and `apply` of the file a running daemon enforces are answered by that daemon (see
 // src/control/protocol.ts): it already holds the lock and a current reading of the kernel. The
 // config and kernel modules are loaded only when the command does the work itself.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { renderPlan, planToJson } from '../plan/render.js';
+import { renderPlan, planToJson, type PlanJson } from '../plan/render.js';
 import { describeOp } from '../plan/describe.js';
 import { askDaemon, type ServedAnswer, type ServedResult } from '../control/protocol.js';
 import { DaemonError, UsageError } from '../errors.js';
 import { runDir } from '../kernel/run-dir.js';
 import { openKernel } from '../kernel/open.js';
-import { parseFlags, FILE_FLAG, JSON_FLAG } from './args.js';
+import type { ApplyOptions, DestroyOptions, PlanOptions, ValidateOptions } from './program.js';
+import { configFile, daemonIdentity } from './files.js';
+import { camelKeys, document, OUTPUT_FORMAT_VERSION, printJson } from './output.js';
+import { unreadable } from '../config/unreadable.js';
 import { OBSERVED_FORMAT_VERSION, type Config, type Diagnostic, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, formatDiagnostic } from '../errors.js';
 
@@ -23,21 +26,25 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 const color = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
-/** Read and check a config file: errors throw (nothing is changed), warnings go to stderr. */
+/** Warnings of the file read, for this command's output (stderr, or the JSON document's diagnostics). */
+let warnings: Diagnostic[] = [];
+
+/** Read and check a config file: errors throw (nothing is changed), warnings are kept for the output. */
 export async function loadChecked(file: string): Promise<Config> {
   const { readConfig } = await import('../config/load.js');
   const { config, diagnostics } = readConfig(file);
-  printWarnings(diagnostics);
   if (!config || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics);
+  warnings.push(...diagnostics.filter((d) => d.severity === 'warning'));
   return config;
 }
 
-function printWarnings(diagnostics: Diagnostic[]): void {
-  for (const d of diagnostics) if (d.severity === 'warning') err(formatDiagnostic(d));
+/** The warnings kept so far and `more`, printed to stderr (when not JSON) and returned for a document. */
+function takeWarnings(json: boolean, more: Diagnostic[] = []): Diagnostic[] {
+  const all = [...warnings, ...more];
+  warnings = [];
+  if (!json) for (const d of all) if (d.severity === 'warning') err(formatDiagnostic(d));
+  return all;
 }
-
-/** The flag that keeps a command from asking the daemon: it reads the kernel itself. */
-const LOCAL_FLAG = { local: { type: 'boolean', default: false } } as const;
 
 /**
  * Ask the running daemon to plan or apply `file`; null when no daemon runs or it enforces another
@@ -63,7 +70,7 @@ async function servedByDaemon(
     case 'failed':
       throw new DaemonError(`the running daemon (pid ${answer.pid}) could not apply ${file}:\n${answer.error}`);
     case 'done':
-      printWarnings(answer.warnings);
+      warnings.push(...answer.warnings);
       if (process.stderr.isTTY)
         err(
           `(${command === 'plan' ? 'planned' : 'applied'} by the running daemon, pid ${answer.pid}; --local reads the kernel afresh in this process)`,
@@ -72,38 +79,31 @@ async function servedByDaemon(
   }
 }
 
-export async function validateCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...FILE_FLAG });
-  const config = await loadChecked(values.file);
+export async function validateCommand(o: ValidateOptions): Promise<number> {
+  const file = await configFile(o.file);
+  const config = await loadChecked(file);
   const { allocateAddresses } = await import('../model/addressing.js');
   // Addressing needs no kernel to find exhausted pools: from an empty kernel the result is the file's alone.
-  const { diagnostics } = allocateAddresses(config, EMPTY);
-  const problems = diagnostics.filter((d) => d.severity === 'error');
-  if (problems.length) throw new DiagnosticsError(problems);
-  out(
-    `${values.file}: valid (${config.networks.length} networks, ${config.endpoints.length} endpoints, ${config.vlans.length} vlan links)`,
-  );
+  const problems = allocateAddresses(config, EMPTY).diagnostics.filter((d) => d.severity === 'error');
+  if (problems.length) throw new DiagnosticsError([...warnings, ...problems]);
+  const counts = { networks: config.networks.length, endpoints: config.endpoints.length, vlans: config.vlans.length };
+  const diagnostics = takeWarnings(o.json === true);
+  if (o.json) printJson(document('validate', { file, valid: true, counts }, diagnostics));
+  else out(`${file}: valid (${counts.networks} networks, ${counts.endpoints} endpoints, ${counts.vlans} vlan links)`);
   return 0;
 }
 
-export async function planCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
-    ...FILE_FLAG,
-    ...JSON_FLAG,
-    ...LOCAL_FLAG,
-    observed: { type: 'string' },
-    destroy: { type: 'boolean', default: false },
-    'detailed-exitcode': { type: 'boolean', default: false },
-  });
-  const served = values.observed === undefined && !values.destroy && !values.local ? await servedByDaemon('plan', values.file) : null;
+export async function planCommand(o: PlanOptions): Promise<number> {
+  const file = await configFile(o.file);
+  const served = o.observed === undefined && !o.destroy && !o.local ? await servedByDaemon('plan', file) : null;
   let plan: Plan;
   if (served) {
     plan = served.plan;
-  } else if (values.observed !== undefined) {
+  } else if (o.observed !== undefined) {
     const { makePlan } = await import('../plan/plan.js');
-    plan = makePlan(values.destroy ? null : await loadChecked(values.file), readObserved(values.observed));
+    plan = makePlan(o.destroy ? null : await loadChecked(file), readObserved(o.observed));
   } else {
-    const config = values.destroy ? null : await loadChecked(values.file);
+    const config = o.destroy ? null : await loadChecked(file);
     const { reconcile } = await reconciler();
     const kernel = await openKernel();
     try {
@@ -112,19 +112,38 @@ export async function planCommand(argv: string[]): Promise<number> {
       kernel.close();
     }
   }
-  printWarnings(plan.warnings);
-  out(values.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(planToJson(plan), { color: color() }));
-  return values['detailed-exitcode'] && plan.actions.length > 0 ? 2 : 0;
+  const diagnostics = takeWarnings(o.json === true, plan.warnings);
+  if (o.json) {
+    printJson(document('plan', { file: o.destroy ? null : file, daemonPid: served?.daemonPid ?? null, ...planData(plan) }, diagnostics));
+  } else if (o.destroy && plan.actions.length === 0) out('vlannet owns nothing in the kernel: nothing to destroy.');
+  else out(renderPlan(planToJson(plan), { color: color(), compact: o.compact }));
+  return o.detailedExitcode && plan.actions.length > 0 ? 2 : 0;
 }
 
+/**
+ * An observed state saved by `show --json`: its document (format 2), or the bare state vlannet 0.1
+ * printed (format_version 1).
+ */
 function readObserved(file: string): ObservedState {
-  let state: unknown;
+  let text: string;
   try {
-    state = JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read observed state ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new UsageError(`cannot read the observed state ${file}: ${unreadable(e as NodeJS.ErrnoException)}`);
   }
-  const s = state as Partial<ObservedState>;
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(
+      `${file}: not JSON (${e instanceof Error ? e.message : String(e)}); save it with \`vlannet show --json > ${file}\``,
+    );
+  }
+  const s = (
+    parsed?.format_version === OUTPUT_FORMAT_VERSION && parsed.command === 'show'
+      ? { ...(camelKeys(parsed) as object), format_version: OBSERVED_FORMAT_VERSION }
+      : parsed
+  ) as Partial<ObservedState>;
   if (
     s?.format_version !== OBSERVED_FORMAT_VERSION ||
     !Array.isArray(s.links) ||
@@ -132,30 +151,64 @@ function readObserved(file: string): ObservedState {
     !Array.isArray(s.routes) ||
     !Array.isArray(s.namespaces)
   ) {
-    throw new UsageError(
-      `${file}: not an observed state of format_version ${OBSERVED_FORMAT_VERSION} (as printed by \`vlannet show --json\`)`,
-    );
+    throw new UsageError(`${file}: not an observed state as \`vlannet show --json\` prints it`);
   }
   return s as ObservedState;
 }
 
-/** Remove or replace endpoints even in namespaces processes use (their links go first). */
-const FORCE_FLAG = { force: { type: 'boolean', default: false } } as const;
-
-export async function applyCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG, ...LOCAL_FLAG, ...FORCE_FLAG });
-  const served = values.local ? null : await servedByDaemon('apply', values.file, values.force);
+export async function applyCommand(o: ApplyOptions): Promise<number> {
+  const file = await configFile(o.file);
+  const served = o.local ? null : await servedByDaemon('apply', file, o.force === true);
   if (served) {
-    if (!values.json) out(renderPlan(planToJson(served.plan), { color: color() }));
-    out(values.json ? JSON.stringify(applyJson(served, served.daemonPid), null, 2) : applySummary(served));
+    const diagnostics = takeWarnings(o.json === true, served.plan.warnings);
+    if (o.json) printJson(document('apply', applyData(served, served.daemonPid, file), diagnostics));
+    else out(`${renderPlan(planToJson(served.plan), { color: color() })}${applySummary(served, 'Apply')}`);
     return 0;
   }
-  return change(await loadChecked(values.file), values.json, 'apply', values.force);
+  return change(await loadChecked(file), file, o.json === true, o.force === true);
 }
 
-export async function destroyCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...JSON_FLAG, ...FORCE_FLAG });
-  return change(null, values.json, 'destroy', values.force);
+export async function destroyCommand(o: DestroyOptions): Promise<number> {
+  const daemon = await daemonIdentity();
+  if (daemon) {
+    const mismatch = o.file && path.resolve(o.file) !== daemon.file ? ` (not ${o.file})` : '';
+    throw new DaemonError(
+      `the vlannet daemon (pid ${daemon.pid}) is running and enforces ${daemon.file}${mismatch}: it would make everything again. Stop it first (systemctl stop vlannet), then destroy.`,
+    );
+  }
+  if (!o.yes) {
+    if (!process.stdin.isTTY || o.json)
+      throw new UsageError('destroy removes everything vlannet owns in the kernel: pass --yes to confirm (there is no terminal to ask on)');
+    const { reconcile } = await reconciler();
+    const kernel = await openKernel();
+    let plan: Plan;
+    try {
+      plan = (await reconcile(kernel, null, { dryRun: true })).plan;
+    } finally {
+      kernel.close();
+    }
+    if (plan.actions.length === 0) {
+      out('vlannet owns nothing in the kernel: nothing to destroy.');
+      return 0;
+    }
+    out(renderPlan(planToJson(plan), { color: color() }));
+    if (!(await confirm('Remove all of this from the kernel? Only "yes" is accepted: '))) {
+      out('Destroy cancelled; nothing was changed.');
+      return 1;
+    }
+  }
+  return change(null, null, o.json === true, o.force === true);
+}
+
+/** Ask on the terminal; true only for "yes". */
+async function confirm(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return (await rl.question(question)).trim() === 'yes';
+  } finally {
+    rl.close();
+  }
 }
 
 /**
@@ -167,11 +220,12 @@ function injectedFailure(): number | undefined {
   return Number.isInteger(k) && k > 0 ? k : undefined;
 }
 
-/** apply and destroy: lock, reconcile, report. */
-async function change(config: Config | null, json: boolean, role: string, force: boolean): Promise<number> {
+/** apply (`config` of `file`) and destroy (null): lock, reconcile, report. */
+async function change(config: Config | null, file: string | null, json: boolean, force: boolean): Promise<number> {
+  const verb = config ? 'apply' : 'destroy';
   const { acquireLock } = await import('../kernel/flock.js');
   const { reconcile } = await reconciler();
-  const lock = acquireLock(role);
+  const lock = acquireLock(verb);
   const kernel = await openKernel();
   const progress = !json && process.stderr.isTTY === true;
   try {
@@ -180,15 +234,18 @@ async function change(config: Config | null, json: boolean, role: string, force:
       force,
       ...(failAt ? { failAt } : {}),
       onPlan(plan) {
-        printWarnings(plan.warnings);
-        if (!json) out(renderPlan(planToJson(plan), { color: color() }));
+        if (!json && plan.actions.length > 0) {
+          takeWarnings(false, plan.warnings);
+          out(renderPlan(planToJson(plan), { color: color() }));
+        }
       },
       onAction(_action, done, total) {
         if (progress && total >= 50 && (done % 25 === 0 || done === total)) process.stderr.write(`\r  ${done}/${total} actions`);
       },
     });
     if (progress && result.executed.length >= 50) process.stderr.write('\n');
-    out(json ? JSON.stringify(applyJson(result), null, 2) : applySummary(result));
+    if (json) printJson(document(verb, applyData(result, null, file), takeWarnings(true, result.plan.warnings)));
+    else out(applySummary(result, config ? 'Apply' : 'Destroy'));
     return 0;
   } finally {
     kernel.close();
@@ -196,28 +253,33 @@ async function change(config: Config | null, json: boolean, role: string, force:
   }
 }
 
-function applySummary(r: ServedResult): string {
+function applySummary(r: ServedResult, verb: 'Apply' | 'Destroy'): string {
   const t = r.timings;
   const ms = (x: number) => `${x.toFixed(1)} ms`;
-  if (r.executed.length === 0) return `Nothing to do (observe ${ms(t.observeMs)}, plan ${ms(t.planMs)}).`;
+  if (r.executed.length === 0)
+    return verb === 'Apply'
+      ? `No changes: the kernel matches the file (observe ${ms(t.observeMs)}, plan ${ms(t.planMs)}).`
+      : `vlannet owns nothing in the kernel: nothing to destroy (observe ${ms(t.observeMs)}).`;
   return [
     ...r.executed.map((a) => `  ${a.object}: ${describeOp(a.op)}`),
-    `Apply complete: ${r.executed.length} action${r.executed.length === 1 ? '' : 's'} executed and verified ` +
+    `${verb} complete: ${r.executed.length} action${r.executed.length === 1 ? '' : 's'} executed and verified ` +
       `(observe ${ms(t.observeMs)}, plan ${ms(t.planMs)}, execute ${ms(t.executeMs)}, verify ${ms(t.verifyMs)}).`,
   ].join('\n');
 }
 
-/** The --json output of apply and destroy. format_version "1"; daemon_pid: the daemon that did it, or null. */
-export function applyJson(r: ServedResult, daemonPid: number | null = null): object {
-  return {
-    format_version: '1',
-    daemon_pid: daemonPid,
-    plan: planToJson(r.plan),
-    executed: r.executed.map((a) => ({ object: a.object, change: a.change, op: a.op })),
-    timings_ms: r.timings,
-  };
+/** A plan in a document: its JSON form, without what the envelope says (version, warnings). */
+export function planData(plan: Plan): Omit<PlanJson, 'format_version' | 'warnings'> {
+  const { format_version: _, warnings: __, ...data } = planToJson(plan);
+  return data;
 }
 
-export async function showCommand(argv: string[]): Promise<number> {
-  return (await import('./show.js')).showCommand(argv);
+/** The data of apply's and destroy's document; daemon_pid: the daemon that did it, or null. */
+function applyData(r: ServedResult, daemonPid: number | null, file: string | null): Record<string, unknown> {
+  return {
+    file,
+    daemonPid,
+    plan: planData(r.plan),
+    executed: r.executed.map((a) => ({ object: a.object, change: a.change, op: a.op })),
+    timingsMs: r.timings,
+  };
 }

@@ -7,15 +7,14 @@ import vm from 'node:vm';
 import { namespacesOf } from '../apply/reconcile.js';
 import type { Config } from '../model/types.js';
 import { openKernel } from '../kernel/open.js';
-import { FILE_FLAG, parseFlags } from './args.js';
-import { UsageError } from '../errors.js';
+import { DEFAULT_CONFIG, type DaemonOptions } from './program.js';
 import { loadConfig } from '../config/load.js';
 import { watchKernel, type KernelWatch } from '../kernel/events.js';
 import { acquireLock, runDir, type Lock } from '../kernel/flock.js';
 import { LockBusyError } from '../errors.js';
 import { watchConfig } from '../daemon/config-watch.js';
 import { createLogger, type Logger } from '../daemon/log.js';
-import { Daemon, DEFAULT_TIMING, type DaemonObserver } from '../daemon/loop.js';
+import { Daemon, type DaemonObserver } from '../daemon/loop.js';
 import { mallocTuning } from '../daemon/malloc.js';
 import { createNotifier } from '../daemon/sdnotify.js';
 import { serveDaemon } from '../daemon/status.js';
@@ -85,25 +84,6 @@ async function lockForDaemon(log: Logger): Promise<Lock> {
   }
 }
 
-/** The daemon's flags, checked. */
-function daemonFlags(argv: string[]) {
-  const { values } = parseFlags(argv, {
-    ...FILE_FLAG,
-    resync: { type: 'string', default: String(DEFAULT_TIMING.resyncMs / 1000) },
-    settle: { type: 'string', default: String(DEFAULT_TIMING.settleMs / 1000) },
-    metrics: { type: 'string' },
-    debug: { type: 'boolean', default: false },
-    force: { type: 'boolean', default: false },
-  });
-  const resyncSeconds = Number(values.resync);
-  if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0)
-    throw new UsageError(`--resync ${values.resync}: expected a number of seconds greater than 0`);
-  const settleSeconds = Number(values.settle);
-  if (!Number.isFinite(settleSeconds) || settleSeconds < 0)
-    throw new UsageError(`--settle ${values.settle}: expected a number of seconds, 0 or more`);
-  return { file: values.file, resyncSeconds, settleSeconds, metrics: values.metrics, debug: values.debug, force: values.force };
-}
-
 /**
  * The observer that keeps the kernel watcher on the namespaces the enforced config uses: all of
  * them when that list changed, else those a run created, deleted or replaced (their objects are
@@ -138,10 +118,11 @@ function followNamespaces(events: KernelWatch, log: Logger, heap: ReturnType<typ
   };
 }
 
-export async function daemonCommand(argv: string[]): Promise<number> {
+export async function daemonCommand(o: DaemonOptions): Promise<number> {
   const heap = tuneHeapForDaemon();
-  const { file, resyncSeconds, settleSeconds, ...flags } = daemonFlags(argv);
-  const log = createLogger({ debug: flags.debug });
+  const { resync: resyncSeconds, settle: settleSeconds, ...flags } = o;
+  const file = o.file ?? DEFAULT_CONFIG;
+  const log = createLogger({ debug: flags.debug === true });
 
   const lock = await lockForDaemon(log);
   const notifier = createNotifier();
@@ -161,7 +142,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     log,
     loadConfig,
     notifier,
-    force: flags.force,
+    force: flags.force === true,
     timing: { resyncMs: resyncSeconds * 1000, settleMs: settleSeconds * 1000 },
     observers: [followNamespaces(events, log, heap), ...(metrics ? [metrics.observer] : [])],
   });
@@ -227,7 +208,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     return code;
   } catch (error) {
     // A bug: close everything so the process ends (systemd restarts it) instead of hanging.
-    await shutdown(3).catch(() => {});
+    await shutdown(70).catch(() => {});
     throw error;
   }
 }

@@ -1,101 +1,65 @@
-// The vlannet command line. One table of commands, one top-level catch that maps error classes to
-// exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode),
-// 3 an internal error, which is a bug in vlannet.
+// The vlannet command line: the program of program.ts, each command loaded on first use, and one
+// top-level catch that turns errors into messages (or, with --json, one JSON document) and exit
+// codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode), 70 an
+// internal error, which is a bug in vlannet. `status` has exit codes of its own (STATUS_EXIT).
 
-import { DEFAULT_CONFIG } from './args.js';
-
-export const EXIT = { ok: 0, error: 1, changes: 2, bug: 3 } as const;
+import { CommanderError } from 'commander';
+import { type Actions, buildProgram, EXIT } from './program.js';
 
 // Commands are loaded on first use: start-up time is most of a converged `plan`, and the daemon's
 // modules (the watcher, prom-client) or the YAML and schema libraries are not needed by every command.
-// Nothing else is imported eagerly but the error classes of model/types.js and args.js.
 const commands = () => import('./commands.js');
-const daemon = () => import('./daemon.js');
-const status = () => import('./status.js');
 
-interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
-
-const COMMANDS: Record<string, Command> = {
-  validate: {
-    summary: 'check a config file and print every error with its line:column',
-    usage: 'validate [-f FILE]',
-    run: async (a) => (await commands()).validateCommand(a),
-  },
-  plan: {
-    summary: 'show what apply would change in the kernel',
-    usage: 'plan [-f FILE] [--observed STATE.json] [--destroy] [--json] [--detailed-exitcode]',
-    run: async (a) => (await commands()).planCommand(a),
-  },
-  apply: {
-    summary: 'make the kernel match the config, verify it, roll back on failure',
-    usage: 'apply [-f FILE] [--json] [--force]',
-    run: async (a) => (await commands()).applyCommand(a),
-  },
-  show: {
-    summary: 'print what vlannet owns in the kernel (the ObservedState with --json)',
-    usage: 'show [--json] [--netns NAME]...',
-    run: async (a) => (await commands()).showCommand(a),
-  },
-  destroy: {
-    summary: 'remove everything vlannet created, and nothing else',
-    usage: 'destroy [--json] [--force]',
-    run: async (a) => (await commands()).destroyCommand(a),
-  },
-  daemon: {
-    summary: 'keep the kernel equal to the config file (run by systemd)',
-    usage: 'daemon [-f FILE] [--resync SECONDS] [--settle SECONDS] [--metrics ADDR:PORT] [--force]',
-    run: async (a) => (await daemon()).daemonCommand(a),
-  },
-  status: {
-    summary: "the daemon's state, last reconcile and the current plan",
-    usage: 'status [-f FILE] [--json]',
-    run: async (a) => (await status()).statusCommand(a),
-  },
+const ACTIONS: Actions = {
+  validate: async (o) => (await commands()).validateCommand(o),
+  plan: async (o) => (await commands()).planCommand(o),
+  apply: async (o) => (await commands()).applyCommand(o),
+  show: async (o) => (await import('./show.js')).showCommand(o),
+  destroy: async (o) => (await commands()).destroyCommand(o),
+  daemon: async (o) => (await import('./daemon.js')).daemonCommand(o),
+  status: async (o) => (await import('./status.js')).statusCommand(o),
+  completion: async (shell) => (await import('./completion.js')).completionCommand(shell),
 };
 
-function help(): string {
-  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
-  return [
-    'vlannet: macvlan, ipvlan and 802.1q networks from a YAML file, kept in the kernel.',
-    '',
-    'usage: vlannet COMMAND [options]',
-    '',
-    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
-    '',
-    `FILE defaults to ${DEFAULT_CONFIG}. See README.md for the config language.`,
-  ].join('\n');
-}
-
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(`${help()}\n`);
-    return name ? EXIT.ok : EXIT.error;
-  }
-  if (name === '--version' || name === 'version') {
-    process.stdout.write('vlannet 0.1.0\n');
-    return EXIT.ok;
-  }
-  const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`vlannet: unknown command "${name}"\n\n${help()}\n`);
-    return EXIT.error;
-  }
+  let code: number = EXIT.ok;
+  const program = buildProgram(ACTIONS, (c) => {
+    code = c;
+  });
+  program.exitOverride();
+  // Completion requests (`vlannet complete -- WORDS`, from the scripts `completion` prints) are
+  // answered without the program's parser, which would take the words for its own options.
+  if (argv[0] === 'complete' && argv[1] === '--') return (await import('./completion.js')).answerCompletion(argv.slice(2));
+  const json = argv.includes('--json');
   try {
-    return await command.run(rest);
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (error) {
-    return await report(error);
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; a mistake on the command line (already printed) exits 1.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.error;
+    }
+    return await report(error, json ? commandOf(argv) : null);
   }
 }
 
-/** Errors become messages and exit codes (src/report.ts); a bug also prints its stack. */
-export async function report(error: unknown): Promise<number> {
+/** The command a JSON document is about: the first word that is not an option. */
+function commandOf(argv: string[]): string {
+  return argv.find((a) => !a.startsWith('-')) ?? '';
+}
+
+/**
+ * Errors become messages and exit codes (src/report.ts); a bug also prints its stack. With --json
+ * (`command` given) the error is one JSON document on stdout instead, and the same exit code.
+ */
+export async function report(error: unknown, command: string | null = null): Promise<number> {
   const { reportError } = await import('../report.js');
   const { lines, exit } = reportError(error);
+  if (command !== null) {
+    const { failureDocument, printJson } = await import('./output.js');
+    printJson(failureDocument(command, error, lines, exit === EXIT.bug));
+    return exit;
+  }
   const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
   if (exit === EXIT.bug) {
     const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);

@@ -4,49 +4,94 @@
 import { hostAddressOn, networkOf } from '../model/address.js';
 import { ownerOf } from '../model/owner.js';
 import { routeText } from '../plan/describe.js';
-import type { Kernel, ObservedState } from '../model/types.js';
+import type { Kernel, LinkState, ObservedState } from '../model/types.js';
 import { openKernel } from '../kernel/open.js';
-import { parseFlags, JSON_FLAG } from './args.js';
+import type { ShowOptions } from './program.js';
+import { document, printJson } from './output.js';
+import { configFile } from './files.js';
+import { UsageError } from '../errors.js';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
-export async function showCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...JSON_FLAG, netns: { type: 'string', multiple: true, default: [] } });
+export async function showCommand(o: ShowOptions): Promise<number> {
+  const keep = await linkFilter(o);
   const kernel: Kernel = await openKernel();
   let state: ObservedState;
   try {
-    state = ownedView(await kernel.observe(values.netns));
+    state = ownedView(await kernel.observe((o.netns ?? []).filter((n) => n !== 'host')), keep);
   } finally {
     kernel.close();
   }
-  out(values.json ? JSON.stringify(state, null, 2) : renderShow(state));
+  if (o.json) {
+    const { format_version: _, ...data } = state;
+    printJson(document('show', data));
+  } else out(renderShow(state, keep !== null));
   return 0;
 }
 
+/**
+ * The owned links the filters select, or null for all: --netns by namespace (`host`: vlannet's own),
+ * --endpoint by the name in the owner mark, --network by the file's endpoints of that network and
+ * its dummy parent (the kernel does not record networks).
+ */
+async function linkFilter(o: ShowOptions): Promise<((l: LinkState) => boolean) | null> {
+  const tests: ((l: LinkState) => boolean)[] = [];
+  if (o.netns?.length) {
+    const ns = new Set(o.netns.map((n) => (n === 'host' ? null : n)));
+    tests.push((l) => ns.has(l.netns));
+  }
+  if (o.endpoint?.length) {
+    const names = new Set(o.endpoint);
+    tests.push((l) => {
+      const m = ownerOf(l);
+      return m?.role === 'endpoint' && names.has(m.name);
+    });
+  }
+  if (o.network?.length) {
+    const file = await configFile(o.file);
+    const { readConfig } = await import('../config/load.js');
+    const { config } = readConfig(file);
+    if (!config)
+      throw new UsageError(
+        `--network needs a valid config to know which endpoints a network has: ${file} is not (vlannet validate -f ${file})`,
+      );
+    const unknown = o.network.filter((n) => !config.networks.some((net) => net.name === n));
+    if (unknown.length) throw new UsageError(`no network ${unknown.join(', ')} in ${file}`);
+    const wanted = new Set(o.network);
+    const endpoints = new Set(config.endpoints.filter((e) => wanted.has(e.network)).map((e) => e.name));
+    tests.push((l) => {
+      const m = ownerOf(l);
+      return (m?.role === 'endpoint' && endpoints.has(m.name)) || (m?.role === 'dummy' && wanted.has(m.name));
+    });
+  }
+  return tests.length ? (l) => tests.every((t) => t(l)) : null;
+}
+
 /** What vlannet owns, plus the parents its links hang from (so `plan --observed` can read it back). */
-export function ownedView(state: ObservedState): ObservedState {
-  const owned = state.links.filter((l) => ownerOf(l) !== null);
+export function ownedView(state: ObservedState, select: ((l: LinkState) => boolean) | null = null): ObservedState {
+  const owned = state.links.filter((l) => ownerOf(l) !== null && (select === null || select(l)));
   const parents = new Set(owned.map((l) => l.parent).filter((p): p is string => p !== null));
-  const links = state.links.filter((l) => ownerOf(l) !== null || (l.netns === null && parents.has(l.name)));
+  const ownedSet = new Set(owned);
+  const links = state.links.filter((l) => ownedSet.has(l) || (l.netns === null && parents.has(l.name)));
   const key = (netns: string | null, name: string) => `${netns ?? ''}/${name}`;
   const ownedKeys = new Set(owned.map((l) => key(l.netns, l.name)));
   const keep = new Set(links.map((l) => key(l.netns, l.name)));
   const usedNs = new Set(owned.map((l) => l.netns));
   return {
     format_version: state.format_version,
-    namespaces: state.namespaces.filter((n) => n.owned || usedNs.has(n.name)),
+    namespaces: state.namespaces.filter((n) => (select === null && n.owned) || usedNs.has(n.name)),
     links,
     addresses: state.addresses.filter((a) => keep.has(key(a.netns, a.link))),
     routes: state.routes.filter((r) => ownedKeys.has(key(r.netns, r.dev))),
   };
 }
 
-function renderShow(state: ObservedState): string {
+function renderShow(state: ObservedState, filtered: boolean): string {
   const lines: string[] = [];
   const byNs = new Map<string | null, ObservedState['links']>();
   for (const l of state.links) byNs.set(l.netns, [...(byNs.get(l.netns) ?? []), l]);
   const owned = state.links.filter((l) => ownerOf(l) !== null);
-  if (owned.length === 0) return 'vlannet owns nothing in the kernel.';
+  if (owned.length === 0) return filtered ? 'vlannet owns nothing in the kernel that matches.' : 'vlannet owns nothing in the kernel.';
   for (const [netns, links] of [...byNs].sort(([a], [b]) => (a ?? '').localeCompare(b ?? ''))) {
     const ns = state.namespaces.find((n) => n.name === netns);
     lines.push(netns === null ? 'host namespace' : `netns ${netns}${ns?.owned ? ' (created by vlannet)' : ''}`);

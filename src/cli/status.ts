@@ -3,7 +3,9 @@
 // daemon loads neither the daemon's modules (the watcher, the loop) nor the config libraries.
 
 import { openKernel } from '../kernel/open.js';
-import { FILE_FLAG, JSON_FLAG, parseFlags } from './args.js';
+import path from 'node:path';
+import { DEFAULT_CONFIG, STATUS_EXIT, type StatusOptions } from './program.js';
+import { document, printJson } from './output.js';
 import { runDir } from '../kernel/run-dir.js';
 import type { Plan } from '../model/types.js';
 import { formatDiagnostic } from '../errors.js';
@@ -15,19 +17,25 @@ import type { GitRevision } from '../control/protocol.js';
 import { shortHash } from '../daemon/config-source.js';
 import { renderPlan } from '../plan/render.js';
 
-export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...FILE_FLAG, ...JSON_FLAG });
+export async function statusCommand(o: StatusOptions): Promise<number> {
   const running = await queryStatus(runDir());
-  if (running) {
-    if (!values.json && running.config.file !== values.file && argv.some((a) => a === '-f' || a.startsWith('--file'))) {
-      process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${values.file}\n`);
-    }
-    process.stdout.write(`${values.json ? JSON.stringify(running, null, 2) : renderStatus(running)}\n`);
-    return 0;
+  if (running && !o.json && o.file !== undefined && path.resolve(running.config.file) !== path.resolve(o.file)) {
+    process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${o.file}\n`);
   }
-  const report = await recompute(values.file);
-  process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : renderStatus(report)}\n`);
-  return 0;
+  const report = running ?? (await recompute(o.file ?? DEFAULT_CONFIG));
+  if (o.json) {
+    const { format_version: _, plan, ...data } = report;
+    const { format_version: __, ...planData } = plan ?? { format_version: null };
+    printJson(document('status', { ...data, plan: plan ? planData : null }, report.config.diagnostics ?? []));
+  } else process.stdout.write(`${renderStatus(report)}\n`);
+  return statusExit(report);
+}
+
+/** The exit code (STATUS_EXIT): whether the daemon runs, and whether it needs attention. */
+export function statusExit(r: StatusReport): number {
+  if (!r.daemon.running) return STATUS_EXIT.notRunning;
+  const converged = r.config.valid && r.failures === 0 && r.plan !== null && r.plan.changes.length === 0;
+  return converged ? STATUS_EXIT.converged : STATUS_EXIT.attention;
 }
 
 /** The report without a daemon: the file as it is and the plan against the kernel now. */
@@ -69,6 +77,7 @@ async function recompute(file: string): Promise<StatusReport> {
         : `daemon not running; ${plan ? `${plan.actions.length} changes pending` : 'plan not computed'}`,
     config: {
       file,
+      diagnostics: loaded.diagnostics,
       realPath: src.ok ? src.realPath : null,
       valid: loaded.config !== null,
       currentHash: src.ok ? src.hash : null,

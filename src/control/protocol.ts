@@ -22,10 +22,23 @@ export function controlSocketPath(dir: string): string {
 
 export type ControlRequest =
   | { command: 'status' }
+  /** Which daemon runs, and which file it enforces (IdentifyAnswer): cheap, for commands without -f. */
+  | { command: 'identify' }
   /** `file`: the config file the command was given, as an absolute path. */
   | { command: 'plan'; file: string }
   /** `force`: this apply may remove endpoints in namespaces that processes use (links first). */
   | { command: 'apply'; file: string; force?: boolean };
+
+export interface IdentifyAnswer {
+  pid: number;
+  /** The enforced file, as an absolute path. */
+  file: string;
+}
+
+/** The running daemon's pid and file; null when none listens. */
+export function identifyDaemon(dir: string): Promise<IdentifyAnswer | null> {
+  return askDaemon<IdentifyAnswer>(dir, { command: 'identify' }, 5_000);
+}
 
 /** What a run did, as `vlannet apply` reports it (ReconcileResult, plain data). */
 export interface ServedResult {
@@ -174,6 +187,8 @@ export interface ConfigState {
   /** Why the file is not applied (its errors, each with file:line:column). */
   errors: string[];
   warnings: string[];
+  /** The same errors and warnings as data (absent from a daemon of vlannet 0.1). */
+  diagnostics?: Diagnostic[];
 }
 
 export interface GitRevision {

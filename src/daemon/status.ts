@@ -1,6 +1,7 @@
 // What the daemon tells `vlannet status`, as JSON on its root-only control socket
 // (control/protocol.ts); cli/status.ts recomputes the same report when no daemon runs.
 
+import path from 'node:path';
 import { planToJson } from '../plan/render.js';
 import type { Plan } from '../model/types.js';
 import { serveControl, type ControlServer } from '../control/protocol.js';
@@ -47,6 +48,8 @@ export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer>
     switch (request.command) {
       case 'status':
         return (await daemonReport(daemon)).report;
+      case 'identify':
+        return { pid: process.pid, file: path.resolve(daemon.config.file) };
       case 'plan':
         return daemon.requests.plan(request.file);
       case 'apply':

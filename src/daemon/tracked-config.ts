@@ -52,7 +52,7 @@ export class TrackedConfig {
   private invalidSince: string | null = null;
 
   constructor(private readonly opts: TrackedConfigOptions) {
-    this.state = { file: opts.file, realPath: null, valid: false, currentHash: null, errors: [], warnings: [] };
+    this.state = { file: opts.file, realPath: null, valid: false, currentHash: null, errors: [], warnings: [], diagnostics: [] };
   }
 
   get file(): string {
@@ -78,7 +78,8 @@ export class TrackedConfig {
     const src = readConfigSource(file);
     if (!src.ok) {
       const changed = this.state.valid || this.state.errors[0] !== src.message;
-      this.state = { ...this.state, valid: false, currentHash: null, errors: [src.message], warnings: [] };
+      const diagnostics: Diagnostic[] = [{ severity: 'error', at: src.file, path: '', message: src.message }];
+      this.state = { ...this.state, valid: false, currentHash: null, errors: [src.message], warnings: [], diagnostics };
       this.lastReadHash = null;
       this.markInvalid();
       if (changed) {
@@ -86,7 +87,7 @@ export class TrackedConfig {
         this.logKeeping();
         this.opts.onRead?.(false, this.lastGood);
       }
-      return { valid: false, diagnostics: [{ severity: 'error', at: src.file, path: '', message: src.message }] };
+      return { valid: false, diagnostics: this.state.diagnostics! };
     }
     const wait = this.settling(src);
     if (wait !== null) {
@@ -119,7 +120,7 @@ export class TrackedConfig {
     const warnings = diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     for (const w of warnings) log.warning(w);
     if (config && errors.length === 0) {
-      this.state = { file, realPath: src.realPath, valid: true, currentHash: src.hash, errors: [], warnings };
+      this.state = { file, realPath: src.realPath, valid: true, currentHash: src.hash, errors: [], warnings, diagnostics };
       const git = gitRevisionOf(src.realPath);
       const changed = this.lastGood?.hash !== src.hash;
       this.lastGood = { config, hash: src.hash, loadedAt: new Date().toISOString(), git };
@@ -136,7 +137,7 @@ export class TrackedConfig {
       return { valid: true, diagnostics };
     }
     const reported = errors.length > 0 ? errors : [`${file}: error: the file was rejected without a message`];
-    this.state = { file, realPath: src.realPath, valid: false, currentHash: src.hash, errors: reported, warnings };
+    this.state = { file, realPath: src.realPath, valid: false, currentHash: src.hash, errors: reported, warnings, diagnostics };
     this.markInvalid();
     for (const e of reported) log.error(e);
     this.logKeeping();

@@ -53,13 +53,14 @@ export function vlannet(...args: string[]): Timed {
 
 interface ApplyJson {
   executed: { object: string; change: string; op: { op: string } }[];
-  timings_ms: { observeMs: number; planMs: number; executeMs: number; verifyMs: number };
+  timings_ms: { observe_ms: number; plan_ms: number; execute_ms: number; verify_ms: number };
 }
 
 function applyStep(file: string) {
   const r = vlannet('apply', '-f', file, '--json');
   const j = JSON.parse(r.stdout) as ApplyJson;
-  const t = j.timings_ms;
+  const s = j.timings_ms;
+  const t = { observeMs: s.observe_ms, planMs: s.plan_ms, executeMs: s.execute_ms, verifyMs: s.verify_ms };
   return {
     wallMs: r.wallMs,
     timings: t,
@@ -105,7 +106,7 @@ async function benchVlannet(n: number) {
   const removeOne = applyStep(file);
   await mustMatch('remove one', expectAll(removed, nthAddress));
 
-  const destroy = vlannet('destroy', '--json');
+  const destroy = vlannet('destroy', '--yes', '--json');
   await mustMatch('destroy', new Map());
   return {
     cold,

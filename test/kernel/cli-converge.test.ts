@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { checkKernel, identity, link } from './support/expect.js';
 import { run } from './support/sh.js';
 import { snapshotAll, withoutChildCounters } from './support/snapshot.js';
-import { apply, destroy, objects, vlannet } from './support/vlannet.js';
+import { writeFileSync } from 'node:fs';
+import { apply, destroy, document, objects, plan, type PlanOutput, REPO, show, vlannet } from './support/vlannet.js';
 import { parseConfig, World } from './support/world.js';
 
 const NET50 = `  net50:
@@ -28,6 +29,62 @@ test('a second apply executes nothing and plan --detailed-exitcode says 0; befor
     assert.ok(apply(file).executed.length > 0);
     assert.equal(apply(file).executed, []);
     assert.is(vlannet('plan', '-f', file, '--detailed-exitcode').status, 0, 'converged → 0');
+  } finally {
+    w.cleanup();
+  }
+});
+
+test('show --json is read back by plan --observed: nothing to do; as many changes as the kernel lacks', () => {
+  const w = new World();
+  try {
+    w.veth('eth0');
+    const file = w.config(`version: 1\nnetworks:\n${NET50}\nendpoints:\n  obs-a: { network: net50 }\n  obs-b: { network: net50 }\n`);
+    apply(file);
+    const saved = `${w.dir}/observed.json`;
+    writeFileSync(saved, JSON.stringify(show()));
+    const again = document<PlanOutput>(['plan'], vlannet('plan', '-f', file, '--observed', saved, '--json'));
+    assert.equal(again.changes, [], 'the saved state is the converged kernel');
+    const grown = w.config(
+      `version: 1\nnetworks:\n${NET50}\nendpoints:\n  obs-a: { network: net50 }\n  obs-b: { network: net50 }\n  obs-c: { network: net50 }\n`,
+      'grown.yaml',
+    );
+    const more = document<PlanOutput>(['plan'], vlannet('plan', '-f', grown, '--observed', saved, '--json'));
+    assert.equal(objects(more.changes), objects(plan(grown).changes), 'the same plan as against the kernel itself');
+  } finally {
+    w.cleanup();
+  }
+});
+
+test('destroy on a terminal asks, and only "yes" removes; without a terminal it needs --yes', () => {
+  const w = new World();
+  try {
+    w.veth('eth0');
+    const file = w.config(`version: 1\nnetworks:\n${NET50}\nendpoints:\n  ask-a: { network: net50 }\n`);
+    apply(file);
+    // script(1) gives vlannet a terminal; the answer is typed on it.
+    const onTerminal = (answer: string) =>
+      run('script', ['-qec', `${process.execPath} ${REPO}/bin/vlannet.js destroy`, '/dev/null'], {
+        input: `${answer}\n`,
+        env: { ...process.env, NO_COLOR: '1' },
+        timeoutMs: 60_000,
+      });
+    const no = onTerminal('no');
+    assert.match(no.stdout, 'Remove all of this from the kernel?');
+    assert.match(no.stdout, 'endpoint.ask-a');
+    assert.match(no.stdout, 'Destroy cancelled; nothing was changed.');
+    assert.is(no.status, 1);
+    assert.equal(checkKernel(parseConfig(`version: 1\nnetworks:\n${NET50}\nendpoints:\n  ask-a: { network: net50 }\n`)), [], 'still there');
+    const piped = vlannet('destroy');
+    assert.is(piped.status, 1);
+    assert.match(piped.stderr, 'pass --yes to confirm');
+    const yes = onTerminal('yes');
+    assert.is(yes.status, 0, yes.stdout);
+    assert.match(yes.stdout, /Destroy complete: \d+ actions executed and verified/);
+    assert.equal(
+      show().links.filter((l) => l.alias?.startsWith('vlannet:')),
+      [],
+      'nothing of vlannet is left',
+    );
   } finally {
     w.cleanup();
   }

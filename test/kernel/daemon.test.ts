@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkKernel } from './support/expect.js';
 import { ip, ipJson, run } from './support/sh.js';
-import { vlannet } from './support/vlannet.js';
+import { document, show, vlannet } from './support/vlannet.js';
 import { sleep, startDaemon, until } from './support/daemon.js';
 import { parseConfig, World } from './support/world.js';
 
@@ -33,9 +33,9 @@ const report = (what: string, ms: number) => {
 const status = () =>
   JSON.parse(vlannet('status', '--json').stdout) as {
     daemon: { running: boolean };
-    config: { valid: boolean; errors: string[]; lastGood: { hash: string } | null };
+    config: { valid: boolean; errors: string[]; last_good: { hash: string } | null };
     applied: { hash: string; git: { commit: string } | null } | null;
-    driftRepairs: number;
+    drift_repairs: number;
     plan: { changes: unknown[] } | null;
   };
 
@@ -164,7 +164,7 @@ test('drift is repaired without a restart; times printed', async () => {
     await until('parent re-created', converged(V2), 15_000, d);
     report('repair: parent deleted and re-created (from re-creation)', performance.now() - t);
     const s = status();
-    assert.ok(s.driftRepairs >= 3, `drift repairs counted: ${s.driftRepairs}`);
+    assert.ok(s.drift_repairs >= 3, `drift repairs counted: ${s.drift_repairs}`);
     assert.equal(s.plan?.changes, [], 'status: converged, empty plan');
     assert.is(await d.stop(), 0);
   } finally {
@@ -181,7 +181,7 @@ test('invalid and truncated files remove nothing; status says why; valid again a
   const d = startDaemon(file);
   try {
     await until('start', converged(V2), 20_000, d);
-    const good = status().config.lastGood!.hash;
+    const good = status().config.last_good!.hash;
     for (const [what, text] of [
       ['invalid', V3.replace('driver: macvlan', 'driver: macvlna')],
       ['truncated', V3.slice(0, V3.indexOf('subnets'))],
@@ -191,7 +191,7 @@ test('invalid and truncated files remove nothing; status says why; valid again a
       fs.utimesSync(file, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
       await until(`${what}: reported`, () => !status().config.valid, 5000, d);
       const s = status();
-      assert.is(s.config.lastGood!.hash, good, `${what}: last good kept`);
+      assert.is(s.config.last_good!.hash, good, `${what}: last good kept`);
       assert.ok(
         s.config.errors.length > 0 && s.config.errors.every((e) => /:\d+:\d+: error|: E[A-Z]+/.test(e) || /vlannet\.yaml/.test(e)),
         `${what}: ${s.config.errors.join('; ')}`,
@@ -228,13 +228,44 @@ test('plan and apply of its file are answered by the running daemon; other files
     assert.is(plan.status, 0, plan.stderr);
     assert.equal(JSON.parse(plan.stdout).changes, []);
     const before = checkKernel(parseConfig(V1));
+    // Without -f, commands speak of the daemon's file; status exits 0: running and converged.
+    const followed = document<{ file: string; daemon_pid: number }>(['plan', '--json'], vlannet('plan', '--json'));
+    assert.is(followed.file, path.resolve(file), 'plan without -f plans the daemon’s file');
+    assert.is(followed.daemon_pid, d.child.pid);
+    let st = vlannet('status', '--json');
+    assert.is(st.status, 0, `status: running and converged → 0 (${st.stdout})`);
+    document(['status', '--json'], st);
+    // destroy is refused while the daemon runs, naming it and its file; nothing changes.
+    const r0 = vlannet('destroy', '--yes', '-f', file);
+    assert.is(r0.status, 1);
+    assert.match(
+      r0.stderr,
+      new RegExp(
+        `the vlannet daemon \\(pid ${d.child.pid}\\) is running and enforces ${file.replace(/[.]/g, '\\.')}: it would make everything again\\. Stop it first`,
+      ),
+    );
+    assert.equal(checkKernel(parseConfig(V1)), before, 'destroy refused: nothing changed');
+    // show filters: by namespace, by endpoint, by network (from the file).
+    const only = (args: string[]) =>
+      show(...args)
+        .links.filter((l) => l.alias?.startsWith('vlannet:'))
+        .map((l) => `${l.netns}/${l.name}`)
+        .sort();
+    assert.equal(only(['--netns', 'dm-a']), ['dm-a/eth0']);
+    assert.equal(only(['--endpoint', 'dm-b', '--endpoint', 'dm-a']), ['dm-a/eth0', 'dm-b/eth0']);
+    assert.equal(only(['--network', 'dnet', '--netns', 'dm-b']), ['dm-b/eth0']);
+    assert.equal(only(['--netns', 'host']), [], 'nothing of vlannet in its own namespace');
+    assert.equal(
+      show('--netns', 'dm-a').addresses.map((a) => `${a.netns}/${a.address}/${a.prefix_length}`),
+      ['dm-a/192.168.40.10/24'],
+    );
     // The daemon holds the lock: apply works through it, and on its own it is refused.
     let r = vlannet('apply', '-f', file, '--json');
     assert.is(r.status, 0, r.stderr);
     assert.is(JSON.parse(r.stdout).daemon_pid, d.child.pid, 'apply answered by the daemon');
     r = vlannet('apply', '-f', file, '--local');
     assert.is(r.status, 1);
-    assert.match(r.stderr, /another vlannet is changing the kernel \(pid \d+: daemon/);
+    assert.match(r.stderr, /the vlannet daemon \(pid \d+\) is running and holds .*lock: stop it first/);
     r = vlannet('apply', '-f', other);
     assert.is(r.status, 1, r.stderr);
     assert.match(r.stderr, /enforces .*vlannet\.yaml, not .*other\.yaml: it would undo this apply/);
@@ -247,12 +278,23 @@ test('plan and apply of its file are answered by the running daemon; other files
     assert.is(r.status, 1);
     assert.match(r.stderr, /vlannet\.yaml:4:\d+: error: .*macvlna/);
     assert.equal(checkKernel(parseConfig(V1)), before, 'nothing changed');
+    await until('status: the invalid file held back → 2', () => vlannet('status').status === 2, 10_000, d);
+    st = vlannet('status', '--json');
+    const held = document<{ config: { valid: boolean }; diagnostics: { line: number; path: string }[] }>(['status', '--json'], st);
+    assert.is(held.config.valid, false);
+    assert.ok(
+      held.diagnostics.some((x) => x.line === 4),
+      `the file's error at line 4, in fields: ${st.stdout}`,
+    );
     // A valid edit applied through the daemon (or by its watcher first): either way, converged and reported.
     fs.writeFileSync(file, V2);
     r = vlannet('apply', '-f', file, '--json');
     assert.is(r.status, 0, r.stderr);
     assert.equal(checkKernel(parseConfig(V2)), [], 'V2 applied');
     assert.is(await d.stop(), 0);
+    st = vlannet('status', '--json');
+    assert.is(st.status, 3, 'status: no daemon → 3');
+    assert.is(document<{ daemon: { running: boolean } }>(['status', '--json'], st).daemon.running, false);
   } finally {
     await d.stop();
     w.cleanup();

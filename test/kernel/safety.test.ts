@@ -449,7 +449,7 @@ test('user mistakes are one line and exit 1, never an internal error', async () 
         ['daemon', '-f', file, '--metrics', `127.0.0.1:${port}`],
         new RegExp(`127\\.0\\.0\\.1:${port} is already in use \\(EADDRINUSE\\)`),
       ],
-      ['an unknown flag', ['plan', '--bogus'], /Unknown option '--bogus'/],
+      ['an unknown flag', ['plan', '--bogus'], /unknown option '--bogus'/],
       ['a missing file', ['apply', '-f', `${w.dir}/missing.yaml`], /cannot read .*missing\.yaml: no such file \(ENOENT\)/],
       [
         'plan as a user who is not root',

@@ -65,7 +65,10 @@ check "web survives the vlannet restart" ip netns exec client node -e "require('
 
 # 5. vlannet status through the root-only socket.
 vlannet status > "$out/status.txt" 2>&1
+status_exit=$?
 check "vlannet status: running, converged, empty plan" sh -c "grep -q 'daemon: *running' '$out/status.txt' && grep -q 'no changes' '$out/status.txt'"
+check "vlannet status exits 0: running and converged (it was $status_exit)" test "$status_exit" -eq 0
+check "man vlannet and man vlannet.yaml, as the unit's Documentation= names them" sh -c "man -w vlannet && man -w 5 vlannet.yaml"
 
 # 6. The unit file.
 if systemd-analyze verify /etc/systemd/system/vlannet.service > "$out/verify.txt" 2>&1 && [ ! -s "$out/verify.txt" ]; then
@@ -79,6 +82,9 @@ echo "INFO $(grep 'Overall exposure' "$out/security.txt" | sed 's/→ //')" | te
 # 7. Stopping leaves the networks in place.
 systemctl stop web vlannet
 check "stop: the networks stay" sh -c 'ip netns list | grep -q "^web" && ip -n web -br addr show dev eth0 | grep -q 192.168.60.10'
+vlannet status > "$out/status-stopped.txt" 2>&1
+stopped_exit=$?
+check "vlannet status exits 3 once the daemon is stopped (it was $stopped_exit)" test "$stopped_exit" -eq 3
 
 journalctl --no-pager -o short-monotonic > "$out/journal.txt"
 echo "$failed" > "$out/exit-code"

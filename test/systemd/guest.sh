@@ -18,6 +18,9 @@ etc=/etc/systemd/system
 rm -f /etc/machine-id && : > /etc/machine-id || fail "cannot reset /etc/machine-id"
 printf '#!/bin/sh\nexec /usr/bin/node %s/bin/vlannet.js "$@"\n' "$repo" > /usr/local/bin/vlannet
 chmod 755 /usr/local/bin/vlannet
+# Its man pages, where `npm install -g` puts them, for the unit's Documentation= (verify checks them).
+mkdir -p /usr/local/share/man/man1 /usr/local/share/man/man5
+cp "$repo/man/vlannet.1" /usr/local/share/man/man1/ && cp "$repo/man/vlannet.yaml.5" /usr/local/share/man/man5/ || fail "cannot install the man pages"
 cp "$repo/test/systemd/vlannet.yaml" /etc/vlannet.yaml
 cp "$repo/systemd/vlannet.service" "$etc/vlannet.service" || fail "cannot install the unit"
 mkdir -p "$etc/multi-user.target.wants"

@@ -4,7 +4,7 @@
 // internal error's stack names the TypeScript source even when it comes from a bundle.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,6 +42,18 @@ function vlannet(program: string[], ...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const COMMANDS = ['validate', 'plan', 'apply', 'show', 'destroy', 'daemon', 'status', 'completion'];
+
+/** Compare with test/fixtures/cli/NAME; UPDATE_GOLDEN=1 writes it instead. */
+function golden(name: string, text: string): void {
+  const file = join(root, 'test', 'fixtures', 'cli', name);
+  if (process.env.UPDATE_GOLDEN) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
+  assert.fixture(text, readFileSync(file, 'utf8'), `${name} (UPDATE_GOLDEN=1 rewrites the snapshot)`);
+}
+
 const GOOD =
   'version: 1\nnetworks:\n  n1: { driver: macvlan, parent: eth0, subnets: [ { subnet: 10.0.0.0/24 } ] }\nendpoints:\n  e1: { network: n1 }\n  e2: { network: n1 }\n';
 const BAD =
@@ -50,16 +62,45 @@ writeFileSync(join(dir, 'good.yaml'), GOOD);
 writeFileSync(join(dir, 'bad.yaml'), BAD);
 
 for (const [name, program] of programs) {
-  test(`${name}: --version and help`, () => {
+  test(`${name}: --version, help, and an unknown command`, () => {
     const v = vlannet(program, '--version');
     assert.is(v.status, 0, v.stderr);
     assert.is(v.stdout, 'vlannet 0.1.0\n');
     const h = vlannet(program, 'help');
     assert.is(h.status, 0);
-    assert.match(h.stdout, 'validate [-f FILE]');
+    for (const command of COMMANDS) assert.match(h.stdout, new RegExp(`^  ${command}\\b`, 'm'), `help lists ${command}`);
     const u = vlannet(program, 'nonsense');
     assert.is(u.status, 1);
-    assert.match(u.stderr, 'unknown command "nonsense"');
+    assert.match(u.stderr, "unknown command 'nonsense'");
+    const none = vlannet(program);
+    assert.is(none.status, 1, 'no command is a usage error');
+    assert.match(none.stderr, 'Usage: vlannet');
+  });
+
+  test(`${name}: every command's help, three ways, within 100 columns, as in the snapshot`, () => {
+    for (const command of ['', ...COMMANDS]) {
+      const forms = command
+        ? [
+            [command, '--help'],
+            [command, '-h'],
+            ['help', command],
+          ]
+        : [['--help'], ['-h'], ['help']];
+      const texts = forms.map((args) => {
+        const r = vlannet(program, ...args);
+        assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      });
+      assert.is(texts[1], texts[0], `${command} -h`);
+      assert.is(texts[2], texts[0], `help ${command}`);
+      for (const line of texts[0]!.split('\n'))
+        assert.ok(line.length <= 100, `${command || 'vlannet'} --help: ${line.length} columns: ${line}`);
+      golden(`help${command ? `-${command}` : ''}.txt`, texts[0]!);
+    }
+    const plan = vlannet(program, 'plan', '--help').stdout;
+    for (const flag of ['--local', '--compact', '--detailed-exitcode', '--observed', '--destroy', '--json', '--file'])
+      assert.match(plan, flag);
+    assert.match(vlannet(program, 'daemon', '--help').stdout, '--debug');
   });
 
   test(`${name}: validate a good file`, () => {
@@ -83,10 +124,28 @@ for (const [name, program] of programs) {
     assert.is(lines[2], '2 errors; nothing was changed.');
   });
 
-  test(`${name}: a bad flag is a usage error`, () => {
-    const r = vlannet(program, 'validate', '--nope');
+  test(`${name}: a bad flag or value is a usage error, with the command's usage`, () => {
+    let r = vlannet(program, 'validate', '--nope');
     assert.is(r.status, 1);
-    assert.match(r.stderr, /^error: .*--nope/);
+    assert.match(r.stderr, /^error: unknown option '--nope'/);
+    r = vlannet(program, 'daemon', '--resync', '0');
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /--resync <SECONDS>.* argument '0' is invalid\. expected a number of seconds greater than 0/);
+  });
+
+  test(`${name}: a missing file is said once, in words, with its errno`, () => {
+    const missing = join(dir, 'missing.yaml');
+    for (const command of ['validate', 'plan']) {
+      const r = vlannet(program, command, '-f', missing);
+      assert.is(r.status, 1, r.stderr);
+      assert.is(r.stderr, `${missing}: error: cannot read ${missing}: no such file (ENOENT)\n1 error; nothing was changed.\n`);
+    }
+  });
+
+  test(`${name}: destroy without --yes and without a terminal is refused before anything`, () => {
+    const r = vlannet(program, 'destroy', '-f', join(dir, 'good.yaml'));
+    assert.is(r.status, 1);
+    assert.match(r.stderr, 'pass --yes to confirm');
   });
 }
 

@@ -155,7 +155,7 @@ export class World {
         .stdout.split('\n')
         .map((l) => l.split(' ')[0]),
     );
-    if (marked().length > 0 || [...this.namespaces].some((ns) => present.has(ns))) vlannet('destroy');
+    if (marked().length > 0 || [...this.namespaces].some((ns) => present.has(ns))) vlannet('destroy', '--yes');
     for (const l of marked()) run('ip', ['link', 'del', l.ifname]);
     for (const l of this.links) run('ip', ['link', 'del', l]);
     for (const ns of this.namespaces) run('ip', ['netns', 'del', ns]);

@@ -1,0 +1,238 @@
+// The command line's one description: every command, its options, their help and the notes under
+// them. `vlannet help`, `COMMAND --help`, the man page vlannet(1) (src/cli/manual.ts) and the shell
+// completions (src/cli/completion.ts) are all made from this program, so they cannot disagree.
+// Parsing is commander's; the commands themselves are loaded on first use (main.ts).
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_TIMING } from '../daemon/scheduler.js';
+
+export const VERSION = '0.1.0';
+export const DEFAULT_CONFIG = '/etc/vlannet.yaml';
+/** No line of help is longer. */
+export const HELP_WIDTH = 100;
+
+/** Exit codes of every command but `status` (see STATUS_EXIT). */
+export const EXIT = { ok: 0, error: 1, changes: 2, bug: 70 } as const;
+
+/** `vlannet status`, in the spirit of `systemctl status`: monitoring can branch on it. */
+export const STATUS_EXIT = { converged: 0, error: 1, attention: 2, notRunning: 3 } as const;
+
+/** Options as commander parses them, per command (names in camelCase). */
+export interface FileOptions {
+  file?: string;
+}
+export interface ValidateOptions extends FileOptions {
+  json?: boolean;
+}
+export interface PlanOptions extends FileOptions {
+  json?: boolean;
+  compact?: boolean;
+  local?: boolean;
+  observed?: string;
+  destroy?: boolean;
+  detailedExitcode?: boolean;
+}
+export interface ApplyOptions extends FileOptions {
+  json?: boolean;
+  local?: boolean;
+  force?: boolean;
+}
+export interface ShowOptions extends FileOptions {
+  json?: boolean;
+  netns?: string[];
+  network?: string[];
+  endpoint?: string[];
+}
+export interface DestroyOptions extends FileOptions {
+  json?: boolean;
+  yes?: boolean;
+  force?: boolean;
+}
+export interface DaemonOptions extends FileOptions {
+  resync: number;
+  settle: number;
+  metrics?: string;
+  debug?: boolean;
+  force?: boolean;
+}
+export interface StatusOptions extends FileOptions {
+  json?: boolean;
+}
+
+/** What each command runs: main.ts loads the modules; the manual and completions pass stubs. */
+export interface Actions {
+  validate(o: ValidateOptions): Promise<number>;
+  plan(o: PlanOptions): Promise<number>;
+  apply(o: ApplyOptions): Promise<number>;
+  show(o: ShowOptions): Promise<number>;
+  destroy(o: DestroyOptions): Promise<number>;
+  daemon(o: DaemonOptions): Promise<number>;
+  status(o: StatusOptions): Promise<number>;
+  completion(shell: string): Promise<number>;
+}
+
+const seconds = (min: number, what: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected ${what}`);
+  return n;
+};
+const many = (value: string, previous: string[] = []) => [...previous, value];
+
+const fileOption = (what: string) => new Option('-f, --file <FILE>', `${what} (default: the daemon's file, else ${DEFAULT_CONFIG})`);
+const jsonOption = () => new Option('--json', 'print one JSON document (see OUTPUT in vlannet(1))');
+const localOption = () => new Option('--local', 'read the kernel in this process even when a daemon could answer');
+const forceOption = (what: string) => new Option('--force', what);
+
+/** The notes under `vlannet --help` (and the man page's FILES and EXIT STATUS). */
+export const ROOT_NOTES = `Commands that read a config take -f FILE; without it they read the file the running daemon
+enforces, or ${DEFAULT_CONFIG} when no daemon runs.
+
+Exit status: 0 done (or nothing to do), 1 error (nothing changed unless the message says so),
+2 changes pending (plan --detailed-exitcode; status: see \`vlannet help status\`), 70 a bug in
+vlannet. \`vlannet help COMMAND\` or \`man vlannet\` for more.`;
+
+/** The program; `actions` run the commands, `exit` receives the exit code of the one that ran. */
+export function buildProgram(actions: Actions, exit: (code: number) => void): Command {
+  const program = new Command('vlannet')
+    .description('macvlan, ipvlan and 802.1q networks from a YAML file, kept in the kernel.')
+    .version(`vlannet ${VERSION}`, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand('help [COMMAND]', 'show help for a command')
+    .configureHelp({ helpWidth: HELP_WIDTH, sortSubcommands: false, showGlobalOptions: false })
+    .showSuggestionAfterError(true)
+    .addHelpText('after', `\n${ROOT_NOTES}`);
+  const run =
+    <T>(action: (o: T) => Promise<number>) =>
+    async (options: T) =>
+      exit(await action(options));
+
+  program
+    .command('validate')
+    .summary('check a config file and print every error with its line:column')
+    .description(
+      'Check a config file as apply would, without reading the kernel: the schema, every rule between objects, and address pools ' +
+        'that would run out. Every problem is printed with FILE:LINE:COLUMN and the path of the object. Exit 0 when valid, 1 when not.',
+    )
+    .addOption(fileOption('the config file to check'))
+    .addOption(jsonOption())
+    .action(run(actions.validate));
+
+  program
+    .command('plan')
+    .summary('show what apply would change in the kernel')
+    .description(
+      'Read the kernel (in every namespace the config names) and print what apply would do: one block per object, with the ' +
+        'kernel operations and why. Changes nothing. When a daemon enforces the same file it answers, from its current reading of the kernel.',
+    )
+    .addOption(fileOption('the config file to plan'))
+    .addOption(new Option('--observed <STATE.json>', 'plan against a saved kernel state (from `show --json`) instead of the kernel'))
+    .addOption(new Option('--destroy', 'plan the removal of everything vlannet owns'))
+    .addOption(jsonOption())
+    .addOption(new Option('--compact', 'one line per object'))
+    .addOption(new Option('--detailed-exitcode', 'exit 2 when there are changes, 0 when none'))
+    .addOption(localOption())
+    .action(run(actions.plan));
+
+  program
+    .command('apply')
+    .summary('make the kernel match the config, verify it, roll back on failure')
+    .description(
+      'Plan, then change the kernel: everything new is made before anything old is removed, the result is read back and checked, ' +
+        'and a failure before the first removal is rolled back. Refused while a daemon enforces another file (it would undo this).',
+    )
+    .addOption(fileOption('the config file to apply'))
+    .addOption(jsonOption())
+    .addOption(forceOption('also remove or replace endpoints in namespaces that processes still use'))
+    .addOption(localOption())
+    .action(run(actions.apply));
+
+  program
+    .command('show')
+    .summary('print what vlannet owns in the kernel')
+    .description(
+      'Print the links, addresses and routes vlannet owns, per namespace, and the parents they hang from. With --json, the ' +
+        'state that `plan --observed` reads back. Filters combine: an object is shown when it matches every kind of filter given.',
+    )
+    .addOption(new Option('--netns <NAME>', "only this namespace (`host`: vlannet's own); repeatable").argParser(many))
+    .addOption(new Option('--network <NAME>', "only this network's links; repeatable").argParser(many))
+    .addOption(new Option('--endpoint <NAME>', 'only this endpoint; repeatable').argParser(many))
+    .addOption(fileOption('the config file that says which endpoints a --network has'))
+    .addOption(jsonOption())
+    .action(run(actions.show));
+
+  program
+    .command('destroy')
+    .summary('remove everything vlannet created, and nothing else')
+    .description(
+      'Remove every namespace, link, address and route vlannet owns (found by its ownership marks in the kernel; no config is ' +
+        'read). Asks first on a terminal; elsewhere --yes is required. Refused while the daemon runs: it would make them again.',
+    )
+    .addOption(fileOption('the file the running daemon is expected to enforce, named when it refuses'))
+    .addOption(new Option('-y, --yes', 'do not ask'))
+    .addOption(jsonOption())
+    .addOption(forceOption('also remove endpoints in namespaces that processes still use'))
+    .action(run(actions.destroy));
+
+  program
+    .command('daemon')
+    .summary('keep the kernel equal to the config file (run by systemd)')
+    .description(
+      'Apply the file, then keep the kernel equal to it: after every edit (applied at once for a rename or symlink flip, after ' +
+        '--settle for an in-place write), every change in the kernel, and every --resync. An invalid file is logged and the last ' +
+        'valid one stays enforced. SIGHUP re-reads the file; SIGTERM stops, leaving the networks in place.',
+    )
+    .addOption(new Option('-f, --file <FILE>', 'the config file to enforce').default(DEFAULT_CONFIG))
+    .addOption(
+      new Option('--resync <SECONDS>', 'read the whole kernel again this often')
+        .argParser(seconds(Number.MIN_VALUE, 'a number of seconds greater than 0'))
+        .default(DEFAULT_TIMING.resyncMs / 1000),
+    )
+    .addOption(
+      new Option('--settle <SECONDS>', 'wait this long after an in-place write of the file')
+        .argParser(seconds(0, 'a number of seconds, 0 or more'))
+        .default(DEFAULT_TIMING.settleMs / 1000),
+    )
+    .addOption(new Option('--metrics <ADDR:PORT>', 'serve Prometheus metrics on ADDR:PORT, path /metrics'))
+    .addOption(new Option('--debug', 'log every event and action'))
+    .addOption(forceOption('also remove or replace endpoints in namespaces that processes still use'))
+    .action(run(actions.daemon));
+
+  program
+    .command('status')
+    .summary("the daemon's state, its last run and the current plan")
+    .description(
+      "The running daemon's report (its file, the last valid revision, its last runs, what a run would do now), or the same " +
+        'report computed from the file and the kernel when no daemon runs.',
+    )
+    .addOption(fileOption('the config file, when no daemon runs'))
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      `
+Exit status: ${STATUS_EXIT.converged} the daemon runs and the kernel matches its file; ${STATUS_EXIT.error} the status could not be read;
+${STATUS_EXIT.attention} the daemon runs but needs attention (changes pending, the file invalid and held back, or
+runs failing); ${STATUS_EXIT.notRunning} no daemon runs (the report is computed from the file and the kernel).`,
+    )
+    .action(run(actions.status));
+
+  program
+    .command('completion')
+    .summary('print a shell completion script (bash, zsh or fish)')
+    .description(
+      'Print the completion script for SHELL. It completes commands, options, and the names of networks, endpoints and ' +
+        'namespaces in the config file (the one given with -f, else the default). Load it with: source <(vlannet completion bash)',
+    )
+    .argument('<SHELL>', 'bash, zsh or fish')
+    .action(async (shell: string) => exit(await actions.completion(shell)));
+
+  return program;
+}
+
+/** What the manual and the completions need of the program: its shape, never its actions. */
+export function describedProgram(): Command {
+  const none = async () => 0;
+  return buildProgram(
+    { validate: none, plan: none, apply: none, show: none, destroy: none, daemon: none, status: none, completion: none },
+    () => {},
+  );
+}
