@@ -18,6 +18,7 @@ const ACTIONS: Actions = {
   destroy: async (o) => (await commands()).destroyCommand(o),
   daemon: async (o) => (await import('./daemon.js')).daemonCommand(o),
   status: async (o) => (await import('./status.js')).statusCommand(o),
+  import: async (source, files, o) => (await import('./import.js')).importCommand(source, files, o),
   completion: async (shell) => (await import('./completion.js')).completionCommand(shell),
 };
 

@@ -39,6 +39,7 @@ export interface ApplyOptions extends FileOptions {
 }
 export interface ShowOptions extends FileOptions {
   json?: boolean;
+  asConfig?: boolean;
   netns?: string[];
   network?: string[];
   endpoint?: string[];
@@ -58,6 +59,11 @@ export interface DaemonOptions extends FileOptions {
 export interface StatusOptions extends FileOptions {
   json?: boolean;
 }
+export interface ImportOptions {
+  containers?: string[];
+  keepMacs?: boolean;
+  output?: string;
+}
 
 /** What each command runs: main.ts loads the modules; the manual and completions pass stubs. */
 export interface Actions {
@@ -68,6 +74,7 @@ export interface Actions {
   destroy(o: DestroyOptions): Promise<number>;
   daemon(o: DaemonOptions): Promise<number>;
   status(o: StatusOptions): Promise<number>;
+  import(source: string, files: string[], o: ImportOptions): Promise<number>;
   completion(shell: string): Promise<number>;
 }
 
@@ -98,7 +105,19 @@ export function buildProgram(actions: Actions, exit: (code: number) => void): Co
     .version(`vlannet ${VERSION}`, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .helpCommand('help [COMMAND]', 'show help for a command')
-    .configureHelp({ helpWidth: HELP_WIDTH, sortSubcommands: false, showGlobalOptions: false })
+    .configureHelp({
+      helpWidth: HELP_WIDTH,
+      sortSubcommands: false,
+      showGlobalOptions: false,
+      // The list of commands leaves out variadic arguments (`import [options] <SOURCE>`, not its
+      // FILE...), which would widen the column of every command for one.
+      subcommandTerm: (c) =>
+        [
+          c.name(),
+          ...(c.options.length ? ['[options]'] : []),
+          ...c.registeredArguments.filter((a) => !a.variadic).map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)),
+        ].join(' '),
+    })
     .showSuggestionAfterError(true)
     .addHelpText('after', `\n${ROOT_NOTES}`);
   const run =
@@ -151,11 +170,13 @@ export function buildProgram(actions: Actions, exit: (code: number) => void): Co
     .summary('print what vlannet owns in the kernel')
     .description(
       'Print the links, addresses and routes vlannet owns, per namespace, and the parents they hang from. With --json, the ' +
-        'state that `plan --observed` reads back. Filters combine: an object is shown when it matches every kind of filter given.',
+        'state that `plan --observed` reads back; with --as-config, a config file that reproduces it: applying it changes nothing ' +
+        '(what it cannot reproduce is a warning, and exit 1). Filters combine: an object is shown when it matches every kind of filter given.',
     )
     .addOption(new Option('--netns <NAME>', "only this namespace (`host`: vlannet's own); repeatable").argParser(many))
     .addOption(new Option('--network <NAME>', "only this network's links; repeatable").argParser(many))
     .addOption(new Option('--endpoint <NAME>', 'only this endpoint; repeatable').argParser(many))
+    .addOption(new Option('--as-config', 'print the config file that reproduces what vlannet owns'))
     .addOption(fileOption('the config file that says which endpoints a --network has'))
     .addOption(jsonOption())
     .action(run(actions.show));
@@ -216,6 +237,28 @@ runs failing); ${STATUS_EXIT.notRunning} no daemon runs (the report is computed 
     .action(run(actions.status));
 
   program
+    .command('import')
+    .summary("convert Docker's macvlan and ipvlan networks into a config file")
+    .description(
+      'Read the JSON of `docker network inspect NET...` (the FILEs, or standard input when none or -) and print the equivalent ' +
+        'config: drivers, parents (NAME.VID ones too), modes, subnets, gateways, ranges, auxiliary addresses, MTU. With ' +
+        '--containers, the containers of `docker inspect` on those networks become endpoints with their static addresses; one ' +
+        'on several networks gets one namespace with an endpoint per network (CONTAINER-NETWORK, eth0 first, as Docker picks ' +
+        'the default gateway). What cannot be carried over is a comment in the output; networks of other drivers are skipped ' +
+        'with a note on standard error.',
+    )
+    .argument('<SOURCE>', 'where the networks come from: docker (the only source so far)')
+    .argument('[FILE...]', 'output of `docker network inspect`; - or none: standard input')
+    .addOption(
+      new Option('--containers <FILE>', 'output of `docker inspect CONTAINER...`: its containers become endpoints; repeatable').argParser(
+        many,
+      ),
+    )
+    .addOption(new Option('--keep-macs', "carry every macvlan container's MAC; without it, only one Docker shows was set (--mac-address)"))
+    .addOption(new Option('-o, --output <FILE>', 'write the config to FILE instead of standard output'))
+    .action(async (source: string, files: string[], options: ImportOptions) => exit(await actions.import(source, files, options)));
+
+  program
     .command('completion')
     .summary('print a shell completion script (bash, zsh or fish)')
     .description(
@@ -232,7 +275,7 @@ runs failing); ${STATUS_EXIT.notRunning} no daemon runs (the report is computed 
 export function describedProgram(): Command {
   const none = async () => 0;
   return buildProgram(
-    { validate: none, plan: none, apply: none, show: none, destroy: none, daemon: none, status: none, completion: none },
+    { validate: none, plan: none, apply: none, show: none, destroy: none, daemon: none, status: none, import: none, completion: none },
     () => {},
   );
 }

@@ -75,6 +75,13 @@ export function dummyName(network: string): string {
   return `vn-${createHash('sha256').update(network).digest('hex').slice(0, 12)}`;
 }
 
+/** The default name of a network's host-access link in vlannet's own namespace (as dummyName). */
+export function hostAccessName(network: string): string {
+  const plain = `vh-${network}`;
+  if (ifnameProblem(plain) === null) return plain;
+  return `vh-${createHash('sha256').update(network).digest('hex').slice(0, 12)}`;
+}
+
 // --- the same rules as JSON Schema (ECMA-262 patterns, as ajv and editors read them) -----------
 // A pattern cannot count bytes: maxLength, which counts characters, is the byte limit, exact for
 // ASCII names and never stricter than the checks above for others.

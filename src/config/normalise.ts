@@ -9,15 +9,16 @@ import {
   MACVLAN_MODES,
   type Config,
   type EndpointConfig,
+  type HostAccessConfig,
   type NetworkConfig,
   type SubnetConfig,
   type VlanConfig,
 } from '../model/types.js';
-import { canonical, firstUsable, parseAddress, parseCidr } from '../model/address.js';
+import { type Cidr, canonical, firstUsable, isPointToPoint, parseAddress, parseCidr, within } from '../model/address.js';
 import type { Locator, YamlPath } from './locate.js';
 import { pathText } from './locate.js';
 import { oneOf } from '../model/collections.js';
-import { dummyName, VLAN_PARENT } from './names.js';
+import { dummyName, hostAccessName, VLAN_PARENT } from './names.js';
 import type { EndpointInput, NetworkInput, SubnetInput, VlanInput } from './schema.js';
 import { VLAN_ID_MAX, VLAN_ID_MIN } from './schema.js';
 
@@ -61,7 +62,8 @@ export function normalise(input: Input, loc: Locator): Config {
       parentKind: resolved.kind,
       internal,
       mtu: n.mtu ?? null,
-      subnets: (n.subnets ?? []).map((s, i) => subnet(s, !(routed || internal), where(['networks', name, 'subnets', i], false))),
+      subnets: (n.subnets ?? []).map((s, i) => subnet(s, !(routed || internal), ['networks', name, 'subnets', i], loc)),
+      hostAccess: hostAccess(name, n.host_access, where(['networks', name, 'host_access'])),
       ...where(['networks', name]),
     };
     networks.push(
@@ -97,6 +99,12 @@ export function normalise(input: Input, loc: Locator): Config {
   };
 }
 
+function hostAccess(network: string, h: NetworkInput['host_access'], at: { at: string; path: string }): HostAccessConfig | null {
+  if (h === undefined || h === false) return null;
+  const given = h === true ? {} : h;
+  return { ifname: given.ifname ?? hostAccessName(network), ipv4: address(given.ipv4, 4), ipv6: address(given.ipv6, 6), ...at };
+}
+
 interface ResolvedParent {
   parent: string;
   kind: NetworkConfig['parentKind'];
@@ -120,7 +128,7 @@ export function impliedVlan(name: string): { parent: string; id: number } | null
   return id >= VLAN_ID_MIN && id <= VLAN_ID_MAX ? { parent: m[1]!, id } : null;
 }
 
-function subnet(s: SubnetInput, hasGateway: boolean, place: { at: string; path: string }): SubnetConfig {
+function subnet(s: SubnetInput, hasGateway: boolean, path: YamlPath, loc: Locator): SubnetConfig {
   const parsed = parseCidr(s.subnet);
   const cidr = parsed.ok?.text ?? s.subnet;
   const family = parsed.ok?.family ?? (s.subnet.includes(':') ? 6 : 4);
@@ -128,7 +136,34 @@ function subnet(s: SubnetInput, hasGateway: boolean, place: { at: string; path: 
   if (hasGateway && s.gateway !== undefined) gateway = address(s.gateway, family) ?? s.gateway;
   else if (hasGateway && parsed.ok) gateway = firstUsable(parsed.ok);
   const range = s.ip_range === undefined ? null : parseCidr(s.ip_range);
-  return { cidr, family, gateway, ipRange: range ? (range.ok?.text ?? s.ip_range!) : null, ...place };
+  const auxAddresses = Object.entries(s.aux_addresses ?? {}).map(([name, text]) => ({
+    name,
+    address: address(text, family) ?? text,
+    at: loc.at([...path, 'aux_addresses', name]),
+  }));
+  return {
+    cidr,
+    family,
+    gateway,
+    reservedGateway: hasGateway ? gateway : parsed.ok && unroutedGateway(s.gateway, parsed.ok),
+    ipRange: range ? (range.ok?.text ?? s.ip_range!) : null,
+    auxAddresses,
+    at: loc.at(path, false),
+    path: pathText(path),
+  };
+}
+
+/**
+ * The gateway an internal or ipvlan l3/l3s subnet reserves though no route goes through it: Docker's
+ * IPAM reserves one on every network, so that by default the first automatic address is the second
+ * usable one whatever the driver and mode. The one written when it lies in the subnet, else the
+ * first usable address; none on /31, /32, /127 and /128, which hold nothing back (as before, and as
+ * Docker does on /31 and /127).
+ */
+function unroutedGateway(written: string | undefined, cidr: Cidr): string | null {
+  if (isPointToPoint(cidr)) return null;
+  const gw = written === undefined ? null : parseAddress(written, cidr.family).ok;
+  return gw && within(gw, cidr) ? canonical(gw) : firstUsable(cidr);
 }
 
 function address(text: string | undefined, family: 4 | 6): string | null {

@@ -124,7 +124,8 @@ export const objectNames: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
     const problem =
       objectNameProblem('network', n.name) ??
-      markProblem(formatMark({ role: 'dummy', name: n.name, kind: 'dummy', parent: null, vlanId: null }));
+      markProblem(formatMark({ role: 'dummy', name: n.name, kind: 'dummy', parent: null, vlanId: null })) ??
+      (n.hostAccess ? markProblem(formatMark({ role: 'shim', name: n.name, kind: n.driver, parent: n.parent, vlanId: null })) : null);
     if (problem) ctx.error(['networks', n.name], problem, true);
   }
   const nets = networksOf(ctx);
@@ -333,6 +334,15 @@ export function firstOverlapping(
   return new Map([...earliest].map(([i, j]) => [i, list[j]!]));
 }
 
+/**
+ * Why a network's gateway is no route's next hop (ipvlan l3/l3s routes through the interface, an
+ * internal network has no default route), as words after "next hop"; null when it is one.
+ */
+function unroutedWords(n: NetworkConfig): string | null {
+  if (n.driver === 'ipvlan' && n.mode !== 'l2') return `in ${n.mode} mode (the default route points at the interface)`;
+  return n.internal ? 'on an internal network (no default route)' : null;
+}
+
 export const subnets: Rule = (ctx) => {
   for (const n of ctx.config.networks) {
     const written = ctx.input.networks[n.name]?.subnets ?? [];
@@ -346,15 +356,22 @@ export const subnets: Rule = (ctx) => {
       const cidr = parsed.ok;
       if (s.gateway !== undefined) {
         const gw = parseAddress(s.gateway, cidr.family);
-        const routed = n.driver === 'ipvlan' && n.mode !== 'l2';
-        const ignored = routed
-          ? `ignored in ${n.mode} mode (the default route points at the interface, no next hop)`
-          : n.internal
-            ? 'ignored: an internal network has no gateway'
-            : null;
+        const unrouted = unroutedWords(n);
         if (gw.error !== null) ctx.error([...path, 'gateway'], gw.error);
-        else if (ignored) ctx.warn([...path, 'gateway'], `gateway ${q(s.gateway)} is ${ignored}`);
-        else if (!within(gw.ok, cidr) && !isLinkLocal6(gw.ok)) {
+        else if (unrouted) {
+          // Docker's IPAM still reserves it (normalise.ts, unroutedGateway); say which address is.
+          const reserved = n.subnets[i]?.reservedGateway ?? null;
+          if (reserved === canonical(gw.ok)) {
+            ctx.warn(
+              [...path, 'gateway'],
+              `gateway ${q(s.gateway)} is no route's next hop ${unrouted}; it is only reserved: no endpoint gets it automatically, as with Docker's IPAM`,
+            );
+          } else {
+            const outside = within(gw.ok, cidr) ? '' : `, and it is outside subnet ${cidr.text}`;
+            const instead = reserved ? `; ${reserved} is reserved as the gateway instead` : '';
+            ctx.warn([...path, 'gateway'], `gateway ${q(s.gateway)} is ignored ${unrouted}${outside}${instead}`);
+          }
+        } else if (!within(gw.ok, cidr) && !isLinkLocal6(gw.ok)) {
           ctx.error(
             [...path, 'gateway'],
             `gateway ${q(s.gateway)} is outside subnet ${cidr.text}${cidr.family === 6 ? ' (an IPv6 gateway may also be link-local, fe80::/10)' : ''}`,
@@ -382,6 +399,46 @@ export const subnets: Rule = (ctx) => {
   }
 };
 
+/**
+ * Docker's --aux-address: addresses of the subnet automatic assignment never hands out (a router, a
+ * printer). Docker reserves each in the subnet's IPAM pool, so it refuses what that refuses: an
+ * address outside the subnet, one already reserved (network, broadcast, gateway) and one given
+ * twice. An endpoint's static address on one is the endpoints' rule (staticAddresses).
+ */
+export const auxAddresses: Rule = (ctx) => {
+  for (const n of ctx.config.networks) {
+    const written = ctx.input.networks[n.name]?.subnets ?? [];
+    for (const [i, s] of written.entries()) {
+      const cidr = parseCidr(s.subnet).ok;
+      const seen = new Map<string, string>(); // canonical address → aux name
+      for (const [name, text] of Object.entries(s.aux_addresses ?? {})) {
+        const path = ['networks', n.name, 'subnets', i, 'aux_addresses', name];
+        if (name === '') ctx.error(path, `aux address ${q(text)} has an empty name: write NAME: ADDRESS, e.g. router: ${text}`, true);
+        if (!cidr) continue; // the subnet's own error says why
+        const addr = parseAddress(text, cidr.family);
+        if (addr.error !== null) {
+          ctx.error(path, `aux address ${q(name)}: ${addr.error}`);
+          continue;
+        }
+        const address = canonical(addr.ok);
+        const it = `aux address ${q(name)} ${q(text)}`;
+        const gateway = n.subnets[i]?.reservedGateway ?? null;
+        if (!within(addr.ok, cidr)) ctx.error(path, `${it} is outside subnet ${cidr.text}`);
+        else if (!isPointToPoint(cidr) && address === networkAddress(cidr)) ctx.error(path, `${it} is the network address of ${cidr.text}`);
+        else if (address === broadcastAddress(cidr)) ctx.error(path, `${it} is the broadcast address of ${cidr.text}`);
+        else if (address === gateway) {
+          const unrouted = n.subnets[i]?.gateway === null ? unroutedWords(n) : null;
+          ctx.error(
+            path,
+            `${it} is the gateway of ${cidr.text}${unrouted ? ` (no route's next hop ${unrouted}, but reserved all the same)` : ''}, which is reserved already: remove it`,
+          );
+        } else if (seen.has(address)) ctx.error(path, `${it} is already aux address ${q(seen.get(address)!)} of ${cidr.text}`);
+        else seen.set(address, name);
+      }
+    }
+  }
+};
+
 export const overlappingSubnets: Rule = (ctx) => {
   for (const shared of groupBy(parsedSubnets(ctx), (s) => s.network.parent).values()) {
     const earlier = firstOverlapping(shared, (a, b) => a.network !== b.network);
@@ -399,47 +456,93 @@ export const overlappingSubnets: Rule = (ctx) => {
 
 const FAMILY_KEY = { 4: 'ipv4', 6: 'ipv6' } as const;
 
+/**
+ * A static address written for a network's endpoint or host access, checked against the network's
+ * subnets: its canonical text and subnet, or null when it is an error (reported).
+ */
+function staticAddress(
+  ctx: RuleContext,
+  n: NetworkConfig,
+  subnetsOf: Map<string, ParsedSubnet[]>,
+  family: Family,
+  written: string,
+  path: YamlPath,
+): { text: string; home: ParsedSubnet } | null {
+  const key = FAMILY_KEY[family];
+  const addr = parseAddress(written, family);
+  if (addr.error !== null) {
+    ctx.error(path, addr.error);
+    return null;
+  }
+  const mine = (subnetsOf.get(n.name) ?? []).filter((s) => s.cidr.family === family);
+  if (mine.length === 0) {
+    ctx.error(path, `network ${q(n.name)} has no IPv${family} subnet, so ${key} ${q(written)} cannot be given`);
+    return null;
+  }
+  const home = mine.find((s) => within(addr.ok, s.cidr));
+  if (!home) {
+    ctx.error(
+      path,
+      `${key} ${q(written)} is outside the IPv${family} subnets of network ${q(n.name)} (${list(mine.map((s) => s.cidr.text))})`,
+    );
+    return null;
+  }
+  const text = canonical(addr.ok);
+  const reserved: Array<[string | null, string]> = [
+    [isPointToPoint(home.cidr) ? null : networkAddress(home.cidr), 'the network address'],
+    [broadcastAddress(home.cidr), 'the broadcast address'],
+    [n.subnets[home.index]?.gateway ?? null, 'the gateway'],
+  ];
+  const clash = reserved.find(([a]) => a === text);
+  if (clash) {
+    ctx.error(path, `${key} ${q(written)} is ${clash[1]} of ${home.cidr.text}`);
+    return null;
+  }
+  const aux = n.subnets[home.index]?.auxAddresses.find((a) => a.address === text);
+  if (aux) {
+    ctx.error(path, `${key} ${q(written)} is aux address ${q(aux.name)} of ${home.cidr.text} (${aux.at}), which no endpoint may have`);
+    return null;
+  }
+  return { text, home };
+}
+
 export const staticAddresses: Rule = (ctx) => {
   const subnetsOf = groupBy(parsedSubnets(ctx), (s) => s.network.name);
-  const taken = new Map<string, string>(); // parent|address → endpoint
+  const taken = new Map<string, string>(); // parent|address → endpoint, or host access
+  for (const n of ctx.config.networks) {
+    for (const family of [4, 6] as Family[]) {
+      const key = FAMILY_KEY[family];
+      const given = ctx.input.networks[n.name]?.host_access;
+      const written = typeof given === 'object' ? given[key] : undefined;
+      if (written === undefined) continue;
+      const ok = staticAddress(ctx, n, subnetsOf, family, written, ['networks', n.name, 'host_access', key]);
+      if (ok) taken.set(`${n.parent}|${ok.text}`, `the host access of network ${q(n.name)}`);
+    }
+  }
   for (const { e, n } of attached(ctx)) {
     for (const family of [4, 6] as Family[]) {
       const key = FAMILY_KEY[family];
       const written = ctx.input.endpoints[e.name]?.[key];
       if (written === undefined) continue;
       const path = ['endpoints', e.name, key];
-      const addr = parseAddress(written, family);
-      if (addr.error !== null) {
-        ctx.error(path, addr.error);
-        continue;
-      }
-      const mine = (subnetsOf.get(n.name) ?? []).filter((s) => s.cidr.family === family);
-      if (mine.length === 0) {
-        ctx.error(path, `network ${q(n.name)} has no IPv${family} subnet, so ${key} ${q(written)} cannot be given`);
-        continue;
-      }
-      const home = mine.find((s) => within(addr.ok, s.cidr));
-      if (!home) {
-        ctx.error(
+      const ok = staticAddress(ctx, n, subnetsOf, family, written, path);
+      if (!ok) continue;
+      const { text, home } = ok;
+      const subnet = n.subnets[home.index];
+      // Where the gateway is no route's next hop it is only kept out of automatic assignment. Docker
+      // refuses a container's --ip on it; vlannet accepts it with a warning, because vlannet 0.1
+      // handed that address out (a file may pin the address an endpoint got), a file the daemon runs
+      // must not turn invalid on an upgrade, and nothing answers that address there: no route
+      // points at it, and on an internal network there is nothing else on the link.
+      if (subnet && subnet.gateway === null && subnet.reservedGateway === text) {
+        ctx.warn(
           path,
-          `${key} ${q(written)} is outside the IPv${family} subnets of network ${q(n.name)} (${list(mine.map((s) => s.cidr.text))})`,
+          `${key} ${q(written)} is the gateway address ${home.cidr.text} reserves, which Docker refuses for a container; accepted, since it is no route's next hop ${unroutedWords(n) ?? 'here'}`,
         );
-        continue;
-      }
-      const text = canonical(addr.ok);
-      const reserved: Array<[string | null, string]> = [
-        [isPointToPoint(home.cidr) ? null : networkAddress(home.cidr), 'the network address'],
-        [broadcastAddress(home.cidr), 'the broadcast address'],
-        [n.subnets[home.index]?.gateway ?? null, 'the gateway'],
-      ];
-      const clash = reserved.find(([a]) => a === text);
-      if (clash) {
-        ctx.error(path, `${key} ${q(written)} is ${clash[1]} of ${home.cidr.text}`);
-        continue;
       }
       const other = taken.get(`${n.parent}|${text}`);
-      if (other) ctx.error(path, `${key} ${q(written)} is already endpoint ${q(other)}'s, on the same parent ${q(n.parent)}`);
-      else taken.set(`${n.parent}|${text}`, e.name);
+      if (other) ctx.error(path, `${key} ${q(written)} is already ${other}'s, on the same parent ${q(n.parent)}`);
+      else taken.set(`${n.parent}|${text}`, `endpoint ${q(e.name)}`);
     }
   }
 };
@@ -487,10 +590,43 @@ export const hostLinkNames: Rule = (ctx) => {
   for (const v of ctx.config.vlans) if (!seen.has(v.name) || v.source === 'vlans') seen.set(v.name, `vlan ${q(v.name)}`);
   for (const n of ctx.config.networks)
     if (n.parentKind === 'dummy') claim(n.parent, `the dummy link of network ${q(n.name)}`, ['networks', n.name], true);
+  for (const n of ctx.config.networks) {
+    if (!n.hostAccess) continue;
+    const given = ctx.input.networks[n.name]?.host_access;
+    const written = typeof given === 'object' && given.ifname !== undefined;
+    const path = written ? ['networks', n.name, 'host_access', 'ifname'] : ['networks', n.name, 'host_access'];
+    claim(n.hostAccess.ifname, `the host access of network ${q(n.name)}`, path, !written);
+  }
   for (const e of ctx.config.endpoints) {
     if (e.netns !== null) continue;
     const written = ctx.input.endpoints[e.name]?.ifname !== undefined;
     claim(e.ifname, `endpoint ${q(e.name)} in netns host`, written ? ['endpoints', e.name, 'ifname'] : ['endpoints', e.name], !written);
+  }
+};
+
+/** Host access: where it can work, and under a valid name (its addresses are staticAddresses'). */
+export const hostAccess: Rule = (ctx) => {
+  for (const n of ctx.config.networks) {
+    if (!n.hostAccess) continue;
+    const path = ['networks', n.name, 'host_access'];
+    if (n.internal) {
+      ctx.error(path, `network ${q(n.name)} is internal: isolated on its own dummy link, it has no parent the host could reach it over`);
+    } else if (n.driver === 'macvlan' && n.mode !== 'bridge') {
+      ctx.error(
+        path,
+        `host access needs macvlan mode bridge: in mode ${n.mode} the kernel does not pass frames between the host's link and the endpoints${n.mode === 'vepa' ? ' (vepa sends them to the switch, which must hairpin them)' : ''}`,
+      );
+    } else if (n.driver === 'ipvlan' && n.mode !== 'l2') {
+      ctx.error(
+        path,
+        `host access needs ipvlan mode l2; in mode ${n.mode} the host reaches the endpoints by routes through the parent's address, as the upstream routes vlannet prints say`,
+      );
+    }
+    const given = ctx.input.networks[n.name]?.host_access;
+    if (typeof given === 'object' && given.ifname !== undefined) {
+      const problem = ifnameProblem(given.ifname);
+      if (problem) ctx.error([...path, 'ifname'], problem);
+    }
   }
 };
 
@@ -551,11 +687,13 @@ export const RULES: Record<string, Rule> = {
   vlanMtus,
   passthru,
   subnets,
+  auxAddresses,
   overlappingSubnets,
   staticAddresses,
   endpointNetworks,
   endpointInterfaces,
   hostLinkNames,
+  hostAccess,
   defaultRoutes,
   macAddresses,
 };

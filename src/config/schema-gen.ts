@@ -95,19 +95,37 @@ export function jsonSchema(): Json {
   // modes (zod's enum) would have editors propose l2 on a macvlan network.
   delete at(nProps, 'mode').enum;
   state(nProps, 'subnets', { default: [] });
+  // Host access: true, or its name and addresses (rules hostAccess, hostLinkNames, staticAddresses).
+  const hostAccess = at(nProps, 'host_access');
+  hostAccess.default = false;
+  const chosen = (hostAccess.anyOf as Json[]).find((b) => b.type === 'object')!;
+  const hProps = at(chosen, 'properties');
+  state(hProps, 'ifname', { maxLength: IFNAME_MAX_BYTES, pattern: IFNAME_PATTERN });
+  state(hProps, 'ipv4', { pattern: IPV4_PATTERN });
+  state(hProps, 'ipv6', { pattern: IPV6_PATTERN });
   const subnet = at(nProps, 'subnets', 'items');
   const sProps = at(subnet, 'properties');
   state(sProps, 'subnet', { pattern: either(IPV4_CIDR_PATTERN, IPV6_CIDR_PATTERN) });
   state(sProps, 'gateway', { pattern: either(IPV4_PATTERN, IPV6_PATTERN) });
   state(sProps, 'ip_range', { pattern: either(IPV4_CIDR_PATTERN, IPV6_CIDR_PATTERN) });
-  // The gateway and ip_range are of the subnet's family (rule subnets).
+  // Aux addresses: addresses, by a name that is not empty (rule auxAddresses).
+  const aux = at(sProps, 'aux_addresses');
+  state(aux, 'propertyNames', { minLength: 1 });
+  state(aux, 'additionalProperties', { pattern: either(IPV4_PATTERN, IPV6_PATTERN) });
+  // The gateway, ip_range and aux addresses are of the subnet's family (rules subnets, auxAddresses).
   subnet.allOf = [
     [IPV4_CIDR_PATTERN, IPV4_PATTERN],
     [IPV6_CIDR_PATTERN, IPV6_PATTERN],
   ].map(([cidr, address]) =>
     when(
       { properties: { subnet: { type: 'string', pattern: cidr } }, required: ['subnet'] },
-      { properties: { gateway: { type: 'string', pattern: address }, ip_range: { type: 'string', pattern: cidr } } },
+      {
+        properties: {
+          gateway: { type: 'string', pattern: address },
+          ip_range: { type: 'string', pattern: cidr },
+          aux_addresses: { type: 'object', additionalProperties: { type: 'string', pattern: address } },
+        },
+      },
     ),
   );
   network.allOf = [

@@ -55,15 +55,43 @@ export const SubnetInput = described(
     subnet: described(text('a CIDR'), 'The subnet in CIDR notation, IPv4 or IPv6, host bits clear, e.g. `192.168.50.0/24`. Required.'),
     gateway: described(
       z.optional(text('an address')),
-      'The gateway address (no prefix), inside the subnet (IPv6 may also be link-local fe80::/10). ' +
-        'Default: the first usable address of the subnet; none for ipvlan l3/l3s, internal networks, /31 and /127 (ignored with a warning when given there).',
+      'The gateway address (no prefix), inside the subnet (IPv6 may also be link-local fe80::/10); no endpoint gets it automatically. ' +
+        'Default: the first usable address of the subnet; none for /31, /32, /127 and /128. ' +
+        "On ipvlan l3/l3s and internal networks it is no route's next hop, only reserved, as Docker's IPAM does (a warning says so when it is given there).",
     ),
     ip_range: described(
       z.optional(text('a CIDR')),
       'Pool inside the subnet for automatic addresses, in CIDR notation. Default: the whole subnet.',
     ),
+    aux_addresses: described(
+      z.optional(
+        z.record(text('a name'), text('an address'), {
+          error: (i) => `expected a map of names to addresses (router: 192.168.50.254), got ${show(i.input)}`,
+        }),
+      ),
+      "Addresses of other devices (a router, a printer) that no endpoint gets, automatically or as its ipv4/ipv6, by name, as Docker's " +
+        '`--aux-address NAME=ADDRESS`: each inside the subnet (ip_range or not), not its network, broadcast or gateway address. Default: none.',
+    ),
   }),
   'One subnet of a network.',
+);
+
+export const HostAccessInput = described(
+  z.strictObject({
+    ifname: described(
+      z.optional(text('an interface name')),
+      "Its name in vlannet's own namespace. Default: vh- and the network's name (shortened with a hash to 15 bytes).",
+    ),
+    ipv4: described(
+      z.optional(text('an IPv4 address')),
+      "The host's IPv4 address on the network (no prefix). Default: automatic, from the network's first IPv4 subnet, as an endpoint's.",
+    ),
+    ipv6: described(
+      z.optional(text('an IPv6 address')),
+      "The host's IPv6 address on the network (no prefix). Default: automatic, from the network's first IPv6 subnet.",
+    ),
+  }),
+  'Host access with a chosen name or addresses.',
 );
 
 export const NetworkInput = described(
@@ -93,6 +121,17 @@ export const NetworkInput = described(
     subnets: described(
       z.optional(z.array(SubnetInput, { error: (i) => `expected a list of subnets, got ${show(i.input)}` })),
       'IPv4 and IPv6 subnets of the network. Default: none (endpoints get no addresses).',
+    ),
+    host_access: described(
+      z.optional(
+        z.union([z.boolean(), HostAccessInput], {
+          error: (i) => `expected true, false or a map (ifname, ipv4, ipv6), got ${show(i.input)}`,
+        }),
+      ),
+      'Let the host reach the endpoints (the kernel does not pass frames between a parent and its macvlan or ipvlan children): ' +
+        "vlannet keeps a link of the network's driver in its own namespace on the parent, with an address of the network and a route to " +
+        'each endpoint through it; endpoints reach the host at that address. macvlan bridge or ipvlan l2 networks with a parent. ' +
+        'true, or a map to choose its name and addresses. Default: false.',
     ),
   }),
   'A macvlan or ipvlan network. The key is the network name ([A-Za-z0-9_.-]+).',

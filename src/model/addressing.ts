@@ -4,6 +4,9 @@
 // the kernel shows: static addresses first, then kept ones, then the lowest free address of the
 // first pool that has one and that no link anywhere holds (an address must never answer twice on
 // the LAN), endpoints taken in name order. From an empty kernel the result is the file's alone.
+// As in Docker's IPAM, every subnet but a point-to-point one reserves a gateway (by default its
+// first usable address, so the first automatic one is the second), internal and ipvlan l3/l3s
+// ones too where no route goes through it, and its aux addresses.
 //
 // Address math goes through ip-address only. Addresses are compared as bigints; each pool keeps a
 // cursor that only moves forward, so allocating N endpoints is linear in N (plus skipped addresses).
@@ -57,13 +60,27 @@ export interface Addressing {
   diagnostics: Diagnostic[];
 }
 
-/** A subnet's numbers: its bounds, the addresses no endpoint may get, and its pool's cursor. */
+/**
+ * Why an address is held back from automatic assignment though an endpoint may still have it: the
+ * gateway a subnet reserves where it is no route's next hop, or an aux address.
+ */
+interface Withheld {
+  what: string;
+  /** An endpoint that already holds it keeps it (true), or gives it up (false). */
+  keep: boolean;
+}
+
+/** A subnet's numbers: its bounds, the addresses no endpoint may get, those withheld, and its pool's cursor. */
 class Pool {
   readonly first: bigint;
   readonly last: bigint;
+  /** The network, broadcast and gateway (a route's next hop) addresses: no endpoint gets one. */
   readonly reserved = new Set<bigint>();
+  /** Never handed out automatically; see Withheld. */
+  readonly withheld = new Map<bigint, Withheld>();
   readonly prefixLength: number;
   private cursor: bigint;
+  private readonly start: bigint;
   private readonly end: bigint;
 
   constructor(readonly subnet: SubnetConfig) {
@@ -76,6 +93,18 @@ class Pool {
     if (!pointToPoint) this.reserved.add(this.first);
     if (!pointToPoint && subnet.family === 4) this.reserved.add(this.last);
     if (subnet.gateway) this.reserved.add(ipOf(subnet.gateway).bigInt());
+    // The gateway that is no route's next hop (internal, ipvlan l3/l3s) answers nowhere: an endpoint
+    // that holds it (vlannet 0.1 handed it out) keeps it. An aux address is another device's (a
+    // router, a printer): an endpoint holding it gives it up, as it gives up an address that becomes
+    // the gateway or another endpoint's static one, for an address must never answer twice.
+    if (subnet.reservedGateway !== null && subnet.reservedGateway !== subnet.gateway) {
+      this.withheld.set(ipOf(subnet.reservedGateway).bigInt(), { what: `the gateway address ${subnet.cidr} reserves`, keep: true });
+    }
+    for (const aux of subnet.auxAddresses) {
+      const n = numberOf(aux.address);
+      if (n === null || !this.contains(n) || this.reserved.has(n) || this.withheld.has(n)) continue; // the config's rules say why
+      this.withheld.set(n, { what: `aux address ${aux.name} of ${subnet.cidr}`, keep: false });
+    }
     let start = this.first;
     let end = this.last;
     if (subnet.ipRange) {
@@ -86,6 +115,7 @@ class Pool {
       end = range.endAddress().bigInt() < end ? range.endAddress().bigInt() : end;
     }
     this.cursor = start;
+    this.start = start;
     this.end = end;
   }
 
@@ -93,13 +123,37 @@ class Pool {
     return n >= this.first && n <= this.last;
   }
 
-  /** The lowest address at or after the cursor that is neither reserved nor used; null when none is left. */
+  /** The lowest address at or after the cursor that is neither reserved, withheld nor used; null when none is left. */
   next(used: Set<bigint>): bigint | null {
     while (this.cursor <= this.end) {
       const n = this.cursor;
       this.cursor += 1n;
-      if (!this.reserved.has(n) && !used.has(n)) return n;
+      if (!this.reserved.has(n) && !this.withheld.has(n) && !used.has(n)) return n;
     }
+    return null;
+  }
+
+  /** The highest free address of the pool (cursor untouched): a host access link's, out of the endpoints' way. */
+  highest(used: Set<bigint>): bigint | null {
+    for (let n = this.end; n >= this.cursor; n--) {
+      if (!this.reserved.has(n) && !this.withheld.has(n) && !used.has(n)) return n;
+    }
+    return null;
+  }
+
+  /** How many aux addresses lie in the pool (ip_range, or the whole subnet): for the message of an exhausted pool. */
+  auxInPool(): number {
+    let count = 0;
+    for (const [n, w] of this.withheld) if (!w.keep && n >= this.start && n <= this.end) count++;
+    return count;
+  }
+}
+
+/** An address as a number, or null when it is not one (the config's rules report it). */
+function numberOf(text: string): bigint | null {
+  try {
+    return addressNumber(text);
+  } catch {
     return null;
   }
 }
@@ -115,11 +169,39 @@ function familyName(family: Family): string {
 }
 
 /** Addresses on owned endpoint links, by endpoint name (the name in the link's owner mark). */
+/**
+ * The name a network's host access is allocated under, beside its endpoints: one no endpoint can
+ * have (names are [A-Za-z0-9_.-]+).
+ */
+export function hostAccessKey(network: string): string {
+  return `host_access(${network})`;
+}
+
+/** The host access of `network` as the allocator sees it: a member of the network in vlannet's own namespace. */
+function hostAccessMember(network: NetworkConfig): EndpointConfig | null {
+  const h = network.hostAccess;
+  if (!h) return null;
+  const name = hostAccessKey(network.name);
+  return {
+    name,
+    network: network.name,
+    netns: null,
+    ifname: h.ifname,
+    ipv4: h.ipv4,
+    ipv6: h.ipv6,
+    mac: null,
+    defaultRoute: false,
+    at: h.at,
+    path: h.path,
+  };
+}
+
 function observedByEndpoint(observed: ObservedState): Map<string, AddressState[]> {
   const endpointOf = new Map<string, string>();
   for (const link of observed.links) {
     const mark = ownerOf(link);
     if (mark?.role === 'endpoint') endpointOf.set(`${link.netns ?? ''}\0${link.name}`, mark.name);
+    if (mark?.role === 'shim') endpointOf.set(`${link.netns ?? ''}\0${link.name}`, hostAccessKey(mark.name));
   }
   const held = observed.addresses.filter((a) => endpointOf.has(`${a.netns ?? ''}\0${a.link}`));
   return groupBy(held, (a) => endpointOf.get(`${a.netns ?? ''}\0${a.link}`)!);
@@ -144,7 +226,8 @@ export function allocateAddresses(config: Config, observed: ObservedState): Addr
 
   const held = heldAddresses(observed);
   for (const network of config.networks) {
-    const members = endpoints.filter((ep) => ep.network === network.name);
+    const shim = hostAccessMember(network);
+    const members = [...(shim ? [shim] : []), ...endpoints.filter((ep) => ep.network === network.name)];
     for (const family of FAMILIES) {
       const subnets = network.subnets.filter((s) => s.family === family);
       allocateFamily(network, family, subnets, members, kept, held, give, diagnostics);
@@ -237,6 +320,13 @@ function allocateFamily(
         path: `${ep.path}.${field}`,
         message: `${text} is the network, broadcast or gateway address of ${pool.subnet.cidr}`,
       });
+    } else if (pool.withheld.get(n)?.keep === false) {
+      diagnostics.push({
+        severity: 'error',
+        at: ep.at,
+        path: `${ep.path}.${field}`,
+        message: `${text} is ${pool.withheld.get(n)!.what}, which no endpoint may have`,
+      });
     } else if (other !== undefined) {
       diagnostics.push({
         severity: 'error',
@@ -258,6 +348,18 @@ function allocateFamily(
       const n = addressNumber(a.address);
       const pool = poolOf(n);
       if (!pool || pool.reserved.has(n) || used.has(n)) continue;
+      const withheld = pool.withheld.get(n);
+      if (withheld) {
+        diagnostics.push({
+          severity: 'warning',
+          at: ep.at,
+          path: ep.path,
+          message: withheld.keep
+            ? `endpoint ${ep.name} keeps ${a.address}, though it is ${withheld.what} (as Docker's IPAM does; vlannet 0.1 handed it out): once freed, it is not handed out again`
+            : `endpoint ${ep.name} gives up ${a.address}, now ${withheld.what}, for another address: an address must never answer twice`,
+        });
+        if (!withheld.keep) continue;
+      }
       record(ep, n, pool, 'observed');
       found = true;
       break;
@@ -268,8 +370,20 @@ function allocateFamily(
   // 3. The lowest free address of the first pool that has one, and that the kernel shows nowhere.
   const taken = new Set(used.keys());
   for (const n of held) taken.add(n);
+  // Host access takes the highest free address, so that endpoints are numbered as Docker numbers containers.
+  const shimKey = hostAccessKey(network.name);
+  const waiting = pending.filter((ep) => ep.name !== shimKey);
+  const shim = pending.find((ep) => ep.name === shimKey);
+  if (shim) {
+    const pool = pools.find((x) => x.highest(taken) !== null);
+    const n = pool?.highest(taken) ?? null;
+    if (pool && n !== null) {
+      taken.add(n);
+      record(shim, n, pool, 'automatic');
+    } else waiting.unshift(shim); // reported below, as an endpoint's would be
+  }
   let p = 0;
-  for (const ep of pending) {
+  for (const ep of waiting) {
     let n: bigint | null = null;
     for (; p < pools.length; p++) {
       n = pools[p]!.next(taken);
@@ -277,11 +391,12 @@ function allocateFamily(
     }
     if (n === null) {
       const s = subnets[0]!;
+      const aux = pools.reduce((sum, pool) => sum + pool.auxInPool(), 0);
       diagnostics.push({
         severity: 'error',
         at: s.at,
         path: s.path,
-        message: `no free ${familyName(family)} address left for endpoint ${ep.name} in network ${network.name} (${subnets.map((x) => x.ipRange ?? x.cidr).join(', ')})`,
+        message: `no free ${familyName(family)} address left for endpoint ${ep.name} in network ${network.name} (${subnets.map((x) => x.ipRange ?? x.cidr).join(', ')}${aux ? `, where aux_addresses hold ${aux} back` : ''})`,
       });
       continue;
     }

@@ -2,8 +2,8 @@
 // hold, with Docker's macvlan/ipvlan semantics. Pure: reads the observed state only to keep
 // addresses, to see which parents exist and which names are taken by links vlannet does not own.
 
-import { hostAddressOn } from './address.js';
-import { allocateAddresses } from './addressing.js';
+import { hostAddressOn, isLinkLocal } from './address.js';
+import { allocateAddresses, hostAccessKey } from './addressing.js';
 import { groupBy } from './collections.js';
 import { isUnfinished, markFor, ownerOf } from './owner.js';
 import {
@@ -265,6 +265,8 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     }
   }
 
+  hostAccess(config, observed, addressing, claim, refusedKind, { addresses, routes }, diagnostics);
+
   for (const o of observed.orphans ?? []) {
     const pid = o.users[0]?.pid;
     diagnostics.push({
@@ -282,6 +284,96 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
   const namespaces = [...new Set(config.endpoints.map((e) => e.netns).filter((n): n is string => n !== null))].sort();
   const desired: DesiredState = { namespaces, links: desiredLinks, addresses, routes, upstreamRoutes: upstreamRoutes(config, observed) };
   return { desired, diagnostics };
+}
+
+/**
+ * Each network's host access: a link of the network's driver in vlannet's own namespace on the
+ * parent (macvlan bridge, or ipvlan l2 as the network's), with its address as a host address (/32,
+ * /128: no prefix route, so the host's own route to the rest of the subnet keeps its parent), and a
+ * route to each endpoint's address through it. The host then reaches every endpoint from that
+ * address, and the endpoints reach the host at it. A macvlan or ipvlan network without it, on a
+ * parent that holds a host address, gets a warning: the host cannot reach those endpoints.
+ */
+function hostAccess(
+  config: Config,
+  observed: ObservedState,
+  addressing: ReturnType<typeof allocateAddresses>,
+  claim: (spec: LinkSpec, object: string, at: string, path: string) => boolean,
+  refusedKind: (kind: LinkKind, at: string, path: string, what: string) => void,
+  out: { addresses: AddressState[]; routes: RouteState[] },
+  diagnostics: Diagnostic[],
+): void {
+  for (const n of [...config.networks].sort(byName)) {
+    const h = n.hostAccess;
+    if (!h) {
+      const hostAddress =
+        n.parentKind !== 'dummy' && observed.addresses.some((a) => a.netns === null && a.link === n.parent && !isLinkLocal(a.address));
+      const reachable = config.endpoints.some((e) => e.network === n.name && e.netns !== null);
+      if (hostAddress && reachable && (n.driver === 'macvlan' ? n.mode === 'bridge' : n.mode === 'l2')) {
+        diagnostics.push({
+          severity: 'warning',
+          at: n.at,
+          path: n.path,
+          message: `the host cannot reach the endpoints of network ${n.name}: the kernel passes no frames between ${n.parent}, which holds the host's address, and its ${n.driver} children; add host_access: true to reach them through a link of vlannet's own`,
+        });
+      }
+      continue;
+    }
+    if (n.internal || (n.driver === 'macvlan' ? n.mode !== 'bridge' : n.mode !== 'l2')) continue; // the config's rules say why
+    const identity = { role: 'shim', name: n.name } as const;
+    const got = addressing.byEndpoint.get(hostAccessKey(n.name)) ?? {};
+    const alias = markFor(identity, { kind: n.driver, parent: n.parent });
+    const spec: LinkSpec =
+      n.driver === 'macvlan'
+        ? {
+            netns: null,
+            name: h.ifname,
+            parent: n.parent,
+            mtu: n.mtu,
+            up: true,
+            identity,
+            alias,
+            ipv6Disabled: got[6] === undefined,
+            kind: 'macvlan',
+            mode: 'bridge',
+            mac: null,
+          }
+        : {
+            netns: null,
+            name: h.ifname,
+            parent: n.parent,
+            mtu: n.mtu,
+            up: true,
+            identity,
+            alias,
+            ipv6Disabled: got[6] === undefined,
+            kind: 'ipvlan',
+            mode: 'l2',
+            flag: n.flag,
+            mac: null,
+          };
+    if (!claim(spec, `the host access of network ${n.name}`, h.at, h.path)) continue;
+    refusedKind(n.driver, h.at, h.path, `the host access of network ${n.name}`);
+    for (const family of [4, 6] as Family[]) {
+      const a = got[family];
+      if (!a) continue;
+      const host = family === 4 ? 32 : 128;
+      out.addresses.push({ netns: null, link: h.ifname, family, address: a.address, prefixLength: host });
+      for (const e of config.endpoints) {
+        if (e.network !== n.name || e.netns === null) continue;
+        const to = addressing.byEndpoint.get(e.name)?.[family];
+        if (to)
+          out.routes.push({
+            netns: null,
+            family,
+            dst: `${to.address}/${host}`,
+            gateway: null,
+            dev: h.ifname,
+            protocol: VLANNET_ROUTE_PROTOCOL,
+          });
+      }
+    }
+  }
 }
 
 /** ipvlan l3/l3s: the routes upstream routers need to reach the subnets through this host. */

@@ -4,6 +4,7 @@
 //   vlannet:endpoint/web1 macvlan@eth0.50     an endpoint link (kind @ parent)
 //   vlannet:vlan/eth0.50 vlan@eth0#50         an 802.1q link (parent # vlan id)
 //   vlannet:dummy/net1 dummy                  the dummy parent of an isolated network
+//   vlannet:shim/lan macvlan@eth0             a network's host access, in vlannet's own namespace
 //   vlannet:netns/web1                        on the loopback of a namespace vlannet created
 //
 // A link counts as vlannet's only when the mark parses AND the link's kind, parent and vlan id are
@@ -24,7 +25,7 @@ export interface OwnerMark {
 }
 
 const PREFIX = 'vlannet:';
-const MARK = /^vlannet:(endpoint|vlan|dummy)\/(\S+) ([a-z0-9]+)(?:@(\S+?))?(?:#(\d+))?$/;
+const MARK = /^vlannet:(endpoint|vlan|dummy|shim)\/(\S+) ([a-z0-9]+)(?:@(\S+?))?(?:#(\d+))?$/;
 
 export function formatMark(m: OwnerMark): string {
   const parent = m.parent !== null ? `@${m.parent}` : '';

@@ -71,8 +71,17 @@ export interface SubnetConfig {
   family: Family;
   /** Gateway address (no prefix), or null when the network has no gateway (internal, ipvlan l3/l3s, /31, /127). */
   gateway: string | null;
+  /**
+   * The address reserved as the gateway, never handed out automatically: `gateway` where there is
+   * one; on internal and ipvlan l3/l3s networks the gateway written (when inside the subnet) or the
+   * first usable address, which is no route's next hop there (Docker's IPAM reserves a gateway on
+   * every network). Null where nothing is held back (/31, /32, /127, /128).
+   */
+  reservedGateway: string | null;
   /** Pool for automatic addresses (canonical CIDR), or null for the whole subnet. */
   ipRange: string | null;
+  /** Addresses automatic assignment never hands out (Docker's --aux-address NAME=ADDRESS), as written, in order. */
+  auxAddresses: { name: string; address: string; at: string }[];
   at: string;
   path: string;
 }
@@ -88,6 +97,24 @@ interface NetworkBase {
   internal: boolean;
   mtu: number | null;
   subnets: SubnetConfig[];
+  /** A link of vlannet's own in its own namespace on the parent, through which the host reaches the endpoints (null: none). */
+  hostAccess: HostAccessConfig | null;
+  at: string;
+  path: string;
+}
+
+/**
+ * `host_access`: the "shim" everyone adds by hand to Docker's macvlan networks. The kernel does not
+ * pass frames between a macvlan (or ipvlan) parent and its children, so the host cannot reach its
+ * own endpoints over the parent; a sibling link in the host's namespace can, with a host route to
+ * each endpoint through it.
+ */
+export interface HostAccessConfig {
+  /** Its name in vlannet's own namespace. */
+  ifname: string;
+  /** Static addresses (no prefix), or null: automatic from the network's pool, like an endpoint's. */
+  ipv4: string | null;
+  ipv6: string | null;
   at: string;
   path: string;
 }
@@ -230,8 +257,9 @@ export type LinkKind = 'macvlan' | 'ipvlan' | 'vlan' | 'dummy';
 
 /** Which object of the config a link is: its identity, whatever its name or namespace (model/owner.ts). */
 export interface LinkIdentity {
-  role: 'endpoint' | 'vlan' | 'dummy';
-  /** Endpoint name, vlan link name or network name. */
+  /** shim: a network's host access (HostAccessConfig), in vlannet's own namespace. */
+  role: 'endpoint' | 'vlan' | 'dummy' | 'shim';
+  /** Endpoint name, vlan link name or network name (dummy, shim). */
   name: string;
 }
 

@@ -15,7 +15,7 @@
 //     "format_version": "1",
 //     "changes": [                      // in stage order
 //       {
-//         "object": "endpoint.web1",    // stable object address: netns.NAME, vlan.NAME,
+//         "object": "endpoint.web1",    // stable object address: netns.NAME, vlan.NAME, shim.NETWORK,
 //                                       // dummy.NETWORK, endpoint.NAME, endpoint.NAME.ipv4|ipv6,
 //                                       // endpoint.NAME.route4|route6
 //         "change": "create",           // create | update | delete | replace (a replace is several

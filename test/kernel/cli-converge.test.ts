@@ -185,4 +185,46 @@ endpoints:
   }
 });
 
+test('show --as-config writes a file that plans to nothing on the kernel it came from', () => {
+  const w = new World();
+  try {
+    w.veth('eth0');
+    w.veth('eth1');
+    const file = w.config(`version: 1
+vlans:
+  trunk40: { parent: eth0, id: 40, mtu: 1400 }
+networks:
+  lan50:
+    driver: macvlan
+    parent: eth0.50
+    subnets: [{ subnet: 192.168.50.0/24, gateway: 192.168.50.254 }, { subnet: "2001:db8:50::/64" }]
+  storage: { driver: macvlan, parent: trunk40, mode: private, mtu: 1300, subnets: [{ subnet: 10.40.0.0/24 }] }
+  routed: { driver: ipvlan, parent: eth1, mode: l3, subnets: [{ subnet: 10.1.0.0/24 }, { subnet: 10.2.0.0/24 }] }
+  isolated: { driver: ipvlan, mode: l3, subnets: [{ subnet: 10.99.0.0/24 }, { subnet: 10.98.0.0/24 }] }
+endpoints:
+  adopt-web1: { network: lan50 }
+  adopt-web2: { network: lan50 }
+  adopt-db: { network: storage, netns: adopt-web1, ifname: net1, default_route: false }
+  adopt-probe: { network: lan50, netns: host, ifname: mv-probe }
+  adopt-app: { network: routed }
+  adopt-iso1: { network: isolated }
+  adopt-iso2: { network: isolated, ipv4: 10.98.0.7 }
+`);
+    apply(file);
+    const shown = vlannet('show', '--as-config');
+    assert.is(shown.status, 0, shown.stderr);
+    assert.is(shown.stderr, '', 'nothing it cannot reproduce');
+    const adopted = w.config(shown.stdout, 'adopted.yaml');
+    const doc = parseConfig(shown.stdout);
+    assert.equal(Object.keys(doc.vlans ?? {}), ['eth0.50', 'trunk40']);
+    assert.equal(doc.networks?.isolated?.internal, true, 'an internal network keeps its name (its dummy link says it)');
+    assert.is(doc.endpoints?.['adopt-probe']?.netns, 'host');
+    const planned = vlannet('plan', '-f', adopted, '--detailed-exitcode');
+    assert.is(planned.status, 0, `the adopted file plans to nothing:\n${shown.stdout}\n${planned.stdout}${planned.stderr}`);
+    assert.is(vlannet('show', '--as-config', '--json').status, 1, '--as-config with --json is a usage error');
+  } finally {
+    w.cleanup();
+  }
+});
+
 test.run();

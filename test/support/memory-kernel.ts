@@ -199,6 +199,8 @@ export class MemoryKernel implements Kernel {
         if (this.addresses.some((x) => x.netns === a.netns && x.link === a.link && x.address === a.address))
           this.fail('EEXIST', 'address exists', op);
         this.addresses.push(clone(a));
+        // As the kernel: an IPv4 host address (/32) makes no prefix route.
+        if (a.family === 4 && a.prefixLength === 32) return;
         this.routes.push({
           netns: a.netns,
           family: a.family,
@@ -344,7 +346,7 @@ export class MemoryKernel implements Kernel {
       l.up = set.up;
       if (set.up) {
         for (const a of this.addresses) {
-          if (a.netns !== netns || a.link !== name || a.family !== 4) continue;
+          if (a.netns !== netns || a.link !== name || a.family !== 4 || a.prefixLength === 32) continue;
           this.routes.push({
             netns,
             family: 4,

@@ -48,16 +48,22 @@ export function randomConfig(r: Rng): Config {
     const third = r.int(2);
     const subnets = [subnet(`10.${i}.${third}.0/${r.pick([24, 28])}`, l3 || r.chance(0.2) ? null : `10.${i}.${third}.1`)];
     if (r.chance(0.4)) subnets.push(subnet(`fd00:${i}::/64`, l3 ? null : `fd00:${i}::1`));
+    const mode = driver === 'macvlan' ? r.pick(['bridge', 'private', 'vepa']) : (shared.mode as 'l2');
+    const reachable = !dummy && (mode === 'bridge' || (driver === 'ipvlan' && mode === 'l2'));
     networks.push(
       network(`n${i}`, {
         driver,
         parent,
         parentKind: dummy ? 'dummy' : /\./.test(parent) ? 'vlan' : 'link',
         internal: dummy,
-        mode: driver === 'macvlan' ? r.pick(['bridge', 'private', 'vepa']) : (shared.mode as 'l2'),
+        mode,
         flag: driver === 'ipvlan' ? (shared.flag as 'bridge') : null,
         mtu: r.pick([null, null, 1400, 1500]),
         subnets,
+        hostAccess:
+          reachable && r.chance(0.3)
+            ? { ifname: `vh-n${i}`, ipv4: null, ipv6: null, at: 'vlannet.yaml:9:5', path: `networks.n${i}.host_access` }
+            : null,
       }),
     );
   }

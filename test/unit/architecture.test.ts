@@ -17,8 +17,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   apply: ['plan', 'model', 'errors'],
   kernel: ['model', 'errors'],
   control: ['plan', 'model', 'errors'],
+  import: ['model', 'config', 'errors'],
   daemon: ['apply', 'config', 'control', 'kernel', 'plan', 'report', 'model', 'errors'],
-  cli: ['apply', 'config', 'control', 'daemon', 'kernel', 'plan', 'report', 'model', 'errors'],
+  cli: ['apply', 'config', 'control', 'daemon', 'import', 'kernel', 'plan', 'report', 'model', 'errors'],
 };
 /** Packages that only the kernel adapter loads. */
 const KERNEL_ONLY = ['koffi', 'netlink'];

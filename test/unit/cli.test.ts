@@ -42,7 +42,7 @@ function vlannet(program: string[], ...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const COMMANDS = ['validate', 'plan', 'apply', 'show', 'destroy', 'daemon', 'status', 'completion'];
+const COMMANDS = ['validate', 'plan', 'apply', 'show', 'destroy', 'daemon', 'status', 'import', 'completion'];
 
 /** Compare with test/fixtures/cli/NAME; UPDATE_GOLDEN=1 writes it instead. */
 function golden(name: string, text: string): void {

@@ -72,7 +72,7 @@ test('bash-completion is installed (scripts/setup.sh installs it)', () => {
 });
 
 test('commands', () => {
-  assert.equal(complete('vlannet '), ['apply', 'completion', 'daemon', 'destroy', 'help', 'plan', 'show', 'status', 'validate']);
+  assert.equal(complete('vlannet '), ['apply', 'completion', 'daemon', 'destroy', 'help', 'import', 'plan', 'show', 'status', 'validate']);
   assert.equal(complete('vlannet st'), ['status']);
   assert.equal(complete('vlannet help d'), ['daemon', 'destroy']);
 });

@@ -73,6 +73,63 @@ test('gateways: first usable by default, none in l3/l3s, internal, /31 and /127;
   assert.equal(gw(3), ['10.4.0.254', 'fe80::1'], 'an IPv6 gateway may be link-local');
 });
 
+test('reserved gateways: the gateway where there is one, else the one written inside the subnet or the first usable; none on /31, /32, /127, /128', () => {
+  const c = load(
+    y(
+      'version: 1',
+      'networks:',
+      '  a: { driver: macvlan, parent: eth0, subnets: [{ subnet: 192.168.50.0/24 }, { subnet: "2001:db8:4::/64", gateway: "fe80::1" }, { subnet: 10.9.9.0/31 }] }',
+      '  b: { driver: ipvlan, parent: eth1, mode: l3s, subnets: [{ subnet: 10.2.0.0/24 }, { subnet: 10.2.1.0/24, gateway: 10.2.1.254 }, { subnet: 10.2.2.0/24, gateway: 10.9.0.1 }] }',
+      '  c: { driver: ipvlan, subnets: [{ subnet: 10.3.0.0/24 }, { subnet: "2001:db8:3::/64" }, { subnet: 10.3.1.0/31, gateway: 10.3.1.1 }, { subnet: 10.3.2.1/32 }] }',
+      '  d: { driver: ipvlan, parent: eth2, mode: l3, subnets: [{ subnet: "2001:db8:5::/127" }, { subnet: "2001:db8:6::1/128" }] }',
+    ),
+  );
+  const reserved = (n: number) => c.networks[n]!.subnets.map((s) => [s.gateway, s.reservedGateway]);
+  assert.equal(reserved(0), [
+    ['192.168.50.1', '192.168.50.1'],
+    ['fe80::1', 'fe80::1'],
+    [null, null],
+  ]);
+  assert.equal(reserved(1), [
+    [null, '10.2.0.1'],
+    [null, '10.2.1.254'],
+    [null, '10.2.2.1'],
+  ]);
+  assert.equal(reserved(2), [
+    [null, '10.3.0.1'],
+    [null, '2001:db8:3::1'],
+    [null, null],
+    [null, null],
+  ]);
+  assert.equal(reserved(3), [
+    [null, null],
+    [null, null],
+  ]);
+});
+
+test('aux addresses: in the order written, canonical, with where each is; none by default', () => {
+  const c = load(
+    y(
+      'version: 1',
+      'networks:',
+      '  n:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: "2001:db8:50::/64"',
+      '        aux_addresses:',
+      '          router: "2001:0DB8:50::00fe"',
+      '          printer: "2001:db8:50::fd"',
+      '      - subnet: 10.0.0.0/24',
+    ),
+  );
+  assert.equal(c.networks[0]!.subnets[0]!.auxAddresses, [
+    { name: 'router', address: '2001:db8:50::fe', at: 't.yaml:9:19' },
+    { name: 'printer', address: '2001:db8:50::fd', at: 't.yaml:10:20' },
+  ]);
+  assert.equal(c.networks[0]!.subnets[1]!.auxAddresses, []);
+});
+
 test('addresses and subnets are canonical; MACs lower case', () => {
   const c = load(
     y(

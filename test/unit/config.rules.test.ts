@@ -477,7 +477,7 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
       { at: 't.yaml:6:18', path: 'endpoints.e1.network', contains: 'expected a network name (a string), got a list' },
     ],
   },
-  'gateway in ipvlan l3 mode is a warning': {
+  'gateway in ipvlan l3 mode is a warning: no next hop, only reserved': {
     yaml: y(
       V,
       'networks:',
@@ -493,7 +493,230 @@ const cases: Record<string, { yaml: string; expect: Expect[] }> = {
       {
         at: 't.yaml:9:18',
         path: 'networks.n1.subnets[0].gateway',
-        contains: 'gateway "10.0.0.1" is ignored in l3 mode',
+        contains:
+          'gateway "10.0.0.1" is no route\'s next hop in l3 mode (the default route points at the interface); it is only reserved: no endpoint gets it automatically, as with Docker\'s IPAM',
+        severity: 'warning',
+      },
+    ],
+  },
+  'gateway outside the subnet of an internal network, and on an l3s /31: ignored, with a warning saying what is reserved': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    subnets:',
+      '      - { subnet: 10.0.0.0/24, gateway: 10.0.1.1 }',
+      '  n2:',
+      '    driver: ipvlan',
+      '    parent: eth0',
+      '    mode: l3s',
+      '    subnets:',
+      '      - { subnet: 10.0.2.0/31, gateway: 10.0.2.1 }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:6:41',
+        path: 'networks.n1.subnets[0].gateway',
+        contains:
+          'gateway "10.0.1.1" is ignored on an internal network (no default route), and it is outside subnet 10.0.0.0/24; 10.0.0.1 is reserved as the gateway instead',
+        severity: 'warning',
+      },
+      {
+        at: 't.yaml:12:41',
+        path: 'networks.n2.subnets[0].gateway',
+        contains: 'gateway "10.0.2.1" is ignored in l3s mode (the default route points at the interface)',
+        severity: 'warning',
+      },
+    ],
+  },
+  'aux addresses outside the subnet, of the other family, or no address': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: 10.0.0.0/24',
+      '        aux_addresses:',
+      '          router: 10.0.1.254',
+      '          printer: 2001:db8::5',
+      '          scanner: 10.0.0.300',
+      '      - subnet: 2001:db8::/64',
+      '        aux_addresses: { nas: 10.0.0.5, tv: "2001:db8::5/64" }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:9:19',
+        path: 'networks.n1.subnets[0].aux_addresses.router',
+        contains: 'aux address "router" "10.0.1.254" is outside subnet 10.0.0.0/24',
+      },
+      {
+        at: 't.yaml:10:20',
+        path: 'networks.n1.subnets[0].aux_addresses.printer',
+        contains: 'aux address "printer": "2001:db8::5" is not an IPv4 address',
+      },
+      {
+        at: 't.yaml:11:20',
+        path: 'networks.n1.subnets[0].aux_addresses.scanner',
+        contains: 'aux address "scanner": "10.0.0.300" is not a valid IPv4 address',
+      },
+      {
+        at: 't.yaml:13:31',
+        path: 'networks.n1.subnets[1].aux_addresses.nas',
+        contains: 'aux address "nas": "10.0.0.5" is not an IPv6 address',
+      },
+      { at: 't.yaml:13:45', path: 'networks.n1.subnets[1].aux_addresses.tv', contains: 'aux address "tv": "2001:db8::5/64" has a prefix' },
+    ],
+  },
+  'aux addresses on the network, broadcast or gateway address, reserved or routed': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: 10.0.0.0/24',
+      '        aux_addresses: { a: 10.0.0.0, b: 10.0.0.255, c: 10.0.0.1 }',
+      '      - subnet: 2001:db8::/64',
+      '        gateway: 2001:db8::fe',
+      '        aux_addresses: { d: "2001:db8::", e: "2001:db8::fe", f: "2001:db8::1" }',
+      '  n2:',
+      '    driver: ipvlan',
+      '    parent: eth1',
+      '    mode: l3',
+      '    subnets: [{ subnet: 10.1.0.0/24, aux_addresses: { g: 10.1.0.1 } }]',
+    ),
+    expect: [
+      {
+        at: 't.yaml:8:29',
+        path: 'networks.n1.subnets[0].aux_addresses.a',
+        contains: 'aux address "a" "10.0.0.0" is the network address of 10.0.0.0/24',
+      },
+      {
+        at: 't.yaml:8:42',
+        path: 'networks.n1.subnets[0].aux_addresses.b',
+        contains: 'aux address "b" "10.0.0.255" is the broadcast address of 10.0.0.0/24',
+      },
+      {
+        at: 't.yaml:8:57',
+        path: 'networks.n1.subnets[0].aux_addresses.c',
+        contains: 'aux address "c" "10.0.0.1" is the gateway of 10.0.0.0/24, which is reserved already: remove it',
+      },
+      {
+        at: 't.yaml:11:29',
+        path: 'networks.n1.subnets[1].aux_addresses.d',
+        contains: 'aux address "d" "2001:db8::" is the network address of 2001:db8::/64',
+      },
+      {
+        at: 't.yaml:11:46',
+        path: 'networks.n1.subnets[1].aux_addresses.e',
+        contains: 'aux address "e" "2001:db8::fe" is the gateway of 2001:db8::/64',
+      },
+      {
+        at: 't.yaml:16:58',
+        path: 'networks.n2.subnets[0].aux_addresses.g',
+        contains:
+          'aux address "g" "10.1.0.1" is the gateway of 10.1.0.0/24 (no route\'s next hop in l3 mode (the default route points at the interface), but reserved all the same), which is reserved already: remove it',
+      },
+    ],
+  },
+  'aux addresses given twice (however written), or with an empty name': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: "2001:db8::/64"',
+      '        aux_addresses:',
+      '          router: "2001:db8::fe"',
+      '          printer: "2001:db8:0:0::fe"',
+      '          "": "2001:db8::fd"',
+    ),
+    expect: [
+      {
+        at: 't.yaml:10:20',
+        path: 'networks.n1.subnets[0].aux_addresses.printer',
+        contains: 'aux address "printer" "2001:db8:0:0::fe" is already aux address "router" of 2001:db8::/64',
+      },
+      {
+        at: 't.yaml:11:11',
+        path: 'networks.n1.subnets[0].aux_addresses.',
+        contains: 'aux address "2001:db8::fd" has an empty name: write NAME: ADDRESS, e.g. router: 2001:db8::fd',
+      },
+    ],
+  },
+  'aux_addresses that is not a map of addresses': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: macvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: [10.0.0.5] }] }',
+      '  n2: { driver: macvlan, parent: eth1, subnets: [{ subnet: 10.1.0.0/24, aux_addresses: { router: 5 } }] }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:3:88',
+        path: 'networks.n1.subnets[0].aux_addresses',
+        contains: 'expected a map of names to addresses (router: 192.168.50.254), got a list',
+      },
+      { at: 't.yaml:4:98', path: 'networks.n2.subnets[0].aux_addresses.router', contains: 'expected an address (a string), got 5' },
+    ],
+  },
+  'a static address on an aux address is an error at the endpoint': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1:',
+      '    driver: macvlan',
+      '    parent: eth0',
+      '    subnets:',
+      '      - subnet: 10.0.0.0/24',
+      '        aux_addresses: { router: 10.0.0.254 }',
+      'endpoints:',
+      '  e1: { network: n1, ipv4: 10.0.0.254 }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:10:28',
+        path: 'endpoints.e1.ipv4',
+        contains: 'ipv4 "10.0.0.254" is aux address "router" of 10.0.0.0/24 (t.yaml:8:34), which no endpoint may have',
+      },
+    ],
+  },
+  'a static address on the gateway an internal or l3 network reserves is accepted, with a warning': {
+    yaml: y(
+      V,
+      'networks:',
+      '  iso: { driver: ipvlan, subnets: [{ subnet: 10.0.0.0/24 }, { subnet: "2001:db8::/64" }] }',
+      '  l3: { driver: ipvlan, parent: eth0, mode: l3, subnets: [{ subnet: 10.1.0.0/24, gateway: 10.1.0.9 }] }',
+      'endpoints:',
+      '  e1: { network: iso, ipv4: 10.0.0.1, ipv6: "2001:db8::1" }',
+      '  e2: { network: l3, ipv4: 10.1.0.9 }',
+    ),
+    expect: [
+      {
+        at: 't.yaml:6:29',
+        path: 'endpoints.e1.ipv4',
+        contains:
+          'ipv4 "10.0.0.1" is the gateway address 10.0.0.0/24 reserves, which Docker refuses for a container; accepted, since it is no route\'s next hop on an internal network (no default route)',
+        severity: 'warning',
+      },
+      {
+        at: 't.yaml:6:45',
+        path: 'endpoints.e1.ipv6',
+        contains: 'ipv6 "2001:db8::1" is the gateway address 2001:db8::/64 reserves',
+        severity: 'warning',
+      },
+      { at: 't.yaml:4:91', path: 'networks.l3.subnets[0].gateway', contains: "is no route's next hop in l3 mode", severity: 'warning' },
+      {
+        at: 't.yaml:7:28',
+        path: 'endpoints.e2.ipv4',
+        contains:
+          'ipv4 "10.1.0.9" is the gateway address 10.1.0.0/24 reserves, which Docker refuses for a container; accepted, since it is no route\'s next hop in l3 mode',
         severity: 'warning',
       },
     ],

@@ -31,7 +31,8 @@ const watch = (...configs: Config[]) => [...new Set([...configs.flatMap(namespac
 
 /**
  * The kernel as the operator sees it: without ifindexes and kernel-chosen MACs, and with each
- * automatic address as its subnet only (which address an endpoint holds depends on its history).
+ * automatic address as its subnet only (which address an endpoint holds depends on its history);
+ * a host address (/32, /128: host access, and its routes to each endpoint) as "automatic".
  */
 function picture(s: ObservedState, statics: ReadonlySet<string>): string[] {
   const macAddr = (l: { mac: string; kind: string }) => (l.kind === 'macvlan' && statics.has(l.mac) ? l.mac : '');
@@ -41,11 +42,20 @@ function picture(s: ObservedState, statics: ReadonlySet<string>): string[] {
       (l) =>
         `link ${l.netns}/${l.name} ${l.kind} ${l.parent} ${l.mode ?? ''} ${l.flag ?? ''} ${l.vlanId ?? ''} ${l.mtu} ${l.up} ${l.alias} ${l.ipv6Disabled ?? ''} ${macAddr(l)}`,
     ),
-    ...s.addresses.map(
-      (a) => `addr ${a.netns}/${a.link} ${statics.has(a.address) ? a.address : networkOf(a.address, a.prefixLength)}/${a.prefixLength}`,
-    ),
-    ...s.routes.map((r) => `route ${r.netns} ${r.family} ${r.dst} ${r.gateway} ${r.dev} ${r.protocol}`),
+    ...s.addresses.map((a) => `addr ${a.netns}/${a.link} ${automatic(a.address, a.prefixLength, statics)}/${a.prefixLength}`),
+    ...s.routes.map((r) => {
+      const [to, length] = r.dst.split('/');
+      const dst = length === undefined ? r.dst : `${automatic(to!, Number(length), statics)}/${length}`;
+      return `route ${r.netns} ${r.family} ${dst} ${r.gateway} ${r.dev} ${r.protocol}`;
+    }),
   ].sort();
+}
+
+/** An address as picture() shows it: itself when static, else its subnet (a host address: "automatic"). */
+function automatic(address: string, prefixLength: number, statics: ReadonlySet<string>): string {
+  if (statics.has(address)) return address;
+  const host = prefixLength === (address.includes(':') ? 128 : 32);
+  return host ? 'automatic' : networkOf(address, prefixLength);
 }
 
 /** The addresses and MACs the file gives (an endpoint given none keeps the ones it has). */

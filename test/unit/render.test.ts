@@ -181,7 +181,7 @@ test('compact keeps the upstream routes, the warnings and the summary of the ful
   const text = compact(plan);
   const lines = compactLines(text);
   assert.is(lines.length, 2);
-  assert.match(lines[0]!, /^ {2}\+ endpoint\.app {2}ipvlan l3 on eth0 in netns app, 192\.168\.110\.1\/24/);
+  assert.match(lines[0]!, /^ {2}\+ endpoint\.app {2}ipvlan l3 on eth0 in netns app, 192\.168\.110\.2\/24/);
   assert.match(lines[1]!, /^ {2}\+ endpoint\.db {3}ipvlan l3 on eth0 in netns db, 192\.168\.110\.50\/24/);
   const tail = (t: string) => t.slice(t.indexOf('Upstream routes'));
   assert.ok(tail(text).length > 100);

@@ -206,6 +206,50 @@ const BAD: Record<string, { yaml: string; at: string; validateAt?: string }> = {
     yaml: y(V, 'networks:', '  n1: { driver: macvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, ip_range: 10.0.0.16 }] }'),
     at: 'networks.n1.subnets[0].ip_range',
   },
+  'aux address that is no address': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: macvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: { router: 10.0.0.256 } }] }',
+    ),
+    at: 'networks.n1.subnets[0].aux_addresses.router',
+  },
+  'IPv6 aux address of an IPv4 subnet': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: macvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: { router: "fe80::1" } }] }',
+    ),
+    at: 'networks.n1.subnets[0].aux_addresses.router',
+  },
+  'IPv4 aux address of an IPv6 subnet': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: "2001:db8::/64", aux_addresses: { nas: 10.0.0.5 } }] }',
+    ),
+    at: 'networks.n1.subnets[0].aux_addresses.nas',
+  },
+  'aux address with a prefix': {
+    yaml: y(
+      V,
+      'networks:',
+      '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: { nas: 10.0.0.5/24 } }] }',
+    ),
+    at: 'networks.n1.subnets[0].aux_addresses.nas',
+  },
+  'aux address that is a number': {
+    yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: { nas: 5 } }] }'),
+    at: 'networks.n1.subnets[0].aux_addresses.nas',
+  },
+  'aux address with an empty name': {
+    yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: { "": 10.0.0.5 } }] }'),
+    at: 'networks.n1.subnets[0].aux_addresses.',
+  },
+  'aux_addresses as a list': {
+    yaml: y(V, 'networks:', '  n1: { driver: ipvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24, aux_addresses: [10.0.0.5] }] }'),
+    at: 'networks.n1.subnets[0].aux_addresses',
+  },
   'ipv4 999.1.1.1': { yaml: y(V, NET(), EP(', ipv4: 999.1.1.1')), at: 'endpoints.e1.ipv4' },
   'ipv4 with a leading zero': { yaml: y(V, NET(), EP(', ipv4: 10.0.0.05')), at: 'endpoints.e1.ipv4' },
   'ipv4 with a prefix': { yaml: y(V, NET(), EP(', ipv4: 10.0.0.5/24')), at: 'endpoints.e1.ipv4' },
@@ -343,6 +387,20 @@ const GOOD: Record<string, string> = {
     '  e1: { network: n1, ipv4: 10.255.255.1, ipv6: "2001:db8::0:a", mac: "02:AB:cd:00:00:01" }',
     '  e2: { network: n1, ipv4: 192.168.9.3, ipv6: "2001:db8:0:0:0:0:0:b" }',
     '  e3: { network: n1, netns: e1, ifname: eth1, ipv6: "::ffff:192.168.0.5", default_route: false }',
+  ),
+  'aux addresses in both families, inside ip_range or not, under any name': y(
+    V,
+    'networks:',
+    '  n1:',
+    '    driver: macvlan',
+    '    parent: eth0',
+    '    subnets:',
+    '      - subnet: 10.0.0.0/24',
+    '        ip_range: 10.0.0.128/25',
+    '        aux_addresses: { router: 10.0.0.254, old printer: 10.0.0.9, "1": 10.0.0.10, a.b-c_d: 10.0.0.11 }',
+    '      - subnet: "2001:db8::/64"',
+    '        aux_addresses: { router: "2001:db8::fe", mapped: "2001:db8::10.0.0.1" }',
+    '  n2: { driver: ipvlan, subnets: [{ subnet: 10.1.0.0/31, aux_addresses: { peer: 10.1.0.0 } }, { subnet: 10.2.0.0/24, aux_addresses: {} }] }',
   ),
   'gateways that are ignored with a warning': y(
     V,
@@ -551,7 +609,7 @@ for (const [place, config] of Object.entries(PLACES)) {
   });
 }
 
-test('addresses in an endpoint and a subnet: the schema never rejects what validate accepts', () => {
+test('addresses in an endpoint, a subnet and its aux addresses: the schema never rejects what validate accepts', () => {
   const wide = (extra: object) => ({
     version: 1,
     networks: { n1: { driver: 'macvlan', parent: 'eth0', subnets: [{ subnet: '0.0.0.0/0' }, { subnet: '::/0' }] } },
@@ -559,9 +617,15 @@ test('addresses in an endpoint and a subnet: the schema never rejects what valid
   });
   const r = random(14);
   for (const s of addressCorpus().filter(() => r.int(4) === 0)) {
+    const aux = (subnet: string) => ({
+      version: 1,
+      networks: { n1: { driver: 'macvlan', parent: 'eth0', subnets: [{ subnet, aux_addresses: { x: s } }] } },
+    });
     for (const js of [
       wide({ ipv4: s }),
       wide({ ipv6: s }),
+      aux('0.0.0.0/0'),
+      aux('::/0'),
       {
         version: 1,
         networks: { n1: { driver: 'macvlan', parent: 'eth0', subnets: [{ subnet: `${s}/${r.pick(['0', '24', '64', '128'])}` }] } },
@@ -601,6 +665,7 @@ test('every default the schema states is the one normalise fills in', () => {
     `/properties/networks = ${JSON.stringify(empty.networks.length === 0 ? {} : null)}`,
     `/properties/endpoints = ${JSON.stringify(empty.endpoints.length === 0 ? {} : null)}`,
     `${N}/properties/subnets = ${JSON.stringify(net('driver: macvlan, parent: eth0').subnets)}`,
+    `${N}/properties/host_access = ${JSON.stringify(net('driver: macvlan, parent: eth0').hostAccess !== null)}`,
     `${N}/allOf/0/then/properties/mode = ${JSON.stringify(net('driver: macvlan, parent: eth0').mode)}`,
     `${N}/allOf/1/then/properties/mode = ${JSON.stringify(net('driver: ipvlan, parent: eth0').mode)}`,
     `${N}/allOf/1/then/properties/flag = ${JSON.stringify(net('driver: ipvlan, parent: eth0').flag)}`,
