@@ -69,3 +69,20 @@ test('no two rooms import each other', () => {
 });
 
 test.run();
+
+test('no bundled module loads a package with import(): the bundle gives a CommonJS package only its default there', () => {
+  // esbuild turns `await import('yaml')` into a chunk whose only export is the package's default:
+  // `const { parse } = await import('yaml')` works from dist/src and fails from the bundle. A module
+  // that needs a package late is itself loaded late, and imports the package statically.
+  const BUILD_TIME_ONLY = new Set([path.join(SRC, 'cli', 'manual.ts')]); // not in the bundle: it makes man/
+  const offenders = sources(SRC)
+    .filter((f) => !BUILD_TIME_ONLY.has(f) && !f.endsWith('.d.ts'))
+    .flatMap((f) =>
+      // Loads, not types: `typeof import('json-diff')` names a type and loads nothing.
+      [...fs.readFileSync(f, 'utf8').matchAll(/(?<!typeof\s*)\bimport\s*\(\s*'([^'.][^']*)'/g)]
+        .map((m) => m[1]!)
+        .filter((spec) => !spec.startsWith('node:'))
+        .map((spec) => `${path.relative(SRC, f)}: import('${spec}')`),
+    );
+  assert.equal(offenders, []);
+});
