@@ -41,6 +41,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A saved plan no longer holds: the config file or the kernel changed since it was made. Nothing was changed. */
+export class StalePlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StalePlanError';
+  }
+}
+
 /** The kernel refused an operation. */
 export class KernelError extends Error {
   constructor(

@@ -12,6 +12,7 @@ import {
   LockBusyError,
   NetlinkError,
   SyscallError,
+  StalePlanError,
   UsageError,
   VerifyError,
 } from './errors.js';
@@ -34,7 +35,13 @@ export function reportError(error: unknown): ErrorReport {
     const [first, ...rest] = describeApplyError(error);
     return { lines: [`error: ${first}`, ...rest.map((l) => (l.startsWith(' ') ? l : `error: ${l}`))], exit: 1 };
   }
-  if (error instanceof UsageError || error instanceof VerifyError || error instanceof LockBusyError || error instanceof DaemonError) {
+  if (
+    error instanceof UsageError ||
+    error instanceof StalePlanError ||
+    error instanceof VerifyError ||
+    error instanceof LockBusyError ||
+    error instanceof DaemonError
+  ) {
     return { lines: [`error: ${error.message}`], exit: 1 };
   }
   if (error instanceof KernelError) {

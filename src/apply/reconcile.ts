@@ -7,9 +7,9 @@
 // next run's business, not a failure of this one. At a thousand endpoints this keeps the check
 // after adding one endpoint at the cost of reading and planning that one namespace.
 
-import { planWithDesired, planWithin } from '../plan/plan.js';
+import { desiredOrThrow, planWithDesired, planWithin } from '../plan/plan.js';
 import type { IncrementalPlanner } from '../plan/incremental.js';
-import { netnsOfOp, type Action, type Config, type Kernel, type Plan } from '../model/types.js';
+import { netnsOfOp, type Action, type Config, type DesiredState, type Kernel, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, VerifyError } from '../errors.js';
 import { guardNamespacesInUse, namespacesAtRisk } from '../plan/in-use.js';
 import { describeOp, reasonText } from '../plan/describe.js';
@@ -111,20 +111,73 @@ async function reconcileWith(
 
   const executed = await executePlan(kernel, plan.actions, opts);
   const t3 = performance.now();
+  const { observedAfter, scope } = await verify(kernel, namespaces, desired, executed);
+  const t4 = performance.now();
+  timings.executeMs = t3 - t2;
+  timings.verifyMs = t4 - t3;
+  planner?.applied(observedAfter, scope);
+  return { plan, executed, timings };
+}
+
+/**
+ * Observe again, in the namespaces the executed actions acted in, and check that nothing is left
+ * to do for `desired`; throws VerifyError otherwise.
+ */
+async function verify(
+  kernel: Kernel,
+  namespaces: string[],
+  desired: DesiredState,
+  executed: Action[],
+): Promise<{ observedAfter: ObservedState; scope: Set<string | null> }> {
   const scope = new Set(executed.map((a) => netnsOfOp(a.op)));
   // Outside vlannet's own namespace, a plan of some namespaces needs nothing from the others.
   const only = scope.has(null) ? undefined : (scope as Set<string>);
   const observedAfter = await kernel.observe(namespaces, { afterApply: true, ...(only ? { only } : {}) });
   const after = planWithin(desired, observedAfter, scope);
-  const t4 = performance.now();
-  timings.executeMs = t3 - t2;
-  timings.verifyMs = t4 - t3;
   if (after.actions.length > 0) {
     throw new VerifyError(
       after.actions,
       `the kernel does not match after apply; still to do:\n${after.actions.map((a) => `  ${a.object}: ${describeOp(a.op)} (${reasonText(a.reason)})`).join('\n')}`,
     );
   }
-  planner?.applied(observedAfter, scope);
+  return { observedAfter, scope };
+}
+
+/** A plan to save (`plan --out`): planned as a dry run plans, with the states it was computed from. */
+export async function planToSave(kernel: Kernel, config: Config): Promise<{ plan: Plan; desired: DesiredState; observed: ObservedState }> {
+  const observed = await kernel.observe(namespacesOf(config));
+  const { plan, desired } = planWithDesired(config, observed);
+  return { plan: await guardUsers(kernel, plan, { dryRun: true }), desired, observed };
+}
+
+/**
+ * Apply a saved plan (`apply PLANFILE`): observe, let `check` refuse (it throws) when the kernel
+ * is no longer as the plan was saved from, then execute exactly `actions`, and verify against
+ * `config` as reconcile does. Processes in namespaces the plan would remove are checked again: a
+ * saved plan is never rewritten (no --force), so such a plan is refused. The caller holds the lock.
+ */
+export async function applySaved(
+  kernel: Kernel,
+  config: Config,
+  actions: Action[],
+  check: (observed: ObservedState) => void,
+  opts: ReconcileOptions = {},
+): Promise<ReconcileResult> {
+  const namespaces = namespacesOf(config);
+  const t0 = performance.now();
+  const observed = await kernel.observe(namespaces);
+  const t1 = performance.now();
+  check(observed);
+  const { desired, warnings } = desiredOrThrow(config, observed);
+  const plan = await guardUsers(kernel, { actions, warnings, upstreamRoutes: desired.upstreamRoutes }, { force: false });
+  const t2 = performance.now();
+  opts.onPlan?.(plan);
+  const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };
+  if (actions.length === 0) return { plan, executed: [], timings };
+  const executed = await executePlan(kernel, actions, opts);
+  const t3 = performance.now();
+  await verify(kernel, namespaces, desired, executed);
+  timings.executeMs = t3 - t2;
+  timings.verifyMs = performance.now() - t3;
   return { plan, executed, timings };
 }

@@ -93,7 +93,10 @@ export async function validateCommand(o: ValidateOptions): Promise<number> {
   return 0;
 }
 
-export async function planCommand(o: PlanOptions): Promise<number> {
+export async function planCommand(planFile: string | undefined, o: PlanOptions): Promise<number> {
+  if (planFile !== undefined) return showSavedPlan(planFile, o);
+  if (o.check) throw new UsageError('--check checks a saved plan: vlannet plan --check PLANFILE');
+  if (o.out !== undefined) return savePlan(o);
   const file = await configFile(o.file);
   const served = o.observed === undefined && !o.destroy && !o.local ? await servedByDaemon('plan', file) : null;
   let plan: Plan;
@@ -156,7 +159,8 @@ function readObserved(file: string): ObservedState {
   return s as ObservedState;
 }
 
-export async function applyCommand(o: ApplyOptions): Promise<number> {
+export async function applyCommand(planFile: string | undefined, o: ApplyOptions): Promise<number> {
+  if (planFile !== undefined) return applySavedPlan(planFile, o);
   const file = await configFile(o.file);
   const served = o.local ? null : await servedByDaemon('apply', file, o.force === true);
   if (served) {
@@ -282,4 +286,128 @@ function applyData(r: ServedResult, daemonPid: number | null, file: string | nul
     executed: r.executed.map((a) => ({ object: a.object, change: a.change, op: a.op })),
     timingsMs: r.timings,
   };
+}
+
+// Saved plans (src/cli/saved.ts): plan --out, plan PLANFILE [--check], apply PLANFILE.
+
+/** Options that make no sense with a saved plan: a usage error naming them. */
+function refuseWithSaved(what: string, given: [string, unknown][]): void {
+  const bad = given.filter(([, v]) => v !== undefined && v !== false).map(([k]) => k);
+  if (bad.length) throw new UsageError(`${what} cannot be combined with ${bad.join(', ')}`);
+}
+
+/** `plan -f FILE --out PLANFILE`: plan in this process (never the daemon: see saved.ts), save, show. */
+async function savePlan(o: PlanOptions): Promise<number> {
+  refuseWithSaved('plan --out', [
+    ['--observed (a saved plan is of the kernel as it is)', o.observed],
+    ['--destroy', o.destroy],
+  ]);
+  const file = await configFile(o.file);
+  const { readConfigSource } = await import('../daemon/config-source.js');
+  const source = readConfigSource(file);
+  if (!source.ok) throw new UsageError(source.message);
+  const saved = await import('./saved.js');
+  const { config, warnings: fileWarnings } = await saved.loadText(source.text, file);
+  warnings.push(...fileWarnings);
+  const { planToSave } = await reconciler();
+  const { fingerprintScope } = await import('../plan/saved.js');
+  const kernel = await openKernel();
+  let block: ReturnType<typeof saved.savedBlock>;
+  let plan: Plan;
+  try {
+    const planned = await planToSave(kernel, config);
+    plan = planned.plan;
+    const subnets = config.networks.flatMap((n) => n.subnets.map((s) => s.cidr));
+    block = saved.savedBlock(file, source.text, plan, planned.observed, fingerprintScope(planned.desired, plan, subnets));
+  } finally {
+    kernel.close();
+  }
+  const diagnostics = takeWarnings(o.json === true, plan.warnings);
+  const doc = document('plan', { file: path.resolve(file), daemonPid: null, ...planData(plan), saved: block }, diagnostics);
+  saved.writeSavedPlan(o.out!, doc);
+  if (o.json) printJson(doc);
+  else {
+    out(renderPlan(planToJson(plan), { color: color(), compact: o.compact }));
+    out(`Saved the plan to ${o.out}: apply it with vlannet apply ${o.out}`);
+  }
+  return o.detailedExitcode && plan.actions.length > 0 ? 2 : 0;
+}
+
+/** `plan PLANFILE`: the saved plan, without the kernel; with --check, whether it still holds. */
+async function showSavedPlan(planFile: string, o: PlanOptions): Promise<number> {
+  refuseWithSaved('a saved plan (plan PLANFILE)', [
+    ['-f', o.file],
+    ['--out', o.out],
+    ['--observed', o.observed],
+    ['--destroy', o.destroy],
+    ['--local', o.local],
+  ]);
+  const saved = await import('./saved.js');
+  const planned = saved.readSavedPlan(planFile);
+  if (o.check) {
+    const { namespacesOf } = await reconciler();
+    const { config } = await saved.loadText(saved.currentConfigText(planned), planned.saved.configFile);
+    const kernel = await openKernel();
+    try {
+      saved.checkObserved(planned, await kernel.observe(namespacesOf(config)));
+    } finally {
+      kernel.close();
+    }
+  }
+  const { plan } = planned;
+  if (o.json) {
+    printJson(o.check ? { ...planned.document, current: true } : planned.document);
+  } else {
+    out(renderPlan(planToJson(plan), { color: color(), compact: o.compact }));
+    out(
+      `Saved by vlannet ${planned.saved.vlannetVersion} at ${planned.saved.createdAt} from ${planned.saved.configFile} ` +
+        `(revision ${planned.saved.configHash.slice(0, 12)}).`,
+    );
+    if (o.check) out('The plan is current: the config file and the kernel are as it was computed from.');
+  }
+  return o.detailedExitcode && plan.actions.length > 0 ? 2 : 0;
+}
+
+/** `apply PLANFILE`: exactly the saved actions, if the config file and the kernel still hold; else refused. */
+async function applySavedPlan(planFile: string, o: ApplyOptions): Promise<number> {
+  refuseWithSaved('apply PLANFILE', [
+    ['-f (the plan names its config file)', o.file],
+    ['--force (a saved plan runs as it was planned; apply -f FILE --force plans anew)', o.force],
+  ]);
+  const saved = await import('./saved.js');
+  const planned = saved.readSavedPlan(planFile);
+  const daemon = await daemonIdentity();
+  if (daemon) {
+    throw new DaemonError(
+      `the vlannet daemon (pid ${daemon.pid}) is running and enforces ${daemon.file}: a saved plan is not applied under it (it would undo or race it). Stop the daemon, or let it apply the file (vlannet apply -f ${planned.saved.configFile}).`,
+    );
+  }
+  const text = saved.currentConfigText(planned);
+  const file = planned.saved.configFile;
+  const { config, warnings: fileWarnings } = await saved.loadText(text, file);
+  warnings.push(...fileWarnings);
+  const json = o.json === true;
+  const { acquireLock } = await import('../kernel/flock.js');
+  const { applySaved } = await reconciler();
+  const lock = acquireLock('apply');
+  const kernel = await openKernel();
+  try {
+    const failAt = injectedFailure();
+    const result = await applySaved(kernel, config, planned.plan.actions, (observed) => saved.checkObserved(planned, observed), {
+      ...(failAt ? { failAt } : {}),
+      onPlan(plan) {
+        if (!json && plan.actions.length > 0) {
+          takeWarnings(false, plan.warnings);
+          out(renderPlan(planToJson(plan), { color: color() }));
+        }
+      },
+    });
+    if (json)
+      printJson(document('apply', { ...applyData(result, null, file), savedPlan: planFile }, takeWarnings(true, result.plan.warnings)));
+    else out(applySummary(result, 'Apply'));
+    return 0;
+  } finally {
+    kernel.close();
+    lock.release();
+  }
 }

@@ -12,8 +12,8 @@ const commands = () => import('./commands.js');
 
 const ACTIONS: Actions = {
   validate: async (o) => (await commands()).validateCommand(o),
-  plan: async (o) => (await commands()).planCommand(o),
-  apply: async (o) => (await commands()).applyCommand(o),
+  plan: async (planFile, o) => (await commands()).planCommand(planFile, o),
+  apply: async (planFile, o) => (await commands()).applyCommand(planFile, o),
   show: async (o) => (await import('./show.js')).showCommand(o),
   destroy: async (o) => (await commands()).destroyCommand(o),
   daemon: async (o) => (await import('./daemon.js')).daemonCommand(o),

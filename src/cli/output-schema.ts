@@ -29,7 +29,7 @@ const Diagnostic = d(
 
 const ErrorJson = d(
   z.object({
-    kind: z.enum(['config', 'usage', 'kernel', 'apply', 'verify', 'lock', 'daemon', 'system', 'bug']),
+    kind: z.enum(['config', 'usage', 'kernel', 'apply', 'verify', 'lock', 'daemon', 'stale', 'system', 'bug']),
     message: d(str(), 'The error as the command line prints it.'),
     errno: d(nullable(str()), 'The errno name (EBUSY, ENOENT …) when the kernel or the system refused.'),
   }),
@@ -112,10 +112,31 @@ const ValidateDocument = ok(
   '`vlannet validate --json`: the file is valid (warnings in diagnostics).',
 );
 
+const Saved = d(
+  z.looseObject({
+    config_file: d(str(), 'The config file the plan was computed from (absolute); apply reads it again.'),
+    config_hash: d(str(), "sha256 of the config file's bytes: its revision, as the daemon reports it."),
+    observed_fingerprint: d(str(), 'sha256 of the part of the kernel state the plan depends on (src/plan/saved.ts).'),
+    created_at: str(),
+    vlannet_version: str(),
+    scope: d(z.looseObject({}), 'What the fingerprint covers beyond what vlannet owns.'),
+    observed: d(z.looseObject({}), 'The fingerprinted state itself, to say what changed.'),
+    actions: d(z.array(z.looseObject({ op: z.looseObject({ op: str() }) })), 'The actions exactly as the executor runs them.'),
+    warnings: z.array(z.unknown()),
+  }),
+  'A saved plan (`plan --out PLANFILE`): what `apply PLANFILE` checks before it runs the actions.',
+);
+
 const PlanDocument = ok(
   'plan',
-  { file: nullable(str()), daemon_pid: d(nullable(int()), 'The daemon that answered, or null.'), ...planData },
-  '`vlannet plan --json`.',
+  {
+    file: nullable(str()),
+    daemon_pid: d(nullable(int()), 'The daemon that answered, or null.'),
+    ...planData,
+    saved: z.optional(Saved),
+    current: z.optional(d(z.literal(true), '`plan PLANFILE --check`: the saved plan still holds.')),
+  },
+  '`vlannet plan --json`, and a saved plan (`plan --out PLANFILE`, `plan PLANFILE`).',
 );
 
 const changeData = {
@@ -124,6 +145,7 @@ const changeData = {
   plan: Plan,
   executed: z.array(z.looseObject({ object: str(), change: str(), op: z.looseObject({ op: str() }) })),
   timings_ms: Timings,
+  saved_plan: z.optional(d(str(), '`apply PLANFILE`: the saved plan that was run.')),
 };
 const ApplyDocument = ok('apply', changeData, '`vlannet apply --json`: what was planned and executed.');
 const DestroyDocument = ok('destroy', changeData, '`vlannet destroy --json`.');

@@ -25,6 +25,7 @@ import {
   KernelError,
   LockBusyError,
   NetlinkError,
+  StalePlanError,
   SyscallError,
   UsageError,
   VerifyError,
@@ -41,7 +42,7 @@ export interface DiagnosticJson {
   message: string;
 }
 
-export type ErrorKind = 'config' | 'usage' | 'kernel' | 'apply' | 'verify' | 'lock' | 'daemon' | 'system' | 'bug';
+export type ErrorKind = 'config' | 'usage' | 'kernel' | 'apply' | 'verify' | 'lock' | 'daemon' | 'stale' | 'system' | 'bug';
 
 export interface ErrorJson {
   kind: ErrorKind;
@@ -103,6 +104,7 @@ function kindOf(error: unknown): ErrorKind {
   if (error instanceof VerifyError) return 'verify';
   if (error instanceof LockBusyError) return 'lock';
   if (error instanceof DaemonError) return 'daemon';
+  if (error instanceof StalePlanError) return 'stale';
   if (error instanceof KernelError || error instanceof NetlinkError) return 'kernel';
   return 'system';
 }

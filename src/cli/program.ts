@@ -31,6 +31,8 @@ export interface PlanOptions extends FileOptions {
   observed?: string;
   destroy?: boolean;
   detailedExitcode?: boolean;
+  out?: string;
+  check?: boolean;
 }
 export interface ApplyOptions extends FileOptions {
   json?: boolean;
@@ -68,8 +70,8 @@ export interface ImportOptions {
 /** What each command runs: main.ts loads the modules; the manual and completions pass stubs. */
 export interface Actions {
   validate(o: ValidateOptions): Promise<number>;
-  plan(o: PlanOptions): Promise<number>;
-  apply(o: ApplyOptions): Promise<number>;
+  plan(planFile: string | undefined, o: PlanOptions): Promise<number>;
+  apply(planFile: string | undefined, o: ApplyOptions): Promise<number>;
   show(o: ShowOptions): Promise<number>;
   destroy(o: DestroyOptions): Promise<number>;
   daemon(o: DaemonOptions): Promise<number>;
@@ -141,8 +143,10 @@ export function buildProgram(actions: Actions, exit: (code: number) => void): Co
     .summary('show what apply would change in the kernel')
     .description(
       'Read the kernel (in every namespace the config names) and print what apply would do: one block per object, with the ' +
-        'kernel operations and why. Changes nothing. When a daemon enforces the same file it answers, from its current reading of the kernel.',
+        'kernel operations and why. Changes nothing. When a daemon enforces the same file it answers, from its current reading of the kernel. ' +
+        'With PLANFILE, show a plan saved by --out instead.',
     )
+    .argument('[PLANFILE]', 'a plan saved by plan --out: show it (the kernel is read only with --check)')
     .addOption(fileOption('the config file to plan'))
     .addOption(new Option('--observed <STATE.json>', 'plan against a saved kernel state (from `show --json`) instead of the kernel'))
     .addOption(new Option('--destroy', 'plan the removal of everything vlannet owns'))
@@ -150,20 +154,32 @@ export function buildProgram(actions: Actions, exit: (code: number) => void): Co
     .addOption(new Option('--compact', 'one line per object'))
     .addOption(new Option('--detailed-exitcode', 'exit 2 when there are changes, 0 when none'))
     .addOption(localOption())
-    .action(run(actions.plan));
+    .addOption(new Option('--out <PLANFILE>', 'also save the plan, bound to the file and the kernel it was computed from'))
+    .addOption(new Option('--check', 'with PLANFILE: read the kernel and exit 1 if the saved plan is stale'))
+    .addHelpText(
+      'after',
+      `
+Saved plans: \`plan -f FILE --out PLANFILE\` saves the plan (computed in this process) with the
+revision of FILE and a fingerprint of the kernel state it was computed from; \`apply PLANFILE\`
+runs exactly that plan, or refuses (\`stale plan: ...\`, exit 1, nothing changed) when FILE or
+that state changed. \`plan PLANFILE\` shows a saved plan without reading the kernel.`,
+    )
+    .action(async (planFile: string | undefined, options: PlanOptions) => exit(await actions.plan(planFile, options)));
 
   program
     .command('apply')
     .summary('make the kernel match the config, verify it, roll back on failure')
     .description(
       'Plan, then change the kernel: everything new is made before anything old is removed, the result is read back and checked, ' +
-        'and a failure before the first removal is rolled back. Refused while a daemon enforces another file (it would undo this).',
+        'and a failure before the first removal is rolled back. Refused while a daemon enforces another file (it would undo this). ' +
+        'With PLANFILE, run the saved plan instead (refused while a daemon runs).',
     )
+    .argument('[PLANFILE]', 'a plan saved by plan --out: run exactly it, if its file and the kernel still hold')
     .addOption(fileOption('the config file to apply'))
     .addOption(jsonOption())
     .addOption(forceOption('also remove or replace endpoints in namespaces that processes still use'))
     .addOption(localOption())
-    .action(run(actions.apply));
+    .action(async (planFile: string | undefined, options: ApplyOptions) => exit(await actions.apply(planFile, options)));
 
   program
     .command('show')
