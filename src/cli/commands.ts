@@ -13,7 +13,7 @@ import { runDir } from '../kernel/run-dir.js';
 import { openKernel } from '../kernel/open.js';
 import type { ApplyOptions, DestroyOptions, PlanOptions, ValidateOptions } from './program.js';
 import { configFile, daemonIdentity } from './files.js';
-import { camelKeys, document, OUTPUT_FORMAT_VERSION, printJson } from './output.js';
+import { camelKeys, document, err, out, OUTPUT_FORMAT_VERSION, printJson } from './output.js';
 import { unreadable } from '../config/unreadable.js';
 import { OBSERVED_FORMAT_VERSION, type Config, type Diagnostic, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, formatDiagnostic } from '../errors.js';
@@ -22,8 +22,6 @@ const reconciler = () => import('../apply/reconcile.js');
 
 const EMPTY: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
 
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 const color = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 /** Warnings of the file read, for this command's output (stderr, or the JSON document's diagnostics). */

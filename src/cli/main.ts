@@ -56,12 +56,11 @@ function commandOf(argv: string[]): string {
 export async function report(error: unknown, command: string | null = null): Promise<number> {
   const { reportError } = await import('../report.js');
   const { lines, exit } = reportError(error);
+  const { err: say, failureDocument, printJson } = await import('./output.js');
   if (command !== null) {
-    const { failureDocument, printJson } = await import('./output.js');
     printJson(failureDocument(command, error, lines, exit === EXIT.bug));
     return exit;
   }
-  const say = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
   if (exit === EXIT.bug) {
     const stack = error instanceof Error && error.stack ? (await import('./stack.js')).mapStack(error.stack) : String(error);
     say(`internal error (this is a bug in vlannet; please report it with the output below):\n${stack}`);

@@ -117,6 +117,11 @@ function errnoOf(error: unknown): string | null {
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : null;
 }
 
+/** A line (or lines) for people on stdout, ending in a newline. */
+export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+/** The same on stderr. */
+export const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -7,12 +7,9 @@ import { routeText } from '../plan/describe.js';
 import type { Kernel, LinkState, ObservedState } from '../model/types.js';
 import { openKernel } from '../kernel/open.js';
 import { EXIT, type ShowOptions } from './program.js';
-import { document, printJson } from './output.js';
+import { document, err, out, printJson } from './output.js';
 import { configFile } from './files.js';
 import { formatDiagnostic, UsageError } from '../errors.js';
-
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 
 export async function showCommand(o: ShowOptions): Promise<number> {
   if (o.asConfig) return showAsConfig(o);

@@ -14,9 +14,11 @@ import {
   type Diagnostic,
   type EndpointConfig,
   type Family,
+  type LinkIdentity,
   type LinkKind,
   type LinkSpec,
   type LinkState,
+  type Netns,
   type NetworkConfig,
   type ObservedState,
   type RouteState,
@@ -192,39 +194,7 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
     if (!net) continue;
     const got = addressing.byEndpoint.get(ep.name) ?? {};
     const identity = { role: 'endpoint', name: ep.name } as const;
-    const alias = markFor(identity, { kind: net.driver, parent: net.parent });
-    const ipv6Disabled = got[6] === undefined;
-    // Written out per kind (no spread of a shared part, the keys in the order plan --json shows):
-    // this runs for every endpoint on every run of the daemon.
-    const spec: LinkSpec =
-      net.driver === 'macvlan'
-        ? {
-            netns: ep.netns,
-            name: ep.ifname,
-            parent: net.parent,
-            mtu: net.mtu,
-            up: true,
-            identity,
-            alias,
-            ipv6Disabled,
-            kind: 'macvlan',
-            mode: net.mode,
-            mac: ep.mac?.toLowerCase() ?? null,
-          }
-        : {
-            netns: ep.netns,
-            name: ep.ifname,
-            parent: net.parent,
-            mtu: net.mtu,
-            up: true,
-            identity,
-            alias,
-            ipv6Disabled,
-            kind: 'ipvlan',
-            mode: net.mode,
-            flag: net.flag,
-            mac: null,
-          };
+    const spec = memberLink(net, ep.netns, ep.ifname, identity, got[6] === undefined, ep.mac?.toLowerCase() ?? null);
     if (!claim(spec, `endpoint ${ep.name}`, ep.at, `${ep.path}.ifname`)) continue;
     refusedKind(net.driver, net.at, `${net.path}.driver`, `network ${net.name}`);
     if (!mtuChecked.has(net.name)) {
@@ -287,6 +257,38 @@ export function resolveDesired(config: Config, observed: ObservedState): Resolve
 }
 
 /**
+ * The link of a network's member in `netns`: an endpoint's, or the network's host access. Written
+ * out per kind (no spread of a shared part, the keys in the order plan --json shows): this runs
+ * for every endpoint on every run of the daemon.
+ */
+function memberLink(
+  net: NetworkConfig,
+  netns: Netns,
+  name: string,
+  identity: LinkIdentity,
+  ipv6Disabled: boolean,
+  mac: string | null,
+): LinkSpec {
+  const alias = markFor(identity, { kind: net.driver, parent: net.parent });
+  return net.driver === 'macvlan'
+    ? { netns, name, parent: net.parent, mtu: net.mtu, up: true, identity, alias, ipv6Disabled, kind: 'macvlan', mode: net.mode, mac }
+    : {
+        netns,
+        name,
+        parent: net.parent,
+        mtu: net.mtu,
+        up: true,
+        identity,
+        alias,
+        ipv6Disabled,
+        kind: 'ipvlan',
+        mode: net.mode,
+        flag: net.flag,
+        mac: null,
+      };
+}
+
+/**
  * Each network's host access: a link of the network's driver in vlannet's own namespace on the
  * parent (macvlan bridge, or ipvlan l2 as the network's), with its address as a host address (/32,
  * /128: no prefix route, so the host's own route to the rest of the subnet keeps its parent), and a
@@ -322,36 +324,8 @@ function hostAccess(
     if (n.internal || (n.driver === 'macvlan' ? n.mode !== 'bridge' : n.mode !== 'l2')) continue; // the config's rules say why
     const identity = { role: 'shim', name: n.name } as const;
     const got = addressing.byEndpoint.get(hostAccessKey(n.name)) ?? {};
-    const alias = markFor(identity, { kind: n.driver, parent: n.parent });
-    const spec: LinkSpec =
-      n.driver === 'macvlan'
-        ? {
-            netns: null,
-            name: h.ifname,
-            parent: n.parent,
-            mtu: n.mtu,
-            up: true,
-            identity,
-            alias,
-            ipv6Disabled: got[6] === undefined,
-            kind: 'macvlan',
-            mode: 'bridge',
-            mac: null,
-          }
-        : {
-            netns: null,
-            name: h.ifname,
-            parent: n.parent,
-            mtu: n.mtu,
-            up: true,
-            identity,
-            alias,
-            ipv6Disabled: got[6] === undefined,
-            kind: 'ipvlan',
-            mode: 'l2',
-            flag: n.flag,
-            mac: null,
-          };
+    // The network's mode is bridge (ipvlan: l2) here: host access works in no other.
+    const spec = memberLink(n, null, h.ifname, identity, got[6] === undefined, null);
     if (!claim(spec, `the host access of network ${n.name}`, h.at, h.path)) continue;
     refusedKind(n.driver, h.at, h.path, `the host access of network ${n.name}`);
     for (const family of [4, 6] as Family[]) {
