@@ -14,26 +14,9 @@ import { Daemon, type Timing } from '../../src/daemon/loop.js';
 import type { RunRecord } from '../../src/control/protocol.js';
 import { memoryLogger } from '../../src/daemon/log.js';
 import type { Notifier } from '../../src/daemon/sdnotify.js';
-import type { Config, KernelOp, LinkState } from '../../src/model/types.js';
+import type { Config, KernelOp } from '../../src/model/types.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
-import { link } from '../fixtures/plan/build.js';
-
-const ETH0: LinkState = link('eth0', { mac: '52:54:00:00:00:01' });
-
-function configText(endpoints: string[], extra = ''): string {
-  return `${[
-    'version: 1',
-    'networks:',
-    '  net1:',
-    '    driver: macvlan',
-    '    parent: eth0',
-    '    subnets:',
-    '      - subnet: 192.168.1.0/24',
-    'endpoints:',
-    ...endpoints.map((e) => `  ${e}:\n    network: net1`),
-    extra,
-  ].join('\n')}\n`;
-}
+import { configText, ETH0 } from '../support/daemon-world.js';
 
 interface World {
   dir: string;

@@ -2,7 +2,6 @@
 // socket (root-only, JSON), Prometheus metrics over HTTP, and journald-style log lines.
 
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import koffi from 'koffi';
@@ -16,11 +15,10 @@ import { createNotifier, sockaddrUn, watchdogInterval } from '../../src/daemon/s
 import { serveDaemon } from '../../src/daemon/status.js';
 import { queryStatus } from '../../src/control/protocol.js';
 import { memoryLogger } from '../../src/daemon/log.js';
-import type { LinkState } from '../../src/model/types.js';
 import { formatDiagnostic } from '../../src/errors.js';
 import { askDaemon, type ServedAnswer } from '../../src/control/protocol.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
-import { link } from '../fixtures/plan/build.js';
+import { ETH0, get } from '../support/daemon-world.js';
 import { renderStatus } from '../../src/cli/status.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vlannet-parts-'));
@@ -87,7 +85,6 @@ test('logs: `<N>` priorities under systemd, time and level otherwise, one line p
   assert.not.ok(underSystemd({}));
 });
 
-const ETH0: LinkState = link('eth0', { mac: '52:54:00:00:00:01' });
 const CONFIG =
   'version: 1\nnetworks:\n  net1:\n    driver: macvlan\n    parent: eth0\n    subnets:\n      - subnet: 192.168.1.0/24\nendpoints:\n  a:\n    network: net1\n';
 
@@ -224,20 +221,6 @@ test('control socket: plan and apply of the enforced file are answered by the da
   await server.close();
   await daemon.stop();
 });
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.on('data', (d) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 test('metrics: reconciles by result, actions by op, drift repairs, config validity, last success, endpoints', async () => {
   assert.equal(parseListen('127.0.0.1:9464'), { host: '127.0.0.1', port: 9464 });

@@ -5,7 +5,6 @@
 // documented in examples/prometheus/README.md.
 
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,44 +16,13 @@ import type { RunRecord } from '../../src/control/protocol.js';
 import { memoryLogger } from '../../src/daemon/log.js';
 import { Daemon } from '../../src/daemon/loop.js';
 import { serveMetrics } from '../../src/daemon/metrics.js';
-import type { LinkState } from '../../src/model/types.js';
-import { link } from '../fixtures/plan/build.js';
 import { MemoryKernel } from '../support/memory-kernel.js';
+import { configText, ETH0, get } from '../support/daemon-world.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = here.includes(`${path.sep}dist${path.sep}`) ? path.join(here, '..', '..', '..') : path.join(here, '..', '..');
 const ALERTS = path.join(root, 'examples', 'prometheus', 'vlannet-alerts.yml');
 const README = path.join(root, 'examples', 'prometheus', 'README.md');
-
-const ETH0: LinkState = link('eth0', { mac: '52:54:00:00:00:01' });
-
-function configText(endpoints: string[]): string {
-  return `${[
-    'version: 1',
-    'networks:',
-    '  net1:',
-    '    driver: macvlan',
-    '    parent: eth0',
-    '    subnets:',
-    '      - subnet: 192.168.1.0/24',
-    'endpoints:',
-    ...endpoints.map((e) => `  ${e}:\n    network: net1`),
-  ].join('\n')}\n`;
-}
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.on('data', (d) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 interface Scrape {
   text: string;
