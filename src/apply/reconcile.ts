@@ -7,7 +7,8 @@
 // next run's business, not a failure of this one. At a thousand endpoints this keeps the check
 // after adding one endpoint at the cost of reading and planning that one namespace.
 
-import { desiredOrThrow, planWithDesired, planWithin } from '../plan/plan.js';
+import { desiredOrThrow, planAgainst, planWithDesired, planWithin } from '../plan/plan.js';
+import { desiredFrom } from '../plan/restore.js';
 import type { IncrementalPlanner } from '../plan/incremental.js';
 import { netnsOfOp, type Action, type Config, type DesiredState, type Kernel, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, VerifyError } from '../errors.js';
@@ -68,8 +69,11 @@ export interface ReconcileOptions extends ExecuteOptions {
    * (src/plan/in-use.ts). Without it such a plan is refused (a dry run warns).
    */
   force?: boolean;
-  /** Called with the plan before anything is executed. */
-  onPlan?(plan: Plan): void;
+  /**
+   * Called with the plan, and the state it was planned from, before anything is executed; awaited
+   * (a trial records the state to come back to before it changes anything).
+   */
+  onPlan?(plan: Plan, observed: ObservedState): void | Promise<void>;
   /**
    * The daemon's: plan only the namespaces that changed since they last matched, and remember
    * what matches after this run. Not used for a dry run or a destroy (they plan everything).
@@ -102,7 +106,7 @@ async function reconcileWith(
   const { desired } = planned;
   const plan = await guardUsers(kernel, planned.plan, opts);
   const t2 = performance.now();
-  opts.onPlan?.(plan);
+  await opts.onPlan?.(plan, observed);
   const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };
   if (opts.dryRun || plan.actions.length === 0) {
     planner?.converged();
@@ -171,10 +175,34 @@ export async function applySaved(
   const { desired, warnings } = desiredOrThrow(config, observed);
   const plan = await guardUsers(kernel, { actions, warnings, upstreamRoutes: desired.upstreamRoutes }, { force: false });
   const t2 = performance.now();
-  opts.onPlan?.(plan);
+  await opts.onPlan?.(plan, observed);
   const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };
   if (actions.length === 0) return { plan, executed: [], timings };
   const executed = await executePlan(kernel, actions, opts);
+  const t3 = performance.now();
+  await verify(kernel, namespaces, desired, executed);
+  timings.executeMs = t3 - t2;
+  timings.verifyMs = performance.now() - t3;
+  return { plan, executed, timings };
+}
+
+/**
+ * Bring what vlannet owns back to exactly what `before` held (a trial that was not confirmed):
+ * observe, plan towards desiredFrom(before), execute, verify, as reconcile does. Namespaces in use
+ * do not stop it (as with --force: their links go first): a way back that could be refused is no
+ * way back. The caller holds the lock.
+ */
+export async function restore(kernel: Kernel, before: ObservedState, opts: ExecuteOptions = {}): Promise<ReconcileResult> {
+  const namespaces = before.namespaces.map((n) => n.name);
+  const t0 = performance.now();
+  const observed = await kernel.observe(namespaces);
+  const t1 = performance.now();
+  const desired = desiredFrom(before);
+  const plan = await guardUsers(kernel, planAgainst(desired, observed, []), { force: true });
+  const t2 = performance.now();
+  const timings: Timings = { observeMs: t1 - t0, planMs: t2 - t1, executeMs: 0, verifyMs: 0 };
+  if (plan.actions.length === 0) return { plan, executed: [], timings };
+  const executed = await executePlan(kernel, plan.actions, opts);
   const t3 = performance.now();
   await verify(kernel, namespaces, desired, executed);
   timings.executeMs = t3 - t2;

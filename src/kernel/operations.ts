@@ -156,7 +156,7 @@ export async function addLink(handles: Handles, spec: LinkSpec): Promise<void> {
 function addLinkNamed(handles: Handles, spec: LinkSpec, created: string): void {
   // In a namespace this process made, every link is known, and the next index is the one the
   // kernel would give. Asked for (`ip link add … index N`), it spares looking the new link up.
-  let index = spec.netns === null ? null : handles.nextIndex(spec.netns);
+  let index = spec.index ?? (spec.netns === null ? null : handles.nextIndex(spec.netns));
   const send = (parentIndex: number | null): void => {
     const attrs = new AttrWriter();
     attrs.string(IFLA.IFNAME, created);

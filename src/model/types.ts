@@ -275,6 +275,11 @@ interface LinkSpecBase {
   identity: LinkIdentity | null;
   /** true: disable IPv6 on it (the endpoint has no IPv6 address, as Docker does). */
   ipv6Disabled?: boolean;
+  /**
+   * The ifindex to create it with (`ip link add … index N`), when it must come back exactly as it
+   * was (a reverted trial, plan/restore.ts). A wish: if the index is taken, the kernel chooses.
+   */
+  index?: number;
 }
 
 /** A link vlannet owns: an endpoint (macvlan, ipvlan), a vlan, or an isolated network's dummy. */
@@ -288,7 +293,8 @@ export type LinkSpec =
     })
   | (LinkSpecBase & { kind: 'ipvlan'; parent: string; mode: IpvlanMode; flag: IpvlanFlag; mac: null })
   | (LinkSpecBase & { kind: 'vlan'; parent: string; vlanId: number; mac: null })
-  | (LinkSpecBase & { kind: 'dummy'; parent: null; mac: null });
+  /** A dummy's MAC is random unless given (given only to restore one exactly). */
+  | (LinkSpecBase & { kind: 'dummy'; parent: null; mac: string | null });
 
 /** The mode of a macvlan or ipvlan link (undefined for other kinds). */
 export function modeOf(l: LinkSpec): MacvlanMode | IpvlanMode | undefined {

@@ -56,7 +56,7 @@ const identity = (m: LinkIdentity) => `${m.role}/${m.name}`;
 const DUMMY_MTU = 1500;
 
 /** What an observed owned link is, as a LinkSpec (for link-del, so an undo can re-create it). */
-function specOf(l: LinkState): LinkSpec {
+export function specOf(l: LinkState): LinkSpec {
   const mark = ownerOf(l);
   const base = {
     netns: l.netns,

@@ -292,7 +292,8 @@ export class MemoryKernel implements Kernel {
     const link: LinkState = {
       netns: s.netns,
       name: s.name,
-      index: ns.nextIndex++,
+      // As the kernel does with `index N`: the index asked for when it is free, else the next one.
+      index: s.index !== undefined && ![...ns.links.values()].some((l) => l.index === s.index) ? s.index : ns.nextIndex++,
       kind: s.kind,
       parent: s.kind === 'dummy' ? null : s.parent,
       mtu: s.mtu ?? parent?.mtu ?? 1500,
@@ -310,6 +311,7 @@ export class MemoryKernel implements Kernel {
     if (s.kind === 'ipvlan') {
       this.ports.set(parent!.name, { mode: s.mode, flag: s.flag });
     }
+    ns.nextIndex = Math.max(ns.nextIndex, link.index + 1);
     ns.links.set(s.name, link);
   }
 
