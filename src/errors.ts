@@ -49,6 +49,14 @@ export class StalePlanError extends Error {
   }
 }
 
+/** A trial (apply --confirm-timeout) is in the way, or there is none to confirm or revert: nothing was changed. */
+export class TrialError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrialError';
+  }
+}
+
 /** The kernel refused an operation. */
 export class KernelError extends Error {
   constructor(

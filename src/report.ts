@@ -6,6 +6,7 @@
 import {
   ApplyError,
   DaemonError,
+  TrialError,
   DiagnosticsError,
   formatDiagnostic,
   KernelError,
@@ -40,7 +41,8 @@ export function reportError(error: unknown): ErrorReport {
     error instanceof StalePlanError ||
     error instanceof VerifyError ||
     error instanceof LockBusyError ||
-    error instanceof DaemonError
+    error instanceof DaemonError ||
+    error instanceof TrialError
   ) {
     return { lines: [`error: ${error.message}`], exit: 1 };
   }

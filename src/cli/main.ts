@@ -18,6 +18,8 @@ const ACTIONS: Actions = {
   destroy: async (o) => (await commands()).destroyCommand(o),
   daemon: async (o) => (await import('./daemon.js')).daemonCommand(o),
   status: async (o) => (await import('./status.js')).statusCommand(o),
+  confirm: async (o) => (await import('./trial.js')).endTrialCommand('confirm', o),
+  revert: async (o) => (await import('./trial.js')).endTrialCommand('revert', o),
   import: async (source, files, o) => (await import('./import.js')).importCommand(source, files, o),
   completion: async (shell) => (await import('./completion.js')).completionCommand(shell),
 };

@@ -29,7 +29,7 @@ const Diagnostic = d(
 
 const ErrorJson = d(
   z.object({
-    kind: z.enum(['config', 'usage', 'kernel', 'apply', 'verify', 'lock', 'daemon', 'stale', 'system', 'bug']),
+    kind: z.enum(['config', 'usage', 'kernel', 'apply', 'verify', 'lock', 'daemon', 'stale', 'trial', 'system', 'bug']),
     message: d(str(), 'The error as the command line prints it.'),
     errno: d(nullable(str()), 'The errno name (EBUSY, ENOENT …) when the kernel or the system refused.'),
   }),
@@ -139,6 +139,28 @@ const PlanDocument = ok(
   '`vlannet plan --json`, and a saved plan (`plan --out PLANFILE`, `plan PLANFILE`).',
 );
 
+const Trial = d(
+  z.looseObject({
+    id: str(),
+    state: z.enum(['pending', 'confirmed', 'reverted', 'revert-failed']),
+    file: d(str(), 'The config file tried.'),
+    started_at: str(),
+    timeout_ms: int(),
+    deadline: d(str(), 'When it is reverted unless confirmed (ISO 8601).'),
+    applied: z.boolean(),
+    daemon_pid: nullable(int()),
+    reverter: nullable(z.looseObject({ kind: z.enum(['systemd', 'process']) })),
+  }),
+  'A trial (`apply --confirm-timeout`): an apply reverted unless `vlannet confirm` comes before the deadline.',
+);
+
+const TrialDocument = (command: 'confirm' | 'revert') =>
+  ok(
+    command,
+    { outcome: z.enum(['confirmed', 'reverted', 'none']), message: str(), trial: nullable(Trial), daemon_pid: nullable(int()) },
+    `\`vlannet ${command} --json\`: what became of the trial.`,
+  );
+
 const changeData = {
   file: nullable(str()),
   daemon_pid: nullable(int()),
@@ -146,6 +168,7 @@ const changeData = {
   executed: z.array(z.looseObject({ object: str(), change: str(), op: z.looseObject({ op: str() }) })),
   timings_ms: Timings,
   saved_plan: z.optional(d(str(), '`apply PLANFILE`: the saved plan that was run.')),
+  trial: z.optional(d(nullable(Trial), '`apply --confirm-timeout`: the trial begun (null: nothing changed, so nothing to confirm).')),
 };
 const ApplyDocument = ok('apply', changeData, '`vlannet apply --json`: what was planned and executed.');
 const DestroyDocument = ok('destroy', changeData, '`vlannet destroy --json`.');
@@ -189,6 +212,7 @@ const StatusDocument = ok(
     failures: int(),
     plan: nullable(Plan),
     plan_error: nullable(str()),
+    trial: z.optional(d(nullable(Trial), 'The last trial since boot (pending, or how it ended), or null.')),
   },
   '`vlannet status --json` (its exit code says whether the daemon runs and is converged).',
 );
@@ -199,7 +223,17 @@ const FailureDocument = d(
 );
 
 export const OutputDocument = d(
-  z.union([ValidateDocument, PlanDocument, ApplyDocument, DestroyDocument, ShowDocument, StatusDocument, FailureDocument]),
+  z.union([
+    ValidateDocument,
+    PlanDocument,
+    ApplyDocument,
+    DestroyDocument,
+    ShowDocument,
+    StatusDocument,
+    TrialDocument('confirm'),
+    TrialDocument('revert'),
+    FailureDocument,
+  ]),
   'A document printed by `vlannet COMMAND --json`.',
 );
 

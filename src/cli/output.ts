@@ -26,6 +26,7 @@ import {
   LockBusyError,
   NetlinkError,
   StalePlanError,
+  TrialError,
   SyscallError,
   UsageError,
   VerifyError,
@@ -42,7 +43,7 @@ export interface DiagnosticJson {
   message: string;
 }
 
-export type ErrorKind = 'config' | 'usage' | 'kernel' | 'apply' | 'verify' | 'lock' | 'daemon' | 'stale' | 'system' | 'bug';
+export type ErrorKind = 'config' | 'usage' | 'kernel' | 'apply' | 'verify' | 'lock' | 'daemon' | 'stale' | 'trial' | 'system' | 'bug';
 
 export interface ErrorJson {
   kind: ErrorKind;
@@ -105,6 +106,7 @@ function kindOf(error: unknown): ErrorKind {
   if (error instanceof LockBusyError) return 'lock';
   if (error instanceof DaemonError) return 'daemon';
   if (error instanceof StalePlanError) return 'stale';
+  if (error instanceof TrialError) return 'trial';
   if (error instanceof KernelError || error instanceof NetlinkError) return 'kernel';
   return 'system';
 }

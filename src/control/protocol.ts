@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Action, Diagnostic, Plan } from '../model/types.js';
 import type { PlanJson } from '../plan/render.js';
 import { DaemonError } from '../errors.js';
+import type { TrialSummary } from './trial.js';
 
 export function controlSocketPath(dir: string): string {
   return path.join(dir, 'status.sock');
@@ -27,7 +28,21 @@ export type ControlRequest =
   /** `file`: the config file the command was given, as an absolute path. */
   | { command: 'plan'; file: string }
   /** `force`: this apply may remove endpoints in namespaces that processes use (links first). */
-  | { command: 'apply'; file: string; force?: boolean };
+  | { command: 'apply'; file: string; force?: boolean }
+  /** `vlannet apply --confirm-timeout`: apply `file` as a trial the daemon holds (TrialAnswer). */
+  | { command: 'try'; file: string; timeoutMs: number; force?: boolean }
+  /** `vlannet confirm` and `vlannet revert` of the trial the daemon holds (TrialAnswer). */
+  | { command: 'confirm' }
+  | { command: 'revert' };
+
+/**
+ * The daemon's answer to try, confirm and revert: `done` for try is the apply's ServedAnswer with
+ * the trial it began (null: nothing to change, no trial); the others say what became of the trial.
+ */
+export type TrialAnswer =
+  | (Exclude<ServedAnswer, { outcome: 'done' | 'declined' }> & { trial?: undefined })
+  | (Extract<ServedAnswer, { outcome: 'done' }> & { trial: TrialSummary | null })
+  | { outcome: 'confirmed' | 'reverted' | 'none' | 'refused'; message: string; trial: TrialSummary | null; pid: number };
 
 export interface IdentifyAnswer {
   pid: number;
@@ -156,7 +171,7 @@ export function askDaemon<T>(dir: string, request: ControlRequest, timeoutMs: nu
 // The status report: what `vlannet status` shows and `status --json` prints.
 
 /** Why a run happens; `cli`: `vlannet apply` asked the daemon (daemon/requests.ts). */
-export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry' | 'cli';
+export type Trigger = 'start' | 'config' | 'kernel' | 'overflow' | 'resync' | 'reload' | 'retry' | 'cli' | 'trial';
 
 export type RunResult = 'converged' | 'applied' | 'repaired' | 'failed' | 'no-config';
 
@@ -219,6 +234,8 @@ export interface StatusReport {
   /** What a run would do now (planToJson form); null when it could not be computed. */
   plan: PlanJson | null;
   planError: string | null;
+  /** The last trial since boot (apply --confirm-timeout): pending, or how it ended; null: none. */
+  trial?: TrialSummary | null;
 }
 
 /** Ask a running daemon for its report; null when no daemon listens. */

@@ -21,6 +21,8 @@ import type { Notifier } from './sdnotify.js';
 import { DEFAULT_TIMING, Scheduler, type Timing } from './scheduler.js';
 import { TrackedConfig, type GoodConfig } from './tracked-config.js';
 import { Requests, type RunOutcome } from './requests.js';
+import { Trials } from './trials.js';
+import { pendingMessage } from '../control/trial.js';
 
 export { DEFAULT_TIMING, type Timing } from './scheduler.js';
 
@@ -41,6 +43,10 @@ export interface DaemonOptions {
   observers?: DaemonObserver[];
   /** Remove endpoints from namespaces processes still use (their links first); else such a run fails. */
   force?: boolean;
+  /** The run directory, where a trial is recorded (src/control/trial.ts); without it the daemon takes no trials. */
+  runDir?: string;
+  /** How to run vlannet, to arm a trial's reverter outside the daemon (its backstop); null: none. */
+  trialCommand?: string[] | null;
   /** Replaceable for tests of the scheduler alone. */
   reconcile?: typeof realReconcile;
   now?(): number;
@@ -68,6 +74,8 @@ export class Daemon {
   private readonly reconcile: typeof realReconcile;
   private readonly observers: DaemonObserver[];
   private readonly planner = new IncrementalPlanner();
+  /** Trials (apply --confirm-timeout) the daemon holds; null without a run directory. */
+  readonly trials: Trials | null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
@@ -101,6 +109,38 @@ export class Daemon {
       warnings: () => this.tracked.warnings,
       schedule: (trigger) => this.schedule(trigger),
     });
+    this.trials = opts.runDir
+      ? new Trials({
+          file: opts.file,
+          kernel: opts.kernel,
+          log: opts.log,
+          dir: opts.runDir,
+          command: opts.trialCommand ?? null,
+          loadConfig: opts.loadConfig,
+          reconcile: this.reconcile,
+          exclusive: (fn) => this.exclusive(fn),
+          wakeIn: (ms) => this.scheduler.after('trial', ms),
+          resume: () => {
+            this.planner.forget();
+            this.scheduler.after('trial', 0);
+          },
+        })
+      : null;
+  }
+
+  /** Run `fn` with no run in progress and none starting until it is done (a trial's apply, confirm, revert). */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running) await this.running;
+    const result = fn();
+    const settled = result.then(
+      () => {},
+      () => {},
+    );
+    this.running = settled.finally(() => {
+      this.running = null;
+      this.scheduler.arm();
+    });
+    return result;
   }
 
   get log(): Logger {
@@ -125,6 +165,7 @@ export class Daemon {
 
   /** The first reconcile; the daemon is ready (READY=1) when it resolves. */
   async start(): Promise<RunRecord> {
+    this.trials?.adopt();
     this.scheduler.after('start', 0);
     await this.runNow();
     this.notify({ READY: '1' });
@@ -154,6 +195,7 @@ export class Daemon {
       this.log.info('stopping: waiting for the reconcile in progress to finish');
       await this.running;
     }
+    this.trials?.release();
     this.requests.refuseAll();
   }
 
@@ -176,6 +218,8 @@ export class Daemon {
     else parts.push(`converged on ${shortHash(good.hash)}${this.appliedGit ? ` (git ${this.appliedGit.commit.slice(0, 12)})` : ''}`);
     if (!config.valid && good)
       parts.push(`config invalid (${config.errors.length} error${config.errors.length === 1 ? '' : 's'}), keeping the last good one`);
+    const trial = this.trials?.pending;
+    if (trial) parts.push(`${pendingMessage(trial)}: enforcement paused`);
     if (good) parts.push(`${good.config.endpoints.length} endpoints`);
     parts.push(`${this.driftRepairs} drift repair${this.driftRepairs === 1 ? '' : 's'}`);
     return parts.join('; ');
@@ -200,6 +244,15 @@ export class Daemon {
     const started = this.now();
     const startedAt = new Date(started).toISOString();
     const cli = triggers.includes('cli') ? this.requests.take() : null;
+    if (!(await this.mayEnforce())) {
+      const t = this.trials!.pending!;
+      this.log.debug(`${pendingMessage(t)}: not enforcing ${this.opts.file} (${triggers.join('+')})`);
+      cli?.answer({
+        result: null,
+        error: `${pendingMessage(t)}: the daemon does not apply ${this.opts.file} until it is confirmed or reverted`,
+      });
+      return;
+    }
     this.tracked.read();
     const good = this.tracked.lastGood;
     let outcome: RunOutcome = { result: null, error: 'the run did nothing' };
@@ -275,6 +328,16 @@ export class Daemon {
       this.notify({ READY: '1', STATUS: this.summary() });
     } else {
       this.notify({ STATUS: this.summary() });
+    }
+  }
+
+  /** Whether this run may enforce the file: not while a trial is pending (one that is due is reverted first). */
+  private async mayEnforce(): Promise<boolean> {
+    if (!this.trials) return true;
+    try {
+      return await this.trials.mayEnforce();
+    } catch {
+      return true; // the revert failed (logged, recorded): the file is enforced again
     }
   }
 

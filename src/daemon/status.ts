@@ -6,6 +6,13 @@ import { planToJson } from '../plan/render.js';
 import type { Plan } from '../model/types.js';
 import { serveControl, type ControlServer } from '../control/protocol.js';
 import type { Daemon } from './loop.js';
+import { summary } from '../control/trial.js';
+import type { TrialAnswer } from '../control/protocol.js';
+
+/** A daemon without a run directory takes no trials (in-process tests). */
+function noTrials(): TrialAnswer {
+  return { outcome: 'refused', message: 'this daemon takes no trials', trial: null, pid: process.pid };
+}
 import { type StatusReport, STATUS_FORMAT_VERSION } from '../control/protocol.js';
 
 /** The daemon's report, with the current plan computed now (unless a run is in progress). */
@@ -35,6 +42,7 @@ export async function daemonReport(daemon: Daemon): Promise<{ report: StatusRepo
     failures: daemon.failures,
     plan: plan ? planToJson(plan) : null,
     planError,
+    trial: daemon.trials?.current ? summary(daemon.trials.current) : null,
   };
   return { report, plan };
 }
@@ -54,6 +62,12 @@ export function serveDaemon(dir: string, daemon: Daemon): Promise<ControlServer>
         return daemon.requests.plan(request.file);
       case 'apply':
         return daemon.requests.apply(request.file, request.force ?? false);
+      case 'try':
+        return daemon.trials ? daemon.trials.try(request.file, request.timeoutMs, request.force ?? false) : noTrials();
+      case 'confirm':
+        return daemon.trials ? daemon.trials.confirm() : noTrials();
+      case 'revert':
+        return daemon.trials ? daemon.trials.revertNow() : noTrials();
       default:
         throw new Error(`unknown request ${JSON.stringify((request as { command?: unknown }).command)}`);
     }

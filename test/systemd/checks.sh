@@ -86,5 +86,44 @@ vlannet status > "$out/status-stopped.txt" 2>&1
 stopped_exit=$?
 check "vlannet status exits 3 once the daemon is stopped (it was $stopped_exit)" test "$stopped_exit" -eq 3
 
+# 8. A trial with no daemon running: its reverter is a transient systemd timer, outside the CLI and
+# its session. kill -9 of the CLI once the timer is armed; the kernel comes back byte for byte.
+world() {
+  local ns
+  for ns in '' $(ip netns list | cut -d' ' -f1 | sort); do
+    echo "== ${ns:-(vlannet)}"
+    ip ${ns:+-n "$ns"} -d -j link show
+    ip ${ns:+-n "$ns"} -j addr show
+    ip ${ns:+-n "$ns"} -4 -j route show table all
+    ip ${ns:+-n "$ns"} -6 -j route show table all
+  done | sed 's/"operstate":"[A-Z]*"/"operstate":"*"/g'
+}
+ip netns list | cut -d' ' -f1 | sort > "$out/trial-netns-before.txt"
+world > "$out/trial-before.txt"
+{ sed 's/192.168.60.11/192.168.60.21/' /etc/vlannet.yaml; printf '  tried:\n    network: sdnet\n'; } > /tmp/tried.yaml
+/usr/local/bin/vlannet apply -f /tmp/tried.yaml --confirm-timeout 4s > "$out/trial.txt" 2>&1 &
+cli=$!
+if wait_for 60 grep -q '"kind":"systemd"' /run/vlannet/trial.json; then
+  unit=$(sed -n 's/.*"unit":"\([^"]*\)".*/\1/p' /run/vlannet/trial.json)
+  pass "the trial's reverter is a transient systemd timer ($unit.timer)"
+  check "$unit.timer is loaded and waiting" sh -c "systemctl list-timers --all --no-pager | grep -q '$unit.timer'"
+  kill -9 "$cli"
+  if wait_for 60 grep -q '"state":"reverted"' /run/vlannet/trial.json; then
+    pass "kill -9 of the CLI: the timer reverted the trial ($(grep -o '"endedBy":"[^"]*"' /run/vlannet/trial.json))"
+  else
+    fail "kill -9 of the CLI: the timer reverted the trial ($(tr ',' '\n' < /run/vlannet/trial.json | grep -v before | head -12 | tr '\n' ' '))"
+  fi
+  world > "$out/trial-after.txt"
+  if cmp -s "$out/trial-before.txt" "$out/trial-after.txt"; then
+    pass "after the revert the kernel is byte-identical to before the trial"
+  else
+    fail "after the revert the kernel is byte-identical to before the trial (diff trial-before.txt trial-after.txt)"
+  fi
+  check "the revert is in the journal of $unit.service" sh -c "journalctl --no-pager -u $unit.service | grep -q 'reverted by its reverter'"
+else
+  fail "the trial's reverter is a transient systemd timer ($(cat "$out/trial.txt" | tail -3 | tr '\n' ' '))"
+  kill -9 "$cli" 2>/dev/null
+fi
+
 journalctl --no-pager -o short-monotonic > "$out/journal.txt"
 echo "$failed" > "$out/exit-code"

@@ -72,7 +72,20 @@ test('bash-completion is installed (scripts/setup.sh installs it)', () => {
 });
 
 test('commands', () => {
-  assert.equal(complete('vlannet '), ['apply', 'completion', 'daemon', 'destroy', 'help', 'import', 'plan', 'show', 'status', 'validate']);
+  assert.equal(complete('vlannet '), [
+    'apply',
+    'completion',
+    'confirm',
+    'daemon',
+    'destroy',
+    'help',
+    'import',
+    'plan',
+    'revert',
+    'show',
+    'status',
+    'validate',
+  ]);
   assert.equal(complete('vlannet st'), ['status']);
   assert.equal(complete('vlannet help d'), ['daemon', 'destroy']);
 });
@@ -80,7 +93,8 @@ test('commands', () => {
 test("each command's options, and only its own", () => {
   assert.equal(complete('vlannet plan --d'), ['--destroy', '--detailed-exitcode']);
   assert.equal(complete('vlannet daemon --re'), ['--resync']);
-  assert.equal(complete('vlannet apply --co'), [], 'apply has no --compact');
+  assert.equal(complete('vlannet apply --co'), ['--confirm-timeout'], 'apply has no --compact');
+  assert.equal(complete('vlannet revert --'), ['--help', '--json'], "the reverter's own options are hidden");
   assert.equal(complete('vlannet destroy --'), ['--file', '--force', '--help', '--json', '--yes']);
 });
 
