@@ -17,27 +17,33 @@ import { camelKeys, document, err, out, OUTPUT_FORMAT_VERSION, printJson } from 
 import { unreadable } from '../config/unreadable.js';
 import { OBSERVED_FORMAT_VERSION, type Config, type Diagnostic, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, formatDiagnostic } from '../errors.js';
+import type { HostIdentity } from '../config/hosts.js';
+import { hostIdentity, identityGiven, validFor } from './identity.js';
 
 const reconciler = () => import('../apply/reconcile.js');
 
 const EMPTY: ObservedState = { format_version: OBSERVED_FORMAT_VERSION, namespaces: [], links: [], addresses: [], routes: [] };
 
-const color = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+export const color = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 /** Warnings of the file read, for this command's output (stderr, or the JSON document's diagnostics). */
 let warnings: Diagnostic[] = [];
 
-/** Read and check a config file: errors throw (nothing is changed), warnings are kept for the output. */
-export async function loadChecked(file: string): Promise<Config> {
+/**
+ * Read and check a config file, resolved for `identity` (its `hosts:` entries; default: this
+ * machine; null: checked for every host, the shared part returned): errors throw (nothing is
+ * changed), warnings are kept for the output.
+ */
+export async function loadChecked(file: string, identity: HostIdentity | null = hostIdentity({})): Promise<Config> {
   const { readConfig } = await import('../config/load.js');
-  const { config, diagnostics } = readConfig(file);
+  const { config, diagnostics } = readConfig(file, identity);
   if (!config || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics);
   warnings.push(...diagnostics.filter((d) => d.severity === 'warning'));
   return config;
 }
 
 /** The warnings kept so far and `more`, printed to stderr (when not JSON) and returned for a document. */
-function takeWarnings(json: boolean, more: Diagnostic[] = []): Diagnostic[] {
+export function takeWarnings(json: boolean, more: Diagnostic[] = []): Diagnostic[] {
   const all = [...warnings, ...more];
   warnings = [];
   if (!json) for (const d of all) if (d.severity === 'warning') err(formatDiagnostic(d));
@@ -79,15 +85,36 @@ async function servedByDaemon(
 
 export async function validateCommand(o: ValidateOptions): Promise<number> {
   const file = await configFile(o.file);
-  const config = await loadChecked(file);
-  const { allocateAddresses } = await import('../model/addressing.js');
-  // Addressing needs no kernel to find exhausted pools: from an empty kernel the result is the file's alone.
-  const problems = allocateAddresses(config, EMPTY).diagnostics.filter((d) => d.severity === 'error');
+  // A file with hosts: entries is checked for every host it names, or with --host (--label, --machine-id) for that one.
+  const { readConfig } = await import('../config/load.js');
+  const { config, diagnostics: found, hosts } = readConfig(file, identityGiven(o) ? hostIdentity(o) : null);
+  if (!config || found.some((d) => d.severity === 'error')) throw new DiagnosticsError(found);
+  warnings.push(...found.filter((d) => d.severity === 'warning'));
+  const [{ allocateAddresses }, { perHost }] = await Promise.all([import('../model/addressing.js'), import('../config/hosts.js')]);
+  // Addressing needs no kernel to find exhausted pools: from an empty kernel the result is the file's alone (each host's own).
+  const checks = hosts?.checks ?? [{ kind: 'host' as const, name: '', entries: [], config }];
+  const problems = perHost(
+    checks.map((check) => ({
+      check,
+      diagnostics: allocateAddresses(check.config ?? config, EMPTY).diagnostics.filter((d) => d.severity === 'error'),
+    })),
+  );
   if (problems.length) throw new DiagnosticsError([...warnings, ...problems]);
-  const counts = { networks: config.networks.length, endpoints: config.endpoints.length, vlans: config.vlans.length };
+  const countsOf = (c: Config) => ({ networks: c.networks.length, endpoints: c.endpoints.length, vlans: c.vlans.length });
+  const counts = countsOf(config);
   const diagnostics = takeWarnings(o.json === true);
-  if (o.json) printJson(document('validate', { file, valid: true, counts }, diagnostics));
-  else out(`${file}: valid (${counts.networks} networks, ${counts.endpoints} endpoints, ${counts.vlans} vlan links)`);
+  const perHostCounts = hosts?.checks.map((c) => ({
+    kind: c.kind,
+    name: c.name,
+    entries: c.entries,
+    counts: countsOf(c.config ?? config),
+  }));
+  if (o.json)
+    printJson(document('validate', { file, valid: true, counts, ...(perHostCounts ? { hosts: perHostCounts } : {}) }, diagnostics));
+  else
+    out(
+      `${file}: valid ${hosts ? `${validFor(hosts)} ` : ''}(${hosts && !hosts.identity ? 'shared: ' : ''}${counts.networks} networks, ${counts.endpoints} endpoints, ${counts.vlans} vlan links)`,
+    );
   return 0;
 }
 
@@ -96,15 +123,16 @@ export async function planCommand(planFile: string | undefined, o: PlanOptions):
   if (o.check) throw new UsageError('--check checks a saved plan: vlannet plan --check PLANFILE');
   if (o.out !== undefined) return savePlan(o);
   const file = await configFile(o.file);
-  const served = o.observed === undefined && !o.destroy && !o.local ? await servedByDaemon('plan', file) : null;
+  // The daemon answers for its own host: a plan for a host named on the command line is made here.
+  const served = o.observed === undefined && !o.destroy && !o.local && !identityGiven(o) ? await servedByDaemon('plan', file) : null;
   let plan: Plan;
   if (served) {
     plan = served.plan;
   } else if (o.observed !== undefined) {
     const { makePlan } = await import('../plan/plan.js');
-    plan = makePlan(o.destroy ? null : await loadChecked(file), readObserved(o.observed));
+    plan = makePlan(o.destroy ? null : await loadChecked(file, hostIdentity(o)), readObserved(o.observed));
   } else {
-    const config = o.destroy ? null : await loadChecked(file);
+    const config = o.destroy ? null : await loadChecked(file, hostIdentity(o));
     const { reconcile } = await reconciler();
     const kernel = await openKernel();
     try {
@@ -160,14 +188,15 @@ function readObserved(file: string): ObservedState {
 export async function applyCommand(planFile: string | undefined, o: ApplyOptions): Promise<number> {
   if (planFile !== undefined) return applySavedPlan(planFile, o);
   const file = await configFile(o.file);
-  const served = o.local ? null : await servedByDaemon('apply', file, o.force === true);
+  if (o.confirmTimeout !== undefined) return (await import('./trial.js')).applyTrial(file, o);
+  const served = o.local || identityGiven(o) ? null : await servedByDaemon('apply', file, o.force === true);
   if (served) {
     const diagnostics = takeWarnings(o.json === true, served.plan.warnings);
     if (o.json) printJson(document('apply', applyData(served, served.daemonPid, file), diagnostics));
     else out(`${renderPlan(planToJson(served.plan), { color: color() })}${applySummary(served, 'Apply')}`);
     return 0;
   }
-  return change(await loadChecked(file), file, o.json === true, o.force === true);
+  return change(await loadChecked(file, hostIdentity(o)), file, o.json === true, o.force === true);
 }
 
 export async function destroyCommand(o: DestroyOptions): Promise<number> {
@@ -217,7 +246,7 @@ async function confirm(question: string): Promise<boolean> {
  * VLANNET_FAIL_AT=K: the K-th action of the apply fails with EIO instead of reaching the kernel.
  * For tests of what a failure leaves behind (test/README.md); never set in production.
  */
-function injectedFailure(): number | undefined {
+export function injectedFailure(): number | undefined {
   const k = Number(process.env.VLANNET_FAIL_AT);
   return Number.isInteger(k) && k > 0 ? k : undefined;
 }
@@ -228,6 +257,12 @@ async function change(config: Config | null, file: string | null, json: boolean,
   const { acquireLock } = await import('../kernel/flock.js');
   const { reconcile } = await reconciler();
   const lock = acquireLock(verb);
+  try {
+    (await import('./trial.js')).refuseWhilePending();
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const kernel = await openKernel();
   const progress = !json && process.stderr.isTTY === true;
   try {
@@ -255,7 +290,7 @@ async function change(config: Config | null, file: string | null, json: boolean,
   }
 }
 
-function applySummary(r: ServedResult, verb: 'Apply' | 'Destroy'): string {
+export function applySummary(r: ServedResult, verb: 'Apply' | 'Destroy'): string {
   const t = r.timings;
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   if (r.executed.length === 0)
@@ -276,7 +311,7 @@ export function planData(plan: Plan): Omit<PlanJson, 'format_version' | 'warning
 }
 
 /** The data of apply's and destroy's document; daemon_pid: the daemon that did it, or null. */
-function applyData(r: ServedResult, daemonPid: number | null, file: string | null): Record<string, unknown> {
+export function applyData(r: ServedResult, daemonPid: number | null, file: string | null): Record<string, unknown> {
   return {
     file,
     daemonPid,
@@ -305,7 +340,7 @@ async function savePlan(o: PlanOptions): Promise<number> {
   const source = readConfigSource(file);
   if (!source.ok) throw new UsageError(source.message);
   const saved = await import('./saved.js');
-  const { config, warnings: fileWarnings } = await saved.loadText(source.text, file);
+  const { config, warnings: fileWarnings } = await saved.loadText(source.text, file, hostIdentity(o));
   warnings.push(...fileWarnings);
   const { planToSave } = await reconciler();
   const { fingerprintScope } = await import('../plan/saved.js');
@@ -316,7 +351,7 @@ async function savePlan(o: PlanOptions): Promise<number> {
     const planned = await planToSave(kernel, config);
     plan = planned.plan;
     const subnets = config.networks.flatMap((n) => n.subnets.map((s) => s.cidr));
-    block = saved.savedBlock(file, source.text, plan, planned.observed, fingerprintScope(planned.desired, plan, subnets));
+    block = saved.savedBlock(file, source.text, plan, planned.observed, fingerprintScope(planned.desired, plan, subnets), hostIdentity(o));
   } finally {
     kernel.close();
   }
@@ -339,12 +374,13 @@ async function showSavedPlan(planFile: string, o: PlanOptions): Promise<number> 
     ['--observed', o.observed],
     ['--destroy', o.destroy],
     ['--local', o.local],
+    ['--host, --label, --machine-id (the plan names its host)', identityGiven(o) || undefined],
   ]);
   const saved = await import('./saved.js');
   const planned = saved.readSavedPlan(planFile);
   if (o.check) {
     const { namespacesOf } = await reconciler();
-    const { config } = await saved.loadText(saved.currentConfigText(planned), planned.saved.configFile);
+    const { config } = await saved.loadText(saved.currentConfigText(planned), planned.saved.configFile, saved.identityOf(planned));
     const kernel = await openKernel();
     try {
       saved.checkObserved(planned, await kernel.observe(namespacesOf(config)));
@@ -371,6 +407,8 @@ async function applySavedPlan(planFile: string, o: ApplyOptions): Promise<number
   refuseWithSaved('apply PLANFILE', [
     ['-f (the plan names its config file)', o.file],
     ['--force (a saved plan runs as it was planned; apply -f FILE --force plans anew)', o.force],
+    ['--host, --label, --machine-id (the plan names its host)', identityGiven(o) || undefined],
+    ['--confirm-timeout (a trial applies a file: apply -f FILE --confirm-timeout)', o.confirmTimeout],
   ]);
   const saved = await import('./saved.js');
   const planned = saved.readSavedPlan(planFile);
@@ -382,12 +420,18 @@ async function applySavedPlan(planFile: string, o: ApplyOptions): Promise<number
   }
   const text = saved.currentConfigText(planned);
   const file = planned.saved.configFile;
-  const { config, warnings: fileWarnings } = await saved.loadText(text, file);
+  const { config, warnings: fileWarnings } = await saved.loadText(text, file, saved.identityOf(planned));
   warnings.push(...fileWarnings);
   const json = o.json === true;
   const { acquireLock } = await import('../kernel/flock.js');
   const { applySaved } = await reconciler();
   const lock = acquireLock('apply');
+  try {
+    (await import('./trial.js')).refuseWhilePending();
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const kernel = await openKernel();
   try {
     const failAt = injectedFailure();

@@ -2,6 +2,7 @@
 // sources — the config watcher, rtnetlink notifications, signals, the resync timer — and to its
 // outputs: the journal, sd_notify, the status socket and, with --metrics, Prometheus.
 
+import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { namespacesOf } from '../apply/reconcile.js';
@@ -9,6 +10,7 @@ import type { Config } from '../model/types.js';
 import { openKernel } from '../kernel/open.js';
 import { DEFAULT_CONFIG, type DaemonOptions } from './program.js';
 import { loadConfig } from '../config/load.js';
+import { hostIdentity } from './identity.js';
 import { watchKernel, type KernelWatch } from '../kernel/events.js';
 import { acquireLock, runDir, type Lock } from '../kernel/flock.js';
 import { LockBusyError } from '../errors.js';
@@ -140,9 +142,11 @@ export async function daemonCommand(o: DaemonOptions): Promise<number> {
     file,
     kernel,
     log,
-    loadConfig,
+    loadConfig: (text, configFile) => loadConfig(text, configFile, hostIdentity(o)),
     notifier,
     force: flags.force === true,
+    runDir: runDir(),
+    trialCommand: [process.execPath, fs.realpathSync(process.argv[1]!)],
     timing: { resyncMs: resyncSeconds * 1000, settleMs: settleSeconds * 1000 },
     observers: [followNamespaces(events, log, heap), ...(metrics ? [metrics.observer] : [])],
   });

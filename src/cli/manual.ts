@@ -152,7 +152,9 @@ interface SchemaNode {
 export function configPage(schema: SchemaNode): string {
   const resolve = (n: SchemaNode | undefined): SchemaNode => {
     if (!n) return {};
-    if (n.$ref) return resolve(schema.$defs?.[n.$ref.replace('#/$defs/', '')]);
+    if (n.$ref?.startsWith('#/$defs/')) return resolve(schema.$defs?.[n.$ref.replace('#/$defs/', '')]);
+    if (n.$ref?.startsWith('#/properties/'))
+      return { ...resolve(schema.properties?.[n.$ref.replace('#/properties/', '')]), description: n.description };
     return n;
   };
   const itemOf = (n: SchemaNode): SchemaNode => {
@@ -195,6 +197,8 @@ export function configPage(schema: SchemaNode): string {
     ...keys(network, 'NETWORKS'),
     ...keys(subnet, 'SUBNETS'),
     ...keys(itemOf(props.endpoints!), 'ENDPOINTS'),
+    ...keys(itemOf(props.hosts!), 'HOSTS'),
+    ...keys(resolve(itemOf(props.hosts!).properties!.match), 'MATCH'),
     '## EXAMPLE',
     '',
     'A macvlan network on VLAN 50 of eth0, with two endpoints, one with a fixed address:',

@@ -21,10 +21,16 @@ export const STATUS_EXIT = { converged: 0, error: 1, attention: 2, notRunning: 3
 export interface FileOptions {
   file?: string;
 }
-export interface ValidateOptions extends FileOptions {
+/** The host the config is resolved for (its `hosts:` entries): src/cli/identity.ts. */
+export interface HostOptions {
+  host?: string;
+  label?: string[];
+  machineId?: string;
+}
+export interface ValidateOptions extends FileOptions, HostOptions {
   json?: boolean;
 }
-export interface PlanOptions extends FileOptions {
+export interface PlanOptions extends FileOptions, HostOptions {
   json?: boolean;
   compact?: boolean;
   local?: boolean;
@@ -34,12 +40,19 @@ export interface PlanOptions extends FileOptions {
   out?: string;
   check?: boolean;
 }
-export interface ApplyOptions extends FileOptions {
+export interface ApplyOptions extends FileOptions, HostOptions {
   json?: boolean;
   local?: boolean;
   force?: boolean;
+  confirmTimeout?: string;
 }
-export interface ShowOptions extends FileOptions {
+export interface TrialOptions {
+  json?: boolean;
+  /** The reverter's own (hidden): the trial it waits for, and that it waits for the deadline. */
+  trial?: string;
+  whenDue?: boolean;
+}
+export interface ShowOptions extends FileOptions, HostOptions {
   json?: boolean;
   asConfig?: boolean;
   netns?: string[];
@@ -51,14 +64,14 @@ export interface DestroyOptions extends FileOptions {
   yes?: boolean;
   force?: boolean;
 }
-export interface DaemonOptions extends FileOptions {
+export interface DaemonOptions extends FileOptions, HostOptions {
   resync: number;
   settle: number;
   metrics?: string;
   debug?: boolean;
   force?: boolean;
 }
-export interface StatusOptions extends FileOptions {
+export interface StatusOptions extends FileOptions, HostOptions {
   json?: boolean;
 }
 export interface ImportOptions {
@@ -76,6 +89,8 @@ export interface Actions {
   destroy(o: DestroyOptions): Promise<number>;
   daemon(o: DaemonOptions): Promise<number>;
   status(o: StatusOptions): Promise<number>;
+  confirm(o: TrialOptions): Promise<number>;
+  revert(o: TrialOptions): Promise<number>;
   import(source: string, files: string[], o: ImportOptions): Promise<number>;
   completion(shell: string): Promise<number>;
 }
@@ -91,6 +106,26 @@ const fileOption = (what: string) => new Option('-f, --file <FILE>', `${what} (d
 const jsonOption = () => new Option('--json', 'print one JSON document (see OUTPUT in vlannet(1))');
 const localOption = () => new Option('--local', 'read the kernel in this process even when a daemon could answer');
 const forceOption = (what: string) => new Option('--force', what);
+/** --host, --label and --machine-id: which host the file's `hosts:` entries are resolved for (identity.ts). */
+const hostOption = (what: string) => new Option('--host <NAME>', what);
+const labelOption = () =>
+  new Option('--label <KEY=VALUE>', 'a label of the host, for hosts: entries that match labels; repeatable').argParser(
+    (value: string, previous: string[] = []) => {
+      const key = value.slice(0, Math.max(value.indexOf('='), 0));
+      if (key === '') throw new InvalidArgumentError('expected KEY=VALUE, e.g. rack=a');
+      const other = previous.find((p) => p.startsWith(`${key}=`) && p !== value);
+      if (other) throw new InvalidArgumentError(`label ${key} is given twice (${other}): a host has one value per label`);
+      return [...previous, value];
+    },
+  );
+const machineIdOption = () =>
+  new Option(
+    '--machine-id <ID>',
+    "the host's machine id, for hosts: entries that match machine_id (default: /etc/machine-id; none with --host)",
+  ).argParser((value: string) => {
+    if (!/^[0-9A-Fa-f]{32}$/.test(value)) throw new InvalidArgumentError('expected 32 hexadecimal digits, as in /etc/machine-id');
+    return value;
+  });
 
 /** The notes under `vlannet --help` (and the man page's FILES and EXIT STATUS). */
 export const ROOT_NOTES = `Commands that read a config take -f FILE; without it they read the file the running daemon
@@ -135,6 +170,9 @@ export function buildProgram(actions: Actions, exit: (code: number) => void): Co
         'that would run out. Every problem is printed with FILE:LINE:COLUMN and the path of the object. Exit 0 when valid, 1 when not.',
     )
     .addOption(fileOption('the config file to check'))
+    .addOption(hostOption('check the file for host NAME only (default: for every host its hosts: entries name)'))
+    .addOption(labelOption())
+    .addOption(machineIdOption())
     .addOption(jsonOption())
     .action(run(actions.validate));
 
@@ -148,6 +186,9 @@ export function buildProgram(actions: Actions, exit: (code: number) => void): Co
     )
     .argument('[PLANFILE]', 'a plan saved by plan --out: show it (the kernel is read only with --check)')
     .addOption(fileOption('the config file to plan'))
+    .addOption(hostOption('plan the config of host NAME (its hosts: entries), e.g. offline with --observed from that host'))
+    .addOption(labelOption())
+    .addOption(machineIdOption())
     .addOption(new Option('--observed <STATE.json>', 'plan against a saved kernel state (from `show --json`) instead of the kernel'))
     .addOption(new Option('--destroy', 'plan the removal of everything vlannet owns'))
     .addOption(jsonOption())
@@ -176,10 +217,51 @@ that state changed. \`plan PLANFILE\` shows a saved plan without reading the ker
     )
     .argument('[PLANFILE]', 'a plan saved by plan --out: run exactly it, if its file and the kernel still hold')
     .addOption(fileOption('the config file to apply'))
+    .addOption(hostOption("apply the config of host NAME (its hosts: entries) instead of this machine's"))
+    .addOption(labelOption())
+    .addOption(machineIdOption())
     .addOption(jsonOption())
     .addOption(forceOption('also remove or replace endpoints in namespaces that processes still use'))
     .addOption(localOption())
+    .addOption(
+      new Option(
+        '--confirm-timeout <DURATION>',
+        'apply as a trial: put the kernel back as it was unless `vlannet confirm` comes within DURATION (90s, 2m, 1m30s)',
+      ),
+    )
+    .addHelpText(
+      'after',
+      `
+A trial (--confirm-timeout) survives the end of this command, of the SSH session, and kill -9:
+before anything changes, vlannet records the state to come back to in /run/vlannet/trial.json and
+starts its own reverter outside this session (a transient systemd timer, else a detached process;
+a running daemon holds the trial itself and pauses its enforcement meanwhile). Until the trial is
+confirmed or reverted, other applies are refused. A trial whose apply fails is reverted at once.`,
+    )
     .action(async (planFile: string | undefined, options: ApplyOptions) => exit(await actions.apply(planFile, options)));
+
+  program
+    .command('confirm')
+    .summary('keep the changes of the pending trial (apply --confirm-timeout)')
+    .description(
+      'Keep what the pending trial changed: its reverter is stopped. With a daemon running, refused while the file the daemon ' +
+        'enforces differs from the file tried (the daemon would change the kernel back): put the change in that file first. ' +
+        'Exit 1 when no trial is pending, for instance because it was already reverted.',
+    )
+    .addOption(jsonOption())
+    .action(async (options: TrialOptions) => exit(await actions.confirm(options)));
+
+  program
+    .command('revert')
+    .summary('put the kernel back as it was before the pending trial, now')
+    .description(
+      'Revert the pending trial now rather than at its deadline: everything vlannet owns goes back to exactly what it was ' +
+        '(names, MAC addresses, interface indexes, addresses, routes, namespaces). Exit 1 when no trial is pending.',
+    )
+    .addOption(jsonOption())
+    .addOption(new Option('--trial <ID>', "the reverter's own: the trial to revert").hideHelp())
+    .addOption(new Option('--when-due', "the reverter's own: wait for the trial's deadline").hideHelp())
+    .action(async (options: TrialOptions) => exit(await actions.revert(options)));
 
   program
     .command('show')
@@ -194,6 +276,9 @@ that state changed. \`plan PLANFILE\` shows a saved plan without reading the ker
     .addOption(new Option('--endpoint <NAME>', 'only this endpoint; repeatable').argParser(many))
     .addOption(new Option('--as-config', 'print the config file that reproduces what vlannet owns'))
     .addOption(fileOption('the config file that says which endpoints a --network has'))
+    .addOption(hostOption('with --network: read the file for host NAME instead of this machine'))
+    .addOption(labelOption())
+    .addOption(machineIdOption())
     .addOption(jsonOption())
     .action(run(actions.show));
 
@@ -219,6 +304,9 @@ that state changed. \`plan PLANFILE\` shows a saved plan without reading the ker
         'valid one stays enforced. SIGHUP re-reads the file; SIGTERM stops, leaving the networks in place.',
     )
     .addOption(new Option('-f, --file <FILE>', 'the config file to enforce').default(DEFAULT_CONFIG))
+    .addOption(hostOption("enforce the config of host NAME (its hosts: entries) instead of this machine's"))
+    .addOption(labelOption())
+    .addOption(machineIdOption())
     .addOption(
       new Option('--resync <SECONDS>', 'read the whole kernel again this often')
         .argParser(seconds(Number.MIN_VALUE, 'a number of seconds greater than 0'))
@@ -242,6 +330,9 @@ that state changed. \`plan PLANFILE\` shows a saved plan without reading the ker
         'report computed from the file and the kernel when no daemon runs.',
     )
     .addOption(fileOption('the config file, when no daemon runs'))
+    .addOption(hostOption('when no daemon runs: read the file for host NAME instead of this machine'))
+    .addOption(labelOption())
+    .addOption(machineIdOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
@@ -291,7 +382,19 @@ runs failing); ${STATUS_EXIT.notRunning} no daemon runs (the report is computed 
 export function describedProgram(): Command {
   const none = async () => 0;
   return buildProgram(
-    { validate: none, plan: none, apply: none, show: none, destroy: none, daemon: none, status: none, import: none, completion: none },
+    {
+      validate: none,
+      plan: none,
+      apply: none,
+      show: none,
+      destroy: none,
+      daemon: none,
+      status: none,
+      confirm: none,
+      revert: none,
+      import: none,
+      completion: none,
+    },
     () => {},
   );
 }

@@ -11,6 +11,8 @@
 //   scope, observed       what the fingerprint covers and its content, to say what changed
 //   actions, warnings     the plan exactly as the executor runs it (`changes` says the same ops
 //                         for people and programs; the two must agree)
+//   host                  the host the config was resolved for (name, machine_id, labels as
+//                         KEY=VALUE): `apply PLANFILE` resolves the file's `hosts:` for it again
 //
 // Saved plans are always computed in this process (as with --local), never by a daemon: the
 // fingerprint must be of the very state the plan was computed from. `apply PLANFILE` is refused
@@ -32,6 +34,8 @@ import {
 import { camelKeys, type Document, OUTPUT_FORMAT_VERSION } from './output.js';
 import { VERSION } from './program.js';
 import { unreadable } from '../config/unreadable.js';
+import type { HostIdentity } from '../config/hosts.js';
+import { hostIdentity, identityOfSaved, type SavedHost, savedHost } from './identity.js';
 
 export interface SavedBlock {
   configFile: string;
@@ -43,6 +47,8 @@ export interface SavedBlock {
   observed: FingerprintedState;
   actions: Action[];
   warnings: Diagnostic[];
+  /** The host the config was resolved for (its `hosts:` entries); absent in plans saved before there were any. */
+  host?: SavedHost;
 }
 
 export interface SavedPlan {
@@ -53,13 +59,14 @@ export interface SavedPlan {
   document: Document;
 }
 
-/** The `saved` block of a plan computed from `observed` for the config `configText` of `configFile`. */
+/** The `saved` block of a plan computed from `observed` for the config `configText` of `configFile`, resolved for `identity`. */
 export function savedBlock(
   configFile: string,
   configText: string,
   plan: Plan,
   observed: ObservedState,
   scope: FingerprintScope,
+  identity: HostIdentity = hostIdentity({}),
 ): SavedBlock {
   const state = fingerprintedState(observed, scope);
   return {
@@ -72,7 +79,15 @@ export function savedBlock(
     observed: state,
     actions: plan.actions,
     warnings: plan.warnings,
+    host: savedHost(identity),
   };
+}
+
+/** The host a saved plan was computed for: `apply PLANFILE` resolves the config for the same one. */
+export function identityOf(plan: SavedPlan): HostIdentity {
+  const host = plan.saved.host;
+  if (!host || typeof host.name !== 'string' || !Array.isArray(host.labels)) return hostIdentity({});
+  return identityOfSaved(host);
 }
 
 /** Write the document to `file` whole (a temporary file renamed over it): never half a plan. */
@@ -167,11 +182,11 @@ function stale(plan: SavedPlan, what: string[]): StalePlanError {
   );
 }
 
-/** Config checked as apply checks it, from the text whose revision was checked (not read again). */
-export async function loadText(text: string, file: string): Promise<{ config: Config; warnings: Diagnostic[] }> {
+/** Config checked as apply checks it, for `identity`, from the text whose revision was checked (not read again). */
+export async function loadText(text: string, file: string, identity: HostIdentity): Promise<{ config: Config; warnings: Diagnostic[] }> {
   const { loadConfig } = await import('../config/load.js');
   const { DiagnosticsError } = await import('../errors.js');
-  const { config, diagnostics } = loadConfig(text, file);
+  const { config, diagnostics } = loadConfig(text, file, identity);
   if (!config || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics);
   return { config, warnings: diagnostics.filter((d) => d.severity === 'warning') };
 }

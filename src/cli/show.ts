@@ -10,14 +10,16 @@ import { EXIT, type ShowOptions } from './program.js';
 import { document, err, out, printJson } from './output.js';
 import { configFile } from './files.js';
 import { formatDiagnostic, UsageError } from '../errors.js';
+import { hostIdentity } from './identity.js';
 
 export async function showCommand(o: ShowOptions): Promise<number> {
   if (o.asConfig) return showAsConfig(o);
   const keep = await linkFilter(o);
+  const named = o.json && keep === null ? await linksTheConfigNames(o) : new Set<string>();
   const kernel: Kernel = await openKernel();
   let state: ObservedState;
   try {
-    state = ownedView(await kernel.observe((o.netns ?? []).filter((n) => n !== 'host')), keep);
+    state = ownedView(await kernel.observe((o.netns ?? []).filter((n) => n !== 'host')), keep, named);
   } finally {
     kernel.close();
   }
@@ -49,7 +51,7 @@ async function linkFilter(o: ShowOptions): Promise<((l: LinkState) => boolean) |
   if (o.network?.length) {
     const file = await configFile(o.file);
     const { readConfig } = await import('../config/load.js');
-    const { config } = readConfig(file);
+    const { config } = readConfig(file, hostIdentity(o));
     if (!config)
       throw new UsageError(
         `--network needs a valid config to know which endpoints a network has: ${file} is not (vlannet validate -f ${file})`,
@@ -66,12 +68,19 @@ async function linkFilter(o: ShowOptions): Promise<((l: LinkState) => boolean) |
   return tests.length ? (l) => tests.every((t) => t(l)) : null;
 }
 
-/** What vlannet owns, plus the parents its links hang from (so `plan --observed` can read it back). */
-export function ownedView(state: ObservedState, select: ((l: LinkState) => boolean) | null = null): ObservedState {
+/**
+ * What vlannet owns, plus the parents its links hang from and the links of its own namespace named
+ * `named` (so `plan --observed` can read it back).
+ */
+export function ownedView(
+  state: ObservedState,
+  select: ((l: LinkState) => boolean) | null = null,
+  named: ReadonlySet<string> = new Set(),
+): ObservedState {
   const owned = state.links.filter((l) => ownerOf(l) !== null && (select === null || select(l)));
   const parents = new Set(owned.map((l) => l.parent).filter((p): p is string => p !== null));
   const ownedSet = new Set(owned);
-  const links = state.links.filter((l) => ownedSet.has(l) || (l.netns === null && parents.has(l.name)));
+  const links = state.links.filter((l) => ownedSet.has(l) || (l.netns === null && (parents.has(l.name) || named.has(l.name))));
   const key = (netns: string | null, name: string) => `${netns ?? ''}/${name}`;
   const ownedKeys = new Set(owned.map((l) => key(l.netns, l.name)));
   const keep = new Set(links.map((l) => key(l.netns, l.name)));
@@ -83,6 +92,31 @@ export function ownedView(state: ObservedState, select: ((l: LinkState) => boole
     addresses: state.addresses.filter((a) => keep.has(key(a.netns, a.link))),
     routes: state.routes.filter((r) => ownedKeys.has(key(r.netns, r.dev))),
   };
+}
+
+/**
+ * The links of vlannet's own namespace the config (resolved for this host, or --host) names: the
+ * parents of its networks and vlans, its vlan links, its links there. `show --json` includes them,
+ * so that `plan --observed` on its output works for a host where nothing is applied yet (whose
+ * parents no owned link hangs from). None when no valid config can be read: show needs none.
+ */
+async function linksTheConfigNames(o: ShowOptions): Promise<Set<string>> {
+  const names = new Set<string>();
+  try {
+    const file = await configFile(o.file);
+    const { readConfig } = await import('../config/load.js');
+    const { config } = readConfig(file, hostIdentity(o));
+    if (!config) return names;
+    for (const n of config.networks) {
+      if (n.parentKind !== 'dummy') names.add(n.parent);
+      if (n.hostAccess) names.add(n.hostAccess.ifname);
+    }
+    for (const v of config.vlans) names.add(v.name).add(v.parent);
+    for (const e of config.endpoints) if (e.netns === null) names.add(e.ifname);
+  } catch {
+    // no config to read, or a daemon that cannot be asked: what vlannet owns is all there is to show
+  }
+  return names;
 }
 
 function renderShow(state: ObservedState, filtered: boolean): string {

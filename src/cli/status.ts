@@ -16,13 +16,16 @@ import { queryStatus, STATUS_FORMAT_VERSION, type StatusReport } from '../contro
 import type { GitRevision } from '../control/protocol.js';
 import { shortHash } from '../daemon/config-source.js';
 import { renderPlan } from '../plan/render.js';
+import type { HostIdentity } from '../config/hosts.js';
+import { hostIdentity } from './identity.js';
+import { clock, describeReverter, formatDuration, readTrial, summary, type TrialSummary } from '../control/trial.js';
 
 export async function statusCommand(o: StatusOptions): Promise<number> {
   const running = await queryStatus(runDir());
   if (running && !o.json && o.file !== undefined && path.resolve(running.config.file) !== path.resolve(o.file)) {
     process.stderr.write(`note: the running daemon enforces ${running.config.file}, not ${o.file}\n`);
   }
-  const report = running ?? (await recompute(o.file ?? DEFAULT_CONFIG));
+  const report = running ?? (await recompute(o.file ?? DEFAULT_CONFIG, hostIdentity(o)));
   if (o.json) {
     const { format_version: _, plan, ...data } = report;
     const { format_version: __, ...planData } = plan ?? { format_version: null };
@@ -34,12 +37,13 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
 /** The exit code (STATUS_EXIT): whether the daemon runs, and whether it needs attention. */
 export function statusExit(r: StatusReport): number {
   if (!r.daemon.running) return STATUS_EXIT.notRunning;
+  if (r.trial && r.trial.state !== 'confirmed' && r.trial.state !== 'reverted') return STATUS_EXIT.attention;
   const converged = r.config.valid && r.failures === 0 && r.plan !== null && r.plan.changes.length === 0;
   return converged ? STATUS_EXIT.converged : STATUS_EXIT.attention;
 }
 
-/** The report without a daemon: the file as it is and the plan against the kernel now. */
-async function recompute(file: string): Promise<StatusReport> {
+/** The report without a daemon: the file as it is (resolved for `identity`) and the plan against the kernel now. */
+async function recompute(file: string, identity: HostIdentity): Promise<StatusReport> {
   const [{ loadConfig }, { namespacesOf }, { makePlan }] = await Promise.all([
     import('../config/load.js'),
     import('../apply/reconcile.js'),
@@ -47,7 +51,7 @@ async function recompute(file: string): Promise<StatusReport> {
   ]);
   const src = readConfigSource(file);
   const loaded = src.ok
-    ? loadConfig(src.text, file)
+    ? loadConfig(src.text, file, identity)
     : { config: null, diagnostics: [{ severity: 'error' as const, at: file, path: '', message: src.message }] };
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
   const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
@@ -94,8 +98,28 @@ async function recompute(file: string): Promise<StatusReport> {
     failures: 0,
     plan: plan ? planToJson(plan) : null,
     planError,
+    trial: lastTrial(),
   };
   return report;
+}
+
+/** The trial record of this boot, without the state it would restore; null when none can be read. */
+function lastTrial(): TrialSummary | null {
+  try {
+    const t = readTrial(runDir());
+    return t ? summary(t) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A trial in one line: pending (until when, held by whom), or how it ended. */
+export function trialLine(t: TrialSummary): string {
+  if (t.state === 'pending') {
+    const left = Date.parse(t.deadline) - Date.now();
+    return `${t.id} of ${t.file} PENDING: reverted at ${clock(t.deadline)} (${left > 0 ? `in ${formatDuration(left)}` : 'due now'}) by ${describeReverter(t)} unless \`vlannet confirm\``;
+  }
+  return `${t.id} of ${t.file}: ${t.state} at ${t.endedAt ? clock(t.endedAt) : '?'} by ${t.endedBy ?? '?'}${t.error ? `: ${t.error}` : ''}`;
 }
 
 /** The report for people. */
@@ -110,6 +134,7 @@ export function renderStatus(r: StatusReport): string {
       : 'daemon:          not running (report recomputed from the file and the kernel)',
   );
   lines.push(`summary:         ${r.summary}`);
+  if (r.trial) lines.push(`trial:           ${trialLine(r.trial)}`);
   const c = r.config;
   lines.push(
     `config:          ${c.file}${c.realPath && c.realPath !== c.file ? ` -> ${c.realPath}` : ''}: ${c.valid ? 'valid' : 'NOT VALID'}${c.currentHash ? ` (revision ${shortHash(c.currentHash)})` : ''}`,

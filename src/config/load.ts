@@ -1,26 +1,63 @@
 // Reading /etc/vlannet.yaml: YAML syntax errors, schema issues and cross-field rules are all
 // reported at once, each at the line and column of the offending node. The config is null when
-// there is any error; warnings alone leave it usable.
+// there is any error; warnings alone leave it usable. A file with `hosts:` entries (hosts.ts) is
+// resolved for one host, or checked for every host it names: the rules run on each host's objects,
+// found where they are written (`hosts.web-1.endpoints.web1`) through a moved Locator.
 
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { Config, Diagnostic } from '../model/types.js';
 import { duplicateKeys } from './duplicates.js';
+import {
+  applies,
+  crossHostRules,
+  type HostCheck,
+  type HostEntry,
+  type HostIdentity,
+  type HostMatch,
+  hostChecks,
+  identityText,
+  perHost,
+  rangeOverride,
+  type Section,
+  SECTIONS,
+} from './hosts.js';
 import { Locator, pathText, type YamlPath } from './locate.js';
 import { normalise, type Input } from './normalise.js';
 import { runRules } from './rules.js';
-import { ConfigInput, show } from './schema.js';
+import { ConfigInput, type HostMatchInput, show } from './schema.js';
 import { unreadable } from './unreadable.js';
 
 export interface LoadResult {
   config: Config | null;
   diagnostics: Diagnostic[];
+  /** Only for a file with entries under `hosts:`: how it was resolved (see HostResolution). */
+  hosts?: HostResolution;
 }
 
-const SECTIONS = ['vlans', 'networks', 'endpoints'] as const;
+/**
+ * How a file with `hosts:` entries was read. With an identity, the config is that host's: the shared
+ * sections and every entry that applies. Without, every host configuration the file names was
+ * checked (hostChecks), and the config is the shared part alone, which a host no entry applies to
+ * gets.
+ */
+export interface HostResolution {
+  /** The host the file was resolved for; null when every host was checked. */
+  identity: HostIdentity | null;
+  /** With an identity, the keys of the entries that apply to it, in file order; else []. */
+  applied: string[];
+  /** The host configurations checked, with each one's config (null when it has errors). */
+  checks: Array<{ kind: HostCheck['kind']; name: string; entries: string[]; config: Config | null }>;
+}
 
-export function loadConfig(text: string, file: string): LoadResult {
+/**
+ * The config of `text`. With `identity`, a file with `hosts:` entries is resolved for that host
+ * (diagnostics for that host only); without, such a file is checked for every host it names, and
+ * each diagnostic that does not concern all of them says which. A file without entries under
+ * `hosts:` reads the same either way.
+ */
+export function loadConfig(text: string, file: string, identity: HostIdentity | null = null): LoadResult {
   const cut = truncation(text, file);
   if (cut) return finish(null, [cut]);
   const lines = new LineCounter();
@@ -28,8 +65,7 @@ export function loadConfig(text: string, file: string): LoadResult {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const loc = new Locator(doc, lines, file);
   const diagnostics: Diagnostic[] = [];
-  const report = (severity: Diagnostic['severity'], path: YamlPath, message: string, key = false) =>
-    diagnostics.push({ severity, at: loc.at(path, key), path: pathText(path), message });
+  const report = reporter(loc, (d) => diagnostics.push(d));
 
   for (const e of doc.errors) diagnostics.push({ severity: 'error', at: loc.offset(e.pos[0]), path: '', message: yamlMessage(e.message) });
   for (const d of duplicateKeys(doc)) {
@@ -62,19 +98,244 @@ export function loadConfig(text: string, file: string): LoadResult {
   }
 
   const issues = ConfigInput.safeParse(js).error?.issues ?? [];
-  for (const issue of issues) schemaIssue(issue, js, report);
+  const hosts = isRecord(js) && isRecord(js.hosts) && Object.keys(js.hosts).length > 0 ? js.hosts : null;
+  if (!hosts) {
+    for (const issue of issues) schemaIssue(issue, js, report);
+    const input = partialInput(js, issues);
+    const record = (js as Record<string, unknown>).networks;
+    const config = check(input, new Set(isRecord(record) ? Object.keys(record) : []), loc, report);
+    return finish(config, diagnostics);
+  }
+  const fleet = readFleet(js as Record<string, unknown>, hosts, issues, loc);
+  return identity === null ? everyHost(fleet, issues, js, loc, diagnostics) : oneHost(fleet, identity, issues, js, loc, diagnostics);
+}
 
-  const input = partialInput(js, issues);
+type Report = (severity: Diagnostic['severity'], path: YamlPath, message: string, key?: boolean) => void;
+
+/** A report function: diagnostics at `loc`'s places (moved, for objects of a host entry), into `sink`. */
+function reporter(loc: Locator, sink: (d: Diagnostic) => void): Report {
+  return (severity, path, message, key = false) => sink({ severity, at: loc.at(path, key), path: loc.path(path), message });
+}
+
+/** Normalise the objects that passed the schema and run every rule over them. */
+function check(input: Input, writtenNetworks: ReadonlySet<string>, loc: Locator, report: Report): Config {
   const config = normalise(input, loc);
-  const record = (js as Record<string, unknown>).networks;
   runRules({
     input,
     config,
-    writtenNetworks: new Set(isRecord(record) ? Object.keys(record) : []),
+    writtenNetworks,
     error: (path, message, key) => report('error', path, message, key),
     warn: (path, message, key) => report('warning', path, message, key),
   });
-  return finish(config, diagnostics);
+  return config;
+}
+
+// --- hosts: ---------------------------------------------------------------------------------------
+
+interface Fleet {
+  shared: Input;
+  sharedNetworks: string[];
+  entries: HostEntry[];
+  /** Names written twice across the file: errors at the later one. */
+  duplicates: Array<{ path: YamlPath; message: string }>;
+}
+
+const SECTION_WORD: Record<Section, string> = { vlans: 'vlan', networks: 'network', endpoints: 'endpoint' };
+
+/** The shared sections and each entry, as far as they passed the schema, with names repeated across the file left out. */
+function readFleet(js: Record<string, unknown>, hosts: Record<string, unknown>, issues: readonly z.core.$ZodIssue[], loc: Locator): Fleet {
+  const failed = new Set(issues.map((i) => i.path.map(String).join('\0')));
+  const failedUnder = (...path: string[]) => {
+    const prefix = path.join('\0');
+    for (const f of failed) if (f === prefix || f.startsWith(`${prefix}\0`)) return true;
+    return false;
+  };
+  const shared = partialInput(js, issues);
+  const sharedNetworks = isRecord(js.networks) ? Object.keys(js.networks) : [];
+  const first = new Map<string, { path: YamlPath; where: string }>();
+  for (const section of SECTIONS) {
+    const written = js[section];
+    if (isRecord(written))
+      for (const name of Object.keys(written)) first.set(`${section}\0${name}`, { path: [section, name], where: `the shared ${section}` });
+  }
+  const duplicates: Fleet['duplicates'] = [];
+  const entries: HostEntry[] = [];
+  for (const [key, value] of Object.entries(hosts)) {
+    if (!isRecord(value)) continue; // the schema's error says what it should be
+    const entry: HostEntry = { key, match: null, input: { vlans: {}, networks: {}, endpoints: {} }, writtenNetworks: [], ranges: [] };
+    if (value.match !== undefined) entry.match = failedUnder('hosts', key, 'match') ? 'invalid' : matchOf(value.match as HostMatchInput);
+    for (const section of SECTIONS) {
+      const objects = value[section];
+      if (!isRecord(objects)) continue;
+      if (section === 'networks') entry.writtenNetworks = Object.keys(objects);
+      for (const name of Object.keys(objects)) {
+        const path = ['hosts', key, section, name];
+        const before = first.get(`${section}\0${name}`);
+        if (before) {
+          duplicates.push({
+            path,
+            message: `${SECTION_WORD[section]} ${show(name)} is already defined in ${before.where} (${loc.at(before.path, true)}): names of vlans, networks and endpoints are unique across the whole file, shared sections and host entries alike`,
+          });
+          continue;
+        }
+        first.set(`${section}\0${name}`, { path, where: `host entry ${key}` });
+        if (!failedUnder(...path)) (entry.input[section] as Record<string, unknown>)[name] = objects[name];
+      }
+    }
+    if (isRecord(value.ip_ranges)) {
+      for (const [network, cidrs] of Object.entries(value.ip_ranges)) {
+        if (failedUnder('hosts', key, 'ip_ranges', network)) continue;
+        const path = ['hosts', key, 'ip_ranges', network];
+        if (!Array.isArray(cidrs)) entry.ranges.push({ network, cidr: String(cidrs), path });
+        else for (const [i, cidr] of cidrs.entries()) entry.ranges.push({ network, cidr: String(cidr), path: [...path, i] });
+      }
+    }
+    entries.push(entry);
+  }
+  return { shared, sharedNetworks, entries, duplicates };
+}
+
+function matchOf(m: HostMatchInput): HostMatch {
+  const list = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+  return { hostnames: list(m.hostname), machineIds: list(m.machine_id).map((id) => id.toLowerCase()), labels: { ...(m.labels ?? {}) } };
+}
+
+/**
+ * The config of one host: the shared sections and `entries`, each object found where it is written,
+ * with the entries' ip_ranges in place of the ranges of the subnets they replace.
+ */
+function checkHost(
+  fleet: Fleet,
+  entries: readonly HostEntry[],
+  loc: Locator,
+  sink: (d: Diagnostic) => void,
+): { config: Config; input: Input; real: (path: YamlPath) => YamlPath } {
+  const report = reporter(loc, sink);
+  const input: Input = {
+    vlans: { ...fleet.shared.vlans },
+    networks: { ...fleet.shared.networks },
+    endpoints: { ...fleet.shared.endpoints },
+  };
+  const origin = new Map<string, string>();
+  const written = new Set(fleet.sharedNetworks);
+  for (const entry of entries) {
+    for (const section of SECTIONS) {
+      for (const [name, value] of Object.entries(entry.input[section])) {
+        (input[section] as Record<string, unknown>)[name] = value;
+        origin.set(`${section}\0${name}`, entry.key);
+      }
+    }
+    for (const name of entry.writtenNetworks) written.add(name);
+  }
+  const ranges = new Map<string, { text: string; path: YamlPath; entry: string }>(); // network, subnet index → range
+  for (const entry of entries) {
+    for (const r of entry.ranges) {
+      const n = input.networks[r.network];
+      if (!n) {
+        const known = Object.keys(input.networks).sort();
+        report(
+          'error',
+          r.path,
+          `ip_ranges names network ${show(r.network)}, which this host does not have; its networks: ${known.length ? known.join(', ') : 'none'}`,
+          r.path.length === 4,
+        );
+        continue;
+      }
+      const o = rangeOverride(r.network, n, r.cidr);
+      if ('error' in o) {
+        report('error', r.path, o.error);
+        continue;
+      }
+      const before = ranges.get(`${r.network}\0${o.index}`);
+      if (before) {
+        report(
+          'error',
+          r.path,
+          `range ${o.range.text} for the IPv${o.range.family} subnet of network ${show(r.network)} on this host, which already has ${before.text} from ${before.entry === entry.key ? 'this entry' : `host entry ${before.entry}`} (${loc.at(before.path)}): give one`,
+        );
+        continue;
+      }
+      ranges.set(`${r.network}\0${o.index}`, { text: o.range.text, path: r.path, entry: entry.key });
+    }
+  }
+  for (const [key, r] of ranges) {
+    const [network, index] = key.split('\0') as [string, string];
+    const n = input.networks[network]!;
+    input.networks[network] = { ...n, subnets: n.subnets!.map((s, i) => (i === Number(index) ? { ...s, ip_range: r.text } : s)) };
+  }
+  const moved = origin.size
+    ? loc.moved((path) => {
+        const entry = path.length >= 2 ? origin.get(`${path[0]}\0${path[1]}`) : undefined;
+        return entry === undefined ? path : ['hosts', entry, ...path];
+      })
+    : loc;
+  return { config: check(input, written, moved, reporter(moved, sink)), input, real: (path) => moved.real(path) };
+}
+
+/** The objects of `hosts.KEY.SECTION` (and ip_ranges): what concerns only the hosts the entry applies to. */
+const ENTRY_PARTS = new Set<string>([...SECTIONS, 'ip_ranges']);
+
+/** The file resolved for one host: its diagnostics only (what the entries that do not apply to it hold is theirs). */
+function oneHost(
+  fleet: Fleet,
+  identity: HostIdentity,
+  issues: readonly z.core.$ZodIssue[],
+  js: unknown,
+  loc: Locator,
+  diagnostics: Diagnostic[],
+): LoadResult {
+  const applying = fleet.entries.filter((e) => applies(e, identity));
+  const others = new Set(fleet.entries.filter((e) => !applying.includes(e)).map((e) => e.key));
+  const mine = (path: ReadonlyArray<PropertyKey>) =>
+    !(path[0] === 'hosts' && path.length >= 3 && others.has(String(path[1])) && ENTRY_PARTS.has(String(path[2])));
+  const report = reporter(loc, (d) => diagnostics.push(d));
+  for (const issue of issues) if (mine(issue.path)) schemaIssue(issue, js, report);
+  for (const d of fleet.duplicates) if (mine(d.path)) report('error', d.path, d.message, true);
+  if (applying.length === 0)
+    report(
+      'warning',
+      ['hosts'],
+      `no entry of hosts applies to this host (${identityText(identity)}): it gets the shared vlans, networks and endpoints only`,
+      true,
+    );
+  const result = finish(checkHost(fleet, applying, loc, (d) => diagnostics.push(d)).config, diagnostics);
+  const entries = applying.map((e) => e.key);
+  return {
+    ...result,
+    hosts: { identity, applied: entries, checks: [{ kind: 'host', name: identity.name, entries, config: result.config }] },
+  };
+}
+
+/**
+ * The file checked for every host it names, each group that can apply to hosts it does not name, and
+ * a host no entry applies to (hostChecks); then what hosts sharing a wire must not both do. The
+ * config is the shared part alone.
+ */
+function everyHost(fleet: Fleet, issues: readonly z.core.$ZodIssue[], js: unknown, loc: Locator, diagnostics: Diagnostic[]): LoadResult {
+  const report = reporter(loc, (d) => diagnostics.push(d));
+  for (const issue of issues) schemaIssue(issue, js, report);
+  for (const d of fleet.duplicates) report('error', d.path, d.message, true);
+  const results = hostChecks(fleet.entries).map((check) => {
+    const found: Diagnostic[] = [];
+    const { config, input, real } = checkHost(fleet, check.entries, loc, (d) => found.push(d));
+    return { check, diagnostics: found, config, input, real };
+  });
+  diagnostics.push(...perHost(results));
+  crossHostRules({
+    shared: fleet.shared,
+    hosts: results,
+    at: (path, key) => loc.at(path, key),
+    error: (path, message, key) => report('error', path, message, key),
+    warn: (path, message, key) => report('warning', path, message, key),
+  });
+  const result = finish(results.find((r) => r.check.kind === 'shared')!.config, diagnostics);
+  const checks = results.map(({ check, config }) => ({
+    kind: check.kind,
+    name: check.name,
+    entries: check.entries.map((e) => e.key),
+    config: result.config === null ? null : config,
+  }));
+  return { ...result, hosts: { identity: null, applied: [], checks } };
 }
 
 /**
@@ -97,8 +358,8 @@ function truncation(text: string, file: string): Diagnostic | null {
   };
 }
 
-/** Read and load a config file; a file that cannot be read is a diagnostic naming the path and errno. */
-export function readConfig(path: string): LoadResult {
+/** Read and load a config file (for `identity`, as loadConfig); a file that cannot be read is a diagnostic naming the path and errno. */
+export function readConfig(path: string, identity: HostIdentity | null = null): LoadResult {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -108,7 +369,7 @@ export function readConfig(path: string): LoadResult {
       diagnostics: [{ severity: 'error', at: path, path: '', message: `cannot read ${path}: ${unreadable(e as NodeJS.ErrnoException)}` }],
     };
   }
-  return loadConfig(text, path);
+  return loadConfig(text, path, identity);
 }
 
 function finish(config: Config | null, diagnostics: Diagnostic[]): LoadResult {
@@ -151,8 +412,6 @@ function partialInput(js: unknown, issues: readonly z.core.$ZodIssue[]): Input {
   }
   return input;
 }
-
-type Report = (severity: Diagnostic['severity'], path: YamlPath, message: string, key?: boolean) => void;
 
 function schemaIssue(issue: z.core.$ZodIssue, js: unknown, report: Report): void {
   const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));

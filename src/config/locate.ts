@@ -11,15 +11,40 @@ export function pathText(path: YamlPath): string {
   return out;
 }
 
+/** A change of path: an object of a `hosts:` entry is found where it is written, under `hosts.ENTRY`. */
+export type PathMove = (path: YamlPath) => YamlPath;
+
 export class Locator {
   /** Pairs of each map by key text, built on first use: lookups stay O(1) in files with thousands of entries. */
-  private readonly index = new WeakMap<object, Map<string, Pair>>();
+  private readonly index: WeakMap<object, Map<string, Pair>>;
 
   constructor(
     private readonly doc: Document | null,
     private readonly lines: LineCounter,
     readonly file: string,
-  ) {}
+    private readonly move: PathMove | null = null,
+    index?: WeakMap<object, Map<string, Pair>>,
+  ) {
+    this.index = index ?? new WeakMap();
+  }
+
+  /**
+   * The same file, where each path is first moved by `move`: the rules and normalise speak of
+   * `endpoints.web1`, which an entry of `hosts:` writes at `hosts.web-1.endpoints.web1`.
+   */
+  moved(move: PathMove): Locator {
+    return new Locator(this.doc, this.lines, this.file, move, this.index);
+  }
+
+  /** Where the object at `path` is written (`path` itself unless moved). */
+  real(path: YamlPath): YamlPath {
+    return this.move ? this.move(path) : path;
+  }
+
+  /** The written path as text: `hosts.web-1.endpoints.web1.ipv4`. */
+  path(path: YamlPath): string {
+    return pathText(this.real(path));
+  }
 
   /** Position of an offset in the text. */
   offset(offset: number): string {
@@ -31,7 +56,8 @@ export class Locator {
    * Where the node at `path` is: its value, or its key when `key` is set (unknown keys) or when the
    * value is empty. A path that does not exist points at the deepest part of it that does.
    */
-  at(path: YamlPath, key = false): string {
+  at(written: YamlPath, key = false): string {
+    const path = this.real(written);
     let node: unknown = this.doc?.contents ?? null;
     let pair: Pair | null = null;
     for (const seg of path) {

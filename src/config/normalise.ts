@@ -16,7 +16,6 @@ import {
 } from '../model/types.js';
 import { type Cidr, canonical, firstUsable, isPointToPoint, parseAddress, parseCidr, within } from '../model/address.js';
 import type { Locator, YamlPath } from './locate.js';
-import { pathText } from './locate.js';
 import { oneOf } from '../model/collections.js';
 import { dummyName, hostAccessName, VLAN_PARENT } from './names.js';
 import type { EndpointInput, NetworkInput, SubnetInput, VlanInput } from './schema.js';
@@ -39,7 +38,7 @@ const byName = <T>(record: Record<string, T>) =>
     .map((name) => [name, record[name]!] as const);
 
 export function normalise(input: Input, loc: Locator): Config {
-  const where = (path: YamlPath, key = true) => ({ at: loc.at(path, key), path: pathText(path) });
+  const where = (path: YamlPath, key = true) => ({ at: loc.at(path, key), path: loc.path(path) });
 
   const vlans = new Map<string, VlanConfig>();
   for (const [name, v] of byName(input.vlans)) {
@@ -149,7 +148,7 @@ function subnet(s: SubnetInput, hasGateway: boolean, path: YamlPath, loc: Locato
     ipRange: range ? (range.ok?.text ?? s.ip_range!) : null,
     auxAddresses,
     at: loc.at(path, false),
-    path: pathText(path),
+    path: loc.path(path),
   };
 }
 

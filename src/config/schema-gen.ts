@@ -8,6 +8,7 @@
 // normalise.ts fills in where they are constants. The JSON Schema rejects a file only when validate
 // does (test/unit/schema.test.ts holds it to that), with one exception: a section written with no
 // value (YAML null), which validate reads as none and the schema states as a map (see schema.ts).
+// The sections of a `hosts:` entry refer to the shared ones ($ref), patterns included.
 
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -165,6 +166,25 @@ export function jsonSchema(): Json {
       { properties: { default_route: { const: false, default: false } } },
     ),
   ];
+
+  // hosts: an entry adds vlans, networks and endpoints of the same shape as the shared sections
+  // (a reference to them, with the patterns above); across entries (unique names, addresses hosts
+  // share) is validate's.
+  top.hosts = { ...mapOnly(at(top, 'hosts')), default: {} };
+  const entry = at(top, 'hosts', 'additionalProperties');
+  const entryProps = at(entry, 'properties');
+  for (const section of ['vlans', 'networks', 'endpoints']) {
+    entryProps[section] = { description: at(entryProps, section).description, $ref: `#/properties/${section}` };
+  }
+  // match needs a criterion, and labels one label at least (schema.ts: refinements zod does not state).
+  state(entryProps, 'match', { minProperties: 1 });
+  state(at(entryProps, 'match', 'properties'), 'labels', { minProperties: 1 });
+  const cidrs = at(entryProps, 'ip_ranges', 'additionalProperties');
+  const cidr = { type: 'string', pattern: either(IPV4_CIDR_PATTERN, IPV6_CIDR_PATTERN) };
+  for (const branch of cidrs.anyOf as Json[]) {
+    if (branch.type === 'string') Object.assign(branch, cidr);
+    else Object.assign(at(branch, 'items'), cidr);
+  }
   return schema;
 }
 

@@ -178,6 +178,105 @@ export const EndpointInput = described(
 const named = <T extends z.ZodMiniType>(item: T, what: string) =>
   z.optional(z.nullable(z.record(z.string(), item, { error: (i) => `expected a map of ${what} by name, got ${show(i.input)}` })));
 
+/** /etc/machine-id: 32 hexadecimal digits (machine-id(5) writes them in lower case; either case matches). */
+export const MACHINE_ID_PATTERN = /^[0-9A-Fa-f]{32}$/;
+
+/** One value or a list of them (`what`: the singular noun, `a` as its article); an empty list is refused. */
+const oneOrMore = <T extends z.ZodMiniType>(item: T, what: string) =>
+  z.union([item, z.array(item).check(z.minLength(1, { error: `an empty list: give one ${what} or more, or leave the key out` }))], {
+    error: (i) => {
+      const list: unknown[] = Array.isArray(i.input) ? i.input : [];
+      const wrong = list.findIndex((x) => typeof x !== 'string');
+      return wrong >= 0
+        ? `expected a list of ${what}s, got ${show(list[wrong])} as item ${wrong + 1}`
+        : `expected a ${what} or a list of them, got ${show(i.input)}`;
+    },
+  });
+
+export const HostMatchInput = described(
+  z
+    .strictObject({
+      hostname: described(
+        z.optional(oneOrMore(text('a host name'), 'host name')),
+        'Host names (as the kernel reports them, `uname -n`, compared exactly) the entry applies to: one, or a list. Default: none.',
+      ),
+      machine_id: described(
+        z.optional(
+          oneOrMore(
+            z
+              .string({ error: (i) => `expected a machine id (a string; quote one that YAML reads as a number), got ${show(i.input)}` })
+              .check(
+                z.regex(MACHINE_ID_PATTERN, {
+                  error: (i) => `expected a machine id, 32 hexadecimal digits as in /etc/machine-id, got ${show(i.input)}`,
+                }),
+              ),
+            'machine id',
+          ),
+        ),
+        'Machine ids (/etc/machine-id, 32 hexadecimal digits, compared without regard to case) the entry applies to: one, or a list. Default: none.',
+      ),
+      labels: described(
+        z.optional(
+          z
+            .record(
+              z.string(),
+              z.string({ error: (i) => `expected a label value (a string; quote one that YAML reads otherwise), got ${show(i.input)}` }),
+              { error: (i) => `expected a map of labels (rack: a), got ${show(i.input)}` },
+            )
+            .check(
+              z.refine((labels) => Object.keys(labels).length > 0, {
+                error: 'an empty labels map would match every host: put what every host gets in the shared sections, or give labels',
+              }),
+            ),
+        ),
+        'Labels (given with `--label KEY=VALUE`) the entry applies to: a host matches when it has every one of them, with these values. Default: none.',
+      ),
+    })
+    .check(
+      z.refine((m) => m.hostname !== undefined || m.machine_id !== undefined || m.labels !== undefined, {
+        error: 'match needs at least one of hostname, machine_id and labels (an entry that matches nothing would never apply)',
+      }),
+    ),
+  'Which hosts the entry applies to: a host that matches ANY of the criteria given (one of the host names, one of the machine ids, ' +
+    'or all of the labels). With match, the entry applies only by it: its key is then just the name of the group.',
+);
+
+export const HostInput = described(
+  z.strictObject({
+    match: described(
+      z.optional(HostMatchInput),
+      'Which hosts the entry applies to, instead of the host its key names (the key is then just the name of the group): a host ' +
+        'whose name is one of hostname, OR whose machine id is one of machine_id, OR that has every label of labels. ' +
+        "Default: none: the entry applies to the host whose name (`uname -n`) is the entry's key.",
+    ),
+    vlans: described(
+      named(VlanInput, 'vlans'),
+      'More 802.1q links, on the hosts the entry applies to, by link name (unique across the whole file). Default: none.',
+    ),
+    networks: described(
+      named(NetworkInput, 'networks'),
+      'More networks, on the hosts the entry applies to, by name (unique across the whole file). Default: none.',
+    ),
+    endpoints: described(
+      named(EndpointInput, 'endpoints'),
+      'More endpoints, on the hosts the entry applies to, by name (unique across the whole file). Default: none.',
+    ),
+    ip_ranges: described(
+      z.optional(
+        z.record(z.string(), oneOrMore(text('a CIDR'), 'CIDR'), {
+          error: (i) => `expected a map of network names to CIDRs (lan: 192.168.50.64/27), got ${show(i.input)}`,
+        }),
+      ),
+      'The pool automatic addresses come from on the hosts the entry applies to, by network: a CIDR (or one per family) inside ' +
+        "the network's first subnet of its family, in place of that subnet's ip_range. Hosts allocate automatic addresses each on its own, " +
+        'so hosts on one wire need pools that do not overlap. Default: none (the ip_range of the network).',
+    ),
+  }),
+  'What one host, or a group of hosts, gets besides the shared sections. The key is the host name (`uname -n`) the entry ' +
+    'applies to, or with match the name of a group. A host gets the shared vlans, networks and endpoints plus those of every entry ' +
+    'that applies to it.',
+);
+
 export const ConfigInput = described(
   z.strictObject({
     version: described(
@@ -187,6 +286,13 @@ export const ConfigInput = described(
     vlans: described(named(VlanInput, 'vlans'), '802.1q links vlannet creates and owns, by link name. Default: none.'),
     networks: described(named(NetworkInput, 'networks'), 'Networks by name. Default: none.'),
     endpoints: described(named(EndpointInput, 'endpoints'), 'Endpoints by name. Default: none (an empty config owns nothing).'),
+    hosts: described(
+      named(HostInput, 'host entries'),
+      'One file for many hosts: vlans, networks and endpoints only some hosts get, by host name or group. vlans, networks and ' +
+        'endpoints above are shared: every host gets them. Names of vlans, networks and endpoints are unique across the whole file. ' +
+        'A command resolves the file for the host it runs on (its host name, /etc/machine-id, and --label), or the one --host names; ' +
+        'validate without --host checks every host the file names. Default: none (the file is for any host alike).',
+    ),
   }),
   'vlannet configuration (/etc/vlannet.yaml), version 1.',
 );
@@ -196,6 +302,8 @@ export type VlanInput = z.infer<typeof VlanInput>;
 export type NetworkInput = z.infer<typeof NetworkInput>;
 export type SubnetInput = z.infer<typeof SubnetInput>;
 export type EndpointInput = z.infer<typeof EndpointInput>;
+export type HostInput = z.infer<typeof HostInput>;
+export type HostMatchInput = z.infer<typeof HostMatchInput>;
 
 /** A value as it appears in a message: strings quoted, the rest as YAML would show it. */
 export function show(value: unknown): string {

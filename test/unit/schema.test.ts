@@ -118,7 +118,7 @@ test('the schema compiles in ajv strict mode and is a valid draft 2020-12 schema
 
 test('no section may be null in the schema: editors propose a map, never null', () => {
   const schema = committed();
-  for (const section of ['vlans', 'networks', 'endpoints']) {
+  for (const section of ['vlans', 'networks', 'endpoints', 'hosts']) {
     assert.is(schema.properties[section].type, 'object', section);
     assert.is(schema.properties[section].anyOf, undefined, section);
   }
@@ -135,6 +135,18 @@ for (const file of examples) {
     assert.equal(validateErrors(text), null);
   });
 }
+
+test('examples/fleet/vlannet.yaml: names the schema on its first line and is valid against it', () => {
+  const text = readFileSync(join(root, 'examples', 'fleet', 'vlannet.yaml'), 'utf8');
+  assert.is(text.split('\n')[0], '# yaml-language-server: $schema=../../schemas/vlannet.schema.json');
+  assert.equal(schemaErrors(parse(text)), null);
+  assert.equal(validateErrors(text), null);
+});
+
+test('the sections of a hosts: entry are the shared ones, by reference', () => {
+  const entry = committed().properties.hosts.additionalProperties.properties;
+  for (const section of ['vlans', 'networks', 'endpoints']) assert.is(entry[section].$ref, `#/properties/${section}`, section);
+});
 
 test('every config file under test/ that validate accepts is valid against the schema', () => {
   const files = (readdirSync(join(root, 'test'), { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f));
@@ -317,6 +329,46 @@ const BAD: Record<string, { yaml: string; at: string; validateAt?: string }> = {
     at: 'endpoints.e1.default_route',
   },
   'default_route not a boolean': { yaml: y(V, NET(), EP(', default_route: "yes"')), at: 'endpoints.e1.default_route' },
+  'hosts as a list': { yaml: y(V, 'hosts: [web-1]'), at: 'hosts' },
+  'a host entry that is not a map': { yaml: y(V, 'hosts:', '  web-1: [e1]'), at: 'hosts.web-1' },
+  'an unknown key in a host entry': { yaml: y(V, 'hosts:', '  web-1: { endpoint: {} }'), at: 'hosts.web-1.endpoint' },
+  'an unknown key in match': { yaml: y(V, 'hosts:', '  g: { match: { host: web-1 } }'), at: 'hosts.g.match.host' },
+  'match with no criterion': { yaml: y(V, 'hosts:', '  g: { match: {} }'), at: 'hosts.g.match' },
+  'match with an empty list of host names': { yaml: y(V, 'hosts:', '  g: { match: { hostname: [] } }'), at: 'hosts.g.match.hostname' },
+  'match with a host name that is a number': {
+    yaml: y(V, 'hosts:', '  g: { match: { hostname: [web-1, 5] } }'),
+    at: 'hosts.g.match.hostname[1]',
+    validateAt: 'hosts.g.match.hostname',
+  },
+  'match with an empty labels map': { yaml: y(V, 'hosts:', '  g: { match: { labels: {} } }'), at: 'hosts.g.match.labels' },
+  'a label value that is a number': { yaml: y(V, 'hosts:', '  g: { match: { labels: { rack: 1 } } }'), at: 'hosts.g.match.labels.rack' },
+  'a machine id that is not 32 hexadecimal digits': {
+    yaml: y(V, 'hosts:', '  g: { match: { machine_id: 0123456789abcdef } }'),
+    at: 'hosts.g.match.machine_id',
+  },
+  'a machine id in a list that is not one': {
+    yaml: y(V, 'hosts:', '  g: { match: { machine_id: [0123456789abcdef0123456789abcdef, nope] } }'),
+    at: 'hosts.g.match.machine_id[1]',
+  },
+  "a host entry's endpoint with ipv4 999.1.1.1": {
+    yaml: y(V, NET(), 'hosts:', '  web-1:', '    endpoints:', '      e1: { network: n1, netns: x, ipv4: 999.1.1.1 }'),
+    at: 'hosts.web-1.endpoints.e1.ipv4',
+  },
+  "a host entry's network with mode l3 on macvlan": {
+    yaml: y(V, 'hosts:', '  web-1:', '    networks:', '      n2: { driver: macvlan, parent: eth1, mode: l3 }'),
+    at: 'hosts.web-1.networks.n2.mode',
+  },
+  "a host entry's vlan with id 4095": {
+    yaml: y(V, 'hosts:', '  web-1:', '    vlans:', '      v1: { parent: eth0, id: 4095 }'),
+    at: 'hosts.web-1.vlans.v1.id',
+  },
+  "a host entry's endpoint name with @": {
+    yaml: y(V, NET(), 'hosts:', '  web-1:', '    endpoints:', '      web@1: { network: n1, netns: w }'),
+    at: 'hosts.web-1.endpoints.web@1',
+  },
+  'ip_ranges that is no CIDR': { yaml: y(V, NET(), 'hosts:', '  web-1: { ip_ranges: { n1: 10.0.0.16 } }'), at: 'hosts.web-1.ip_ranges.n1' },
+  'ip_ranges with an empty list': { yaml: y(V, NET(), 'hosts:', '  web-1: { ip_ranges: { n1: [] } }'), at: 'hosts.web-1.ip_ranges.n1' },
+  'ip_ranges as a list': { yaml: y(V, NET(), 'hosts:', '  web-1: { ip_ranges: [10.0.0.0/28] }'), at: 'hosts.web-1.ip_ranges' },
 };
 
 for (const [name, { yaml, at, validateAt }] of Object.entries(BAD)) {
@@ -331,7 +383,7 @@ for (const [name, { yaml, at, validateAt }] of Object.entries(BAD)) {
 }
 
 test('a section with no value: validate reads it as none, the schema wants a map (the one place it is stricter)', () => {
-  for (const section of ['vlans', 'networks', 'endpoints']) {
+  for (const section of ['vlans', 'networks', 'endpoints', 'hosts']) {
     const yaml = y(V, `${section}:`);
     assert.equal(validateErrors(yaml), null, section);
     assert.equal(schemaErrors(parse(yaml)), [section], section);
@@ -415,6 +467,25 @@ const GOOD: Record<string, string> = {
     `  ${'e'.repeat(ENDPOINT_NAME_MAX)}: { network: ${'n'.repeat(NETWORK_NAME_MAX)}, netns: ${'s'.repeat(NETNS_NAME_MAX)}, ifname: ${'i'.repeat(IFNAME_MAX_BYTES)} }`,
     `  h.1-a_b: { network: ${'n'.repeat(NETWORK_NAME_MAX)}, netns: host, ifname: host1, default_route: false }`,
     `  h2: { network: ${'n'.repeat(NETWORK_NAME_MAX)}, netns: host, ifname: host2 }`,
+  ),
+  'a fleet: shared sections, host entries by name, groups by names, machine ids and labels, per-host ranges': y(
+    V,
+    'networks:',
+    '  lan: { driver: macvlan, parent: eth0, subnets: [{ subnet: 10.0.0.0/24 }, { subnet: "2001:db8::/64" }] }',
+    'hosts:',
+    '  web-1:',
+    '    ip_ranges: { lan: [10.0.0.16/28, "2001:db8::100/120"] }',
+    '    endpoints:',
+    '      w1: { network: lan, ipv4: 10.0.0.5 }',
+    '      w1b: { network: lan }',
+    '  web-2:',
+    '    ip_ranges: { lan: 10.0.0.32/28 }',
+    '    vlans: { eth0.70: { parent: eth0, id: 70 } }',
+    '    networks: { backup: { driver: macvlan, parent: eth0.70 } }',
+    '    endpoints: { w2: { network: backup } }',
+    '  one-host: { match: { hostname: db-1, machine_id: 0123456789ABCDEF0123456789abcdef } }',
+    '  by-labels: { match: { hostname: [db-1, db-2], machine_id: [0123456789abcdef0123456789abcdef], labels: { rack: a, "role": db } } }',
+    '  empty: {}',
   ),
   'interface names beyond ASCII': y(
     V,
@@ -664,6 +735,7 @@ test('every default the schema states is the one normalise fills in', () => {
     `/properties/vlans = ${JSON.stringify(empty.vlans.length === 0 ? {} : null)}`,
     `/properties/networks = ${JSON.stringify(empty.networks.length === 0 ? {} : null)}`,
     `/properties/endpoints = ${JSON.stringify(empty.endpoints.length === 0 ? {} : null)}`,
+    `/properties/hosts = ${JSON.stringify(loadConfig(y(V, 'hosts: {}'), 't.yaml').hosts === undefined ? {} : null)}`,
     `${N}/properties/subnets = ${JSON.stringify(net('driver: macvlan, parent: eth0').subnets)}`,
     `${N}/properties/host_access = ${JSON.stringify(net('driver: macvlan, parent: eth0').hostAccess !== null)}`,
     `${N}/allOf/0/then/properties/mode = ${JSON.stringify(net('driver: macvlan, parent: eth0').mode)}`,
