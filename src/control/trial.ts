@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ObservedState } from '../model/types.js';
+import { TrialError } from '../errors.js';
 
 export const TRIAL_FORMAT_VERSION = 1;
 
@@ -63,15 +64,17 @@ export function trialPath(dir: string): string {
 
 /** The trial record, or null when there has been none since boot. A record that cannot be read throws. */
 export function readTrial(dir: string): TrialRecord | null {
-  let text: string;
+  const file = trialPath(dir);
+  let t: TrialRecord;
   try {
-    text = fs.readFileSync(trialPath(dir), 'utf8');
+    t = JSON.parse(fs.readFileSync(file, 'utf8')) as TrialRecord;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read ${trialPath(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new TrialError(`cannot read the trial record ${file} (${why}): if no trial is pending, remove it`);
   }
-  const t = JSON.parse(text) as TrialRecord;
-  if (t.format_version !== TRIAL_FORMAT_VERSION) throw new Error(`${trialPath(dir)}: not a trial record of this vlannet`);
+  if (t.format_version !== TRIAL_FORMAT_VERSION)
+    throw new TrialError(`${file} is not a trial record of this vlannet: if no trial is pending, remove it`);
   return t;
 }
 

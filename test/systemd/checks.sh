@@ -125,5 +125,25 @@ else
   kill -9 "$cli" 2>/dev/null
 fi
 
+# 9. A trial the daemon holds outlives the daemon: stopped with the trial pending, the record stays
+# in /run/vlannet (RuntimeDirectoryPreserve=yes) and the timer armed as the backstop reverts it.
+systemctl start vlannet
+if wait_for 60 /usr/local/bin/vlannet status; then
+  world > "$out/trial2-before.txt"
+  /usr/local/bin/vlannet apply -f /tmp/tried.yaml --confirm-timeout 12s > "$out/trial2.txt" 2>&1
+  check "the running daemon holds the trial" grep -q "\"daemonPid\":$(systemctl show -p MainPID --value vlannet)," /run/vlannet/trial.json
+  systemctl stop vlannet
+  check "stopping the daemon keeps the pending trial's record" grep -q '"state":"pending"' /run/vlannet/trial.json
+  if wait_for 60 grep -q '"state":"reverted"' /run/vlannet/trial.json; then
+    pass "the backstop timer reverted the trial after the daemon stopped ($(grep -o '"endedBy":"[^"]*"' /run/vlannet/trial.json))"
+  else
+    fail "the backstop timer reverted the trial after the daemon stopped ($(tr ',' '\n' < /run/vlannet/trial.json | grep -v before | head -12 | tr '\n' ' '))"
+  fi
+  world > "$out/trial2-after.txt"
+  check "and the kernel is byte-identical to before that trial" cmp -s "$out/trial2-before.txt" "$out/trial2-after.txt"
+else
+  fail "the daemon starts again for the trial it holds"
+fi
+
 journalctl --no-pager -o short-monotonic > "$out/journal.txt"
 echo "$failed" > "$out/exit-code"
