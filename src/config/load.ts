@@ -291,11 +291,13 @@ function oneHost(
   const report = reporter(loc, (d) => diagnostics.push(d));
   for (const issue of issues) if (mine(issue.path)) schemaIssue(issue, js, report);
   for (const d of fleet.duplicates) if (mine(d.path)) report('error', d.path, d.message, true);
+  // Refused, not a warning: the shared part alone would remove whatever an entry made on this host
+  // before (a renamed host, a mistyped --host, a daemon started without its --label).
   if (applying.length === 0)
     report(
-      'warning',
+      'error',
       ['hosts'],
-      `no entry of hosts applies to this host (${identityText(identity)}): it gets the shared vlans, networks and endpoints only`,
+      `no entry of hosts applies to this host (${identityText(identity)}): the shared part alone is not applied, since that would remove what an entry made here before (a renamed host, a mistyped --host or --label). Give the host an entry (${JSON.stringify(identity.name)}: {} for the shared part alone)`,
       true,
     );
   const result = finish(checkHost(fleet, applying, loc, (d) => diagnostics.push(d)).config, diagnostics);

@@ -291,7 +291,9 @@ export const ConfigInput = described(
       'One file for many hosts: vlans, networks and endpoints only some hosts get, by host name or group. vlans, networks and ' +
         'endpoints above are shared: every host gets them. Names of vlans, networks and endpoints are unique across the whole file. ' +
         'A command resolves the file for the host it runs on (its host name, /etc/machine-id, and --label), or the one --host names; ' +
-        'validate without --host checks every host the file names. Default: none (the file is for any host alike).',
+        'validate without --host checks every host the file names. A host no entry applies to is refused (the shared part alone ' +
+        'would remove what an entry made there before): give it an entry, `NAME: {}` for the shared part alone. ' +
+        'Default: none (the file is for any host alike).',
     ),
   }),
   'vlannet configuration (/etc/vlannet.yaml), version 1.',

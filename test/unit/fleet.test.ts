@@ -92,14 +92,14 @@ test('an entry with match applies only by it: by machine id (in any case), never
   assert.equal(names(loadConfig(FLEET, 'f.yaml', host('x', {}, MID)).config), ['byid', 'mon']);
   assert.equal(names(loadConfig(FLEET, 'f.yaml', host('x', {}, MID.toUpperCase())).config), ['byid', 'mon']);
   const byKey = loadConfig(FLEET, 'f.yaml', host('by-id'));
-  assert.equal(names(byKey.config), ['mon']);
+  assert.is(byKey.config, null, 'no entry applies to a host named by-id: refused');
   assert.equal(byKey.hosts?.applied, []);
 });
 
 test('by labels: every label of the match, with its value; more labels on the host are fine', () => {
   assert.equal(names(loadConfig(FLEET, 'f.yaml', host('x', { rack: 'a', row: '1', zone: 'z' })).config), ['mon', 'racka']);
-  assert.equal(names(loadConfig(FLEET, 'f.yaml', host('x', { rack: 'a' })).config), ['mon']);
-  assert.equal(names(loadConfig(FLEET, 'f.yaml', host('x', { rack: 'a', row: '2' })).config), ['mon']);
+  assert.equal(loadConfig(FLEET, 'f.yaml', host('x', { rack: 'a' })).hosts?.applied, []);
+  assert.equal(loadConfig(FLEET, 'f.yaml', host('x', { rack: 'a', row: '2' })).hosts?.applied, []);
 });
 
 test('several entries apply to one host: the shared sections and each of them', () => {
@@ -115,13 +115,16 @@ test('several entries apply to one host: the shared sections and each of them', 
   assert.equal(loadConfig(FLEET, 'f.yaml', host('db-1')).hosts?.applied, ['rack-a']);
 });
 
-test('no entry applies: a warning names the host, and it gets the shared sections', () => {
+test('no entry applies: refused, naming the host; an empty entry opts into the shared part alone', () => {
   const r = loadConfig(FLEET, 'f.yaml', host('mail', { rack: 'b' }, MID.replace('0', 'f')));
-  assert.equal(names(r.config), ['mon']);
-  assert.equal(warnings(r), [
-    `f.yaml:6:1: warning: hosts: no entry of hosts applies to this host (name "mail", machine id ${MID.replace('0', 'f')}, labels rack=b): it gets the shared vlans, networks and endpoints only`,
+  assert.is(r.config, null);
+  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), [
+    `f.yaml:6:1: error: hosts: no entry of hosts applies to this host (name "mail", machine id ${MID.replace('0', 'f')}, labels rack=b): the shared part alone is not applied, since that would remove what an entry made here before (a renamed host, a mistyped --host or --label). Give the host an entry ("mail": {} for the shared part alone)`,
   ]);
-  assert.match(warnings(loadConfig(FLEET, 'f.yaml', host('mail')))[0]!, 'machine id unknown, labels none');
+  assert.match(formatDiagnostic(loadConfig(FLEET, 'f.yaml', host('mail')).diagnostics[0]!), 'machine id unknown, labels none');
+  const opted = loadConfig(`${FLEET}  mail: {}\n`, 'f.yaml', host('mail'));
+  assert.equal(names(opted.config), ['mon']);
+  assert.equal(opted.diagnostics, []);
 });
 
 test('a file without hosts: reads the same with and without an identity; so does an empty hosts: section', () => {
@@ -205,7 +208,7 @@ test('errors in an entry are at its line and column, and say for which hosts', (
   assert.equal(errors(db), [
     'e.yaml:14:50: error: hosts.rack-a.networks.n2.mode: mode "l3" is not a macvlan mode: expected one of bridge, private, vepa, passthru',
   ]);
-  const other = loadConfig(text, 'e.yaml', host('mail'));
+  const other = loadConfig(`${text}  mail: {}\n`, 'e.yaml', host('mail'));
   assert.equal(errors(other), []);
   assert.equal(names(other.config), ['shared']);
 });
@@ -232,8 +235,9 @@ test('schema errors: in an entry that applies, or in its match or shape, they co
     mail.diagnostics.map((d) => d.path),
     ['hosts', 'hosts.bad-match.match.labels', 'hosts.typo.endpoint'],
   );
-  assert.match(errors(mail)[0]!, 'an empty labels map would match every host');
-  assert.match(errors(mail)[1]!, 'unknown key "endpoint"; allowed here: match, vlans, networks, endpoints, ip_ranges');
+  assert.match(errors(mail)[0]!, 'no entry of hosts applies to this host');
+  assert.match(errors(mail)[1]!, 'an empty labels map would match every host');
+  assert.match(errors(mail)[2]!, 'unknown key "endpoint"; allowed here: match, vlans, networks, endpoints, ip_ranges');
 });
 
 test('validate without a host checks every host the file names, each group by machine id or labels, and a host no entry applies to', () => {
@@ -330,7 +334,9 @@ test('automatic addresses from overlapping pools on a shared wire are a warning,
   };
   assert.equal(allocate('web-1'), ['10.0.0.128', '2001:db8::1:0']);
   assert.equal(allocate('web-2'), ['10.0.0.144', '2001:db8::2:0']);
-  assert.equal(allocate('mail'), ['10.0.0.128', '2001:db8::2'], 'a host no entry applies to: the network range');
+  const mail = loadConfig(`${split}  mail: {}\n`, 'p.yaml', host('mail')).config!;
+  const a = allocateAddresses(mail, EMPTY).byEndpoint.get('metrics')!;
+  assert.equal([a[4]?.address, a[6]?.address], ['10.0.0.128', '2001:db8::2'], 'a host with an empty entry: the network range');
 });
 
 test('automatic addresses in an entry: two hosts on one pool, or a group by labels that can be several hosts', () => {
@@ -418,9 +424,8 @@ test('validate: every host without --host (and how many it checked), that host w
   const doc = JSON.parse(labelled.stdout);
   assert.equal(doc.hosts, [{ kind: 'host', name: 'mail', entries: ['rack-a'], counts: { networks: 1, endpoints: 2, vlans: 0 } }]);
   const none = vlannet('validate', '-f', file, '--host', 'mail');
-  assert.is(none.status, 0);
-  assert.match(none.stdout, 'valid for host mail, no entry applies');
-  assert.match(none.stderr, 'warning: hosts: no entry of hosts applies to this host (name "mail", machine id unknown, labels none)');
+  assert.is(none.status, 1);
+  assert.match(none.stderr, 'error: hosts: no entry of hosts applies to this host (name "mail", machine id unknown, labels none)');
   const bad = vlannet('validate', '-f', file, '--label', 'rack');
   assert.is(bad.status, 1);
   assert.match(bad.stderr, 'expected KEY=VALUE');
@@ -528,30 +533,34 @@ test('plan-all.sh: validates once, plans every host with a snapshot, a section e
   assert.match(r.stdout, '- netns.legacy-2');
 });
 
-test('plan-all.sh: snapshots older than the file are no failure; a file with errors is, and every host is still planned', () => {
+test('plan-all.sh: snapshots older than the file are no failure; a host left out of the file or a file with errors is, and every host is still planned', () => {
   const copy = join(dir, 'fleet-copy');
   cpSync(join(root, 'examples', 'fleet'), copy, { recursive: true });
   const config = join(copy, 'vlannet.yaml');
   const original = readFileSync(config, 'utf8');
-  // Since the snapshots: web-1 lost an endpoint and gained one, db-2 left the file, a shared endpoint came.
-  writeFileSync(
-    config,
-    original
-      .replace(
-        "      cache-1: { network: lan }            # automatic: 192.168.50.128, from web-1's range\n",
-        '      api-1: { network: lan, ipv4: 192.168.50.31 }\n',
-      )
-      .replace(/ {2}db-2:\n {4}endpoints:\n {6}pg-2: .*\n/, '')
-      .replace('hostname: [db-1, db-2]', 'hostname: [db-1]')
-      .replace('hosts:\n', 'endpoints:\n  ntp: { network: storage, netns: host, ifname: ntp0 }\n\nhosts:\n'),
-  );
+  // Since the snapshots: web-1 lost an endpoint and gained one, db-2 lost its own endpoint, a shared endpoint came.
+  const changed = original
+    .replace(
+      "      cache-1: { network: lan }            # automatic: 192.168.50.128, from web-1's range\n",
+      '      api-1: { network: lan, ipv4: 192.168.50.31 }\n',
+    )
+    .replace(/ {2}db-2:\n {4}endpoints:\n {6}pg-2: .*\n/, '  db-2: {}\n')
+    .replace('hosts:\n', 'endpoints:\n  ntp: { network: storage, netns: host, ifname: ntp0 }\n\nhosts:\n');
+  writeFileSync(config, changed);
   const stale = planAll(copy);
   assert.is(stale.status, 0, stale.stdout + stale.stderr);
   assert.match(stale.stdout, '- netns.cache-1');
   assert.match(stale.stdout, '+ endpoint.api-1');
   assert.match(stale.stdout, '--- db-2: changes pending');
-  assert.match(stale.stderr, 'no entry of hosts applies to this host (name "db-2"');
   assert.match(stale.stdout, '=== all hosts planned');
+
+  // db-2 left the file, its snapshot did not: its daemon would refuse the file, and so does CI.
+  writeFileSync(config, changed.replace('  db-2: {}\n', '').replace('hostname: [db-1, db-2]', 'hostname: [db-1]'));
+  const gone = planAll(copy);
+  assert.is(gone.status, 1);
+  assert.match(gone.stdout, '--- db-2: FAILED');
+  assert.match(gone.stderr, 'no entry of hosts applies to this host (name "db-2"');
+  assert.match(gone.stdout, '--- web-1: changes pending');
 
   writeFileSync(config, original.replace('pg-1: { network: storage, ipv4: 10.60.0.21 }', 'pg-1: { network: storage, ipv4: 10.60.0.22 }'));
   const bad = planAll(copy);
