@@ -70,6 +70,21 @@ check "vlannet status: running, converged, empty plan" sh -c "grep -q 'daemon: *
 check "vlannet status exits 0: running and converged (it was $status_exit)" test "$status_exit" -eq 0
 check "man vlannet and man vlannet.yaml, as the unit's Documentation= names them" sh -c "man -w vlannet && man -w 5 vlannet.yaml"
 
+# 5b. With the unit's capabilities the daemon sees the processes in its namespaces: an edit that
+# removes the endpoint of the namespace web.service runs in is refused, naming the process.
+cp /etc/vlannet.yaml /tmp/vlannet.yaml.keep
+sed -i '/^  web:/,+2d' /etc/vlannet.yaml
+systemctl reload vlannet
+if wait_for 30 sh -c "journalctl -u vlannet --no-pager | grep -q 'still uses that namespace'"; then
+  pass "removing web's endpoint is refused while web.service runs in its namespace"
+else
+  fail "removing web's endpoint is refused while web.service runs in its namespace ($(journalctl -u vlannet --no-pager -n 3 -o cat | tr '\n' ' '))"
+fi
+check "web's endpoint stays" sh -c 'ip -n web -br addr show dev eth0 | grep -q 192.168.60.10'
+cp /tmp/vlannet.yaml.keep /etc/vlannet.yaml
+systemctl reload vlannet
+check "converged again once the edit is undone" wait_for 30 /usr/local/bin/vlannet status
+
 # 6. The unit file.
 if systemd-analyze verify /etc/systemd/system/vlannet.service > "$out/verify.txt" 2>&1 && [ ! -s "$out/verify.txt" ]; then
   pass "systemd-analyze verify vlannet.service"
