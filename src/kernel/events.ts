@@ -115,6 +115,9 @@ export function watchKernel(netns: string[], onEvent: (e: KernelEvent) => void):
     } finally {
       fs.closeSync(fd);
     }
+    // Followed from now on: a change made there before (between the run that made the namespace,
+    // or a trial that did, and this subscription) announced nothing here. One look catches it.
+    onEvent({ netns: ns, kind: 'netns' });
   };
 
   let wanted = new Set<string>();

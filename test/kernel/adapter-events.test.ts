@@ -40,6 +40,8 @@ test('link, address and route changes and new namespaces are reported where they
 
     events.length = 0;
     watch.setNamespaces(['ev-b']);
+    // What changed there before it was followed announced nothing: the watcher says to look once.
+    assert.equal(events, [{ netns: 'ev-b', kind: 'netns' }], 'a namespace newly followed is reported at once');
     ip('-n', 'ev-b', 'link', 'set', 'lo', 'up');
     ip('-n', 'ev-a', 'link', 'set', 'ev-v1', 'down');
     await settle();
