@@ -258,7 +258,7 @@ async function change(config: Config | null, file: string | null, json: boolean,
   const { reconcile } = await reconciler();
   const lock = acquireLock(verb);
   try {
-    (await import('./trial.js')).refuseWhilePending();
+    (await import('../control/trial.js')).refuseWhilePending(runDir());
   } catch (e) {
     lock.release();
     throw e;
@@ -427,7 +427,7 @@ async function applySavedPlan(planFile: string, o: ApplyOptions): Promise<number
   const { applySaved } = await reconciler();
   const lock = acquireLock('apply');
   try {
-    (await import('./trial.js')).refuseWhilePending();
+    (await import('../control/trial.js')).refuseWhilePending(runDir());
   } catch (e) {
     lock.release();
     throw e;

@@ -13,13 +13,13 @@ import {
   dueInMs,
   endTrial,
   noTrialMessage,
-  pendingMessage,
   trialNotice,
   formatDuration,
   isPending,
   newTrialId,
   parseDuration,
   readTrial,
+  refuseWhilePending,
   summary,
   TRIAL_FORMAT_VERSION,
   TRIAL_MAX_MS,
@@ -67,12 +67,6 @@ export function trialTimeout(text: string): number {
   if (ms < TRIAL_MIN_MS || ms > TRIAL_MAX_MS)
     throw new UsageError(`--confirm-timeout ${text}: expected between ${formatDuration(TRIAL_MIN_MS)} and ${formatDuration(TRIAL_MAX_MS)}`);
   return ms;
-}
-
-/** A pending trial stands in the way of any other change: confirm or revert it first. */
-export function refuseWhilePending(dir = runDir()): void {
-  const t = readTrial(dir);
-  if (isPending(t)) throw new TrialError(`${pendingMessage(t)}. Run \`vlannet confirm\` or \`vlannet revert\` first; nothing was changed.`);
 }
 
 /** `vlannet apply --confirm-timeout DURATION`. */

@@ -97,6 +97,12 @@ export function isPending(t: TrialRecord | null): t is TrialRecord {
   return t !== null && t.state === 'pending';
 }
 
+/** A pending trial stands in the way of any other change: confirm or revert it first. */
+export function refuseWhilePending(dir: string): void {
+  const t = readTrial(dir);
+  if (isPending(t)) throw new TrialError(`${pendingMessage(t)}. Run \`vlannet confirm\` or \`vlannet revert\` first; nothing was changed.`);
+}
+
 /** Milliseconds until the trial is due (≤ 0: due). */
 export function dueInMs(t: TrialRecord, now = Date.now()): number {
   return Date.parse(t.deadline) - now;
