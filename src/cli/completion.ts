@@ -26,6 +26,7 @@ export async function answerCompletion(words: string[]): Promise<number> {
     netns: () => [...new Set([...names().namespaces, ...namespacesInRunNetns()])],
     network: () => names().networks,
     endpoint: () => names().endpoints,
+    host: () => names().hosts,
   });
   // An option that takes a file is answered here with the files of its kind (tab's scripts leave
   // file names to the shell, and its bash script cannot filter them by extension).
@@ -126,25 +127,41 @@ function fileOnLine(words: string[]): string {
   return DEFAULT_CONFIG;
 }
 
-/** Names in a config file, read leniently: a file with errors still has names worth completing. */
-function namesIn(file: string): { networks: string[]; endpoints: string[]; namespaces: string[] } {
-  const none = { networks: [], endpoints: [], namespaces: [] };
+/**
+ * Names in a config file, read leniently: a file with errors still has names worth completing.
+ * Those of every `hosts:` entry count (completion does not know which host the command is for);
+ * the hosts are the entries' keys without `match:` and the names in `match.hostname`.
+ */
+function namesIn(file: string): { networks: string[]; endpoints: string[]; namespaces: string[]; hosts: string[] } {
+  const none = { networks: [], endpoints: [], namespaces: [], hosts: [] };
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
     return none;
   }
-  let doc: { networks?: Record<string, unknown>; endpoints?: Record<string, { netns?: unknown } | null> } | null;
+  type Sections = { networks?: unknown; endpoints?: unknown };
+  let doc: (Sections & { hosts?: unknown }) | null;
   try {
     doc = parse(text) as typeof doc;
   } catch {
     return none;
   }
   const map = <T>(v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, T>) : {});
-  const endpoints = map<{ netns?: unknown } | null>(doc?.endpoints);
+  const entries = Object.entries(map<(Sections & { match?: { hostname?: unknown } }) | null>(doc?.hosts));
+  const all = [doc, ...entries.map(([, e]) => e)];
+  const endpoints = Object.assign({}, ...all.map((s) => map<{ netns?: unknown } | null>(s?.endpoints))) as Record<
+    string,
+    { netns?: unknown } | null
+  >;
+  const networks = [...new Set(all.flatMap((s) => Object.keys(map(s?.networks))))];
   const namespaces = Object.entries(endpoints).map(([name, e]) => (typeof e?.netns === 'string' ? e.netns : name));
-  return { networks: Object.keys(map(doc?.networks)), endpoints: Object.keys(endpoints), namespaces: ['host', ...namespaces] };
+  const hosts = entries.flatMap(([key, e]) => {
+    if (e?.match === undefined) return [key];
+    const named = e.match?.hostname;
+    return (Array.isArray(named) ? named : [named]).filter((h): h is string => typeof h === 'string');
+  });
+  return { networks, endpoints: Object.keys(endpoints), namespaces: ['host', ...namespaces], hosts: [...new Set(hosts)] };
 }
 
 function namespacesInRunNetns(): string[] {

@@ -38,6 +38,23 @@ endpoints:
 `,
 );
 writeFileSync(join(dir, 'other.yml'), 'version: 1\n');
+const fleet = join(dir, 'fleet.yaml');
+writeFileSync(
+  fleet,
+  `version: 1
+networks:
+  lan: { driver: macvlan, parent: eth0 }
+endpoints:
+  mon: { network: lan }
+hosts:
+  web-1:
+    endpoints: { www-1: { network: lan } }
+  databases:
+    match: { hostname: [db-1, db-2], labels: { role: db } }
+    networks: { backup: { driver: macvlan, parent: eth0.70 } }
+    endpoints: { agent: { network: backup, netns: bk } }
+`,
+);
 writeFileSync(join(dir, 'notes.txt'), '');
 
 function vlannet(...args: string[]) {
@@ -105,8 +122,15 @@ test('names from the file given with -f: endpoints, networks, namespaces (with h
   assert.equal(complete(`vlannet show -f ${config} --endpoint w`), ['web1']);
 });
 
+test('a fleet file: the names of every hosts: entry, and --host completes the hosts it names', () => {
+  assert.equal(complete(`vlannet show -f ${fleet} --endpoint `), ['agent', 'mon', 'www-1']);
+  assert.equal(complete(`vlannet show -f ${fleet} --network `), ['backup', 'lan']);
+  assert.equal(complete(`vlannet show -f ${fleet} --netns `), ['bk', 'host', 'mon', 'www-1']);
+  assert.equal(complete(`vlannet plan -f ${fleet} --host `), ['db-1', 'db-2', 'web-1']);
+});
+
 test('a file option completes files of its kind', () => {
-  assert.equal(complete('vlannet plan -f '), ['bin/', 'other.yml', 'site.yaml']);
+  assert.equal(complete('vlannet plan -f '), ['bin/', 'fleet.yaml', 'other.yml', 'site.yaml']);
   assert.equal(complete('vlannet validate --file s'), ['site.yaml']);
   mkdirSync(join(dir, 'conf.d'));
   writeFileSync(join(dir, 'conf.d', 'rack1.yaml'), 'version: 1\n');
