@@ -118,6 +118,7 @@ export class Daemon {
           command: opts.trialCommand ?? null,
           loadConfig: opts.loadConfig,
           reconcile: this.reconcile,
+          stopping: () => this.stopping,
           exclusive: (fn) => this.exclusive(fn),
           wakeIn: (ms) => this.scheduler.after('trial', ms),
           resume: () => {
@@ -251,6 +252,7 @@ export class Daemon {
         result: null,
         error: `${pendingMessage(t)}: the daemon does not apply ${this.opts.file} until it is confirmed or reverted`,
       });
+      this.notify({ STATUS: this.summary() });
       return;
     }
     this.tracked.read();

@@ -40,6 +40,8 @@ export interface TrialsHost {
   readonly command: string[] | null;
   loadConfig(text: string, file: string): { config: Config | null; diagnostics: Diagnostic[] };
   reconcile: typeof realReconcile;
+  /** The daemon is stopping: no trial begins. */
+  stopping(): boolean;
   /** Run `fn` with no run in progress and none starting until it is done. */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** Wake the daemon in `ms` (the deadline). */
@@ -106,6 +108,7 @@ export class Trials {
   async try(file: string, timeoutMs: number, force: boolean): Promise<TrialAnswer> {
     return this.host.exclusive(async () => {
       const pid = process.pid;
+      if (this.host.stopping()) return { outcome: 'failed', error: 'the daemon is stopping; nothing was changed', pid };
       if (this.pending)
         return {
           outcome: 'refused',

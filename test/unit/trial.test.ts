@@ -231,6 +231,16 @@ test('daemon: revert now; a second trial is refused while one is pending; a fail
   await w.daemon.stop();
 });
 
+test('daemon: no trial begins once the daemon is stopping', async () => {
+  const w = world(['a']);
+  await w.daemon.start();
+  await w.daemon.stop();
+  const answer = await w.daemon.trials!.try(w.candidate(['a', 'b']), 60_000, false);
+  assert.is(answer.outcome, 'failed');
+  assert.equal(await endpoints(w.kernel), ['a']);
+  assert.is(readTrial(w.dir), null);
+});
+
 test('daemon: a trial left pending (by an apply, or a daemon that died) is taken over at start', async () => {
   let left: TrialRecord | null = null;
   const w = world(['a'], (dir) => {
