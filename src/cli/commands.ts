@@ -18,6 +18,7 @@ import { unreadable } from '../config/unreadable.js';
 import { OBSERVED_FORMAT_VERSION, type Config, type Diagnostic, type ObservedState, type Plan } from '../model/types.js';
 import { DiagnosticsError, formatDiagnostic } from '../errors.js';
 import type { HostIdentity } from '../config/hosts.js';
+import type { LoadResult } from '../config/load.js';
 import { hostIdentity, identityGiven, validFor } from './identity.js';
 
 const reconciler = () => import('../apply/reconcile.js');
@@ -36,10 +37,26 @@ let warnings: Diagnostic[] = [];
  */
 export async function loadChecked(file: string, identity: HostIdentity | null = hostIdentity({})): Promise<Config> {
   const { readConfig } = await import('../config/load.js');
-  const { config, diagnostics } = readConfig(file, identity);
+  return checked(readConfig(file, identity));
+}
+
+/** The config of a load: its errors thrown, its warnings kept for the output. */
+function checked({ config, diagnostics }: LoadResult): Config {
   if (!config || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics);
   warnings.push(...diagnostics.filter((d) => d.severity === 'warning'));
   return config;
+}
+
+/**
+ * loadChecked, with the bytes it checked and their revision (sha256): read once, for a command that
+ * records which revision it applies (a trial).
+ */
+export async function loadRevision(file: string, identity: HostIdentity): Promise<{ config: Config; hash: string }> {
+  const { readConfigSource } = await import('../daemon/config-source.js');
+  const source = readConfigSource(file);
+  if (!source.ok) throw new DiagnosticsError([{ severity: 'error', at: file, path: '', message: source.message }]);
+  const { loadConfig } = await import('../config/load.js');
+  return { config: checked(loadConfig(source.text, file, identity)), hash: source.hash };
 }
 
 /** The warnings kept so far and `more`, printed to stderr (when not JSON) and returned for a document. */

@@ -2,7 +2,6 @@
 // sources — the config watcher, rtnetlink notifications, signals, the resync timer — and to its
 // outputs: the journal, sd_notify, the status socket and, with --metrics, Prometheus.
 
-import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { namespacesOf } from '../apply/reconcile.js';
@@ -12,14 +11,14 @@ import { DEFAULT_CONFIG, type DaemonOptions } from './program.js';
 import { loadConfig } from '../config/load.js';
 import { hostIdentity } from './identity.js';
 import { watchKernel, type KernelWatch } from '../kernel/events.js';
-import { acquireLock, runDir, type Lock } from '../kernel/flock.js';
-import { LockBusyError } from '../errors.js';
+import { acquireLockWaiting, runDir, type Lock } from '../kernel/flock.js';
 import { watchConfig } from '../daemon/config-watch.js';
 import { createLogger, type Logger } from '../daemon/log.js';
 import { Daemon, type DaemonObserver } from '../daemon/loop.js';
 import { mallocTuning } from '../daemon/malloc.js';
 import { createNotifier } from '../daemon/sdnotify.js';
 import { serveDaemon } from '../daemon/status.js';
+import { selfCommand } from '../control/trial.js';
 
 /**
  * The daemon lives for months with a small live heap (~17 MB at 1000 endpoints, half of it code and
@@ -74,16 +73,17 @@ const COLLECT_AFTER_GROWTH = 6 << 20;
  * refused at once (LockBusyError, exit 1).
  */
 async function lockForDaemon(log: Logger): Promise<Lock> {
-  for (let waiting = false; ; ) {
-    try {
-      return acquireLock('daemon');
-    } catch (e) {
-      if (!(e instanceof LockBusyError) || /: daemon$/.test(e.holder)) throw e;
-      if (!waiting) log.info(`waiting for ${e.holder} to let go of ${e.lockPath}`);
+  let waiting = false;
+  return acquireLockWaiting(
+    'daemon',
+    (busy) => {
+      if (/: daemon$/.test(busy.holder)) return false;
+      if (!waiting) log.info(`waiting for ${busy.holder} to let go of ${busy.lockPath}`);
       waiting = true;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+      return true;
+    },
+    250,
+  );
 }
 
 /**
@@ -146,7 +146,7 @@ export async function daemonCommand(o: DaemonOptions): Promise<number> {
     notifier,
     force: flags.force === true,
     runDir: runDir(),
-    trialCommand: [process.execPath, fs.realpathSync(process.argv[1]!)],
+    trialCommand: selfCommand(),
     timing: { resyncMs: resyncSeconds * 1000, settleMs: settleSeconds * 1000 },
     observers: [followNamespaces(events, log, heap), ...(metrics ? [metrics.observer] : [])],
   });

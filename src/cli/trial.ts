@@ -3,11 +3,10 @@
 // trial is and where it is kept: src/control/trial.ts. With a daemon running, the daemon holds the
 // trial and answers all three (src/daemon/trials.ts); this module then only asks and reports.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import { askDaemon, type TrialAnswer } from '../control/protocol.js';
 import {
-  armReverter,
+  beginTrial,
   clock,
   describeReverter,
   dueInMs,
@@ -16,49 +15,29 @@ import {
   trialNotice,
   formatDuration,
   isPending,
-  newTrialId,
   parseDuration,
   readTrial,
   refuseWhilePending,
+  selfCommand,
   summary,
-  TRIAL_FORMAT_VERSION,
+  trialApplied,
   TRIAL_MAX_MS,
   TRIAL_MIN_MS,
-  writeTrial,
   type TrialRecord,
   type TrialSummary,
 } from '../control/trial.js';
 import { DaemonError, DiagnosticsError, LockBusyError, TrialError, UsageError } from '../errors.js';
+import type { Lock } from '../kernel/flock.js';
 import { runDir } from '../kernel/run-dir.js';
 import { reportError } from '../report.js';
 import { openKernel } from '../kernel/open.js';
 import { renderPlan, planToJson } from '../plan/render.js';
-import { contentHash } from '../daemon/config-source.js';
 import type { ApplyOptions, TrialOptions } from './program.js';
-import { applyData, applySummary, color, injectedFailure, loadChecked, takeWarnings } from './commands.js';
+import { applyData, applySummary, color, injectedFailure, loadRevision, takeWarnings } from './commands.js';
 import { hostIdentity, identityGiven } from './identity.js';
 import { document, err, out, printJson } from './output.js';
 
-/** How this vlannet is run again (node and its script), for the reverter. */
-function vlannetCommand(): string[] {
-  return [process.execPath, fs.realpathSync(process.argv[1]!)];
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The lock, waited for up to `waitMs` (a reverter reverting, an apply finishing). */
-async function lockWaiting(role: string, waitMs: number) {
-  const { acquireLock } = await import('../kernel/flock.js');
-  const until = Date.now() + waitMs;
-  for (;;) {
-    try {
-      return acquireLock(role);
-    } catch (e) {
-      if (!(e instanceof LockBusyError) || Date.now() >= until) throw e;
-      await sleep(100);
-    }
-  }
-}
 
 /** The timeout given to --confirm-timeout, in ms; a usage error when it is not a duration in range. */
 export function trialTimeout(text: string): number {
@@ -80,9 +59,9 @@ export async function applyTrial(file: string, o: ApplyOptions): Promise<number>
   }
   const dir = runDir();
   refuseWhilePending(dir);
-  const config = await loadChecked(file, hostIdentity(o));
-  const text = fs.readFileSync(file, 'utf8');
-  const lock = await lockWaiting('apply --confirm-timeout', 0);
+  const { config, hash: configHash } = await loadRevision(file, hostIdentity(o));
+  const { acquireLock } = await import('../kernel/flock.js');
+  const lock = acquireLock('apply --confirm-timeout');
   const { reconcile, restore } = await import('../apply/reconcile.js');
   const kernel = await openKernel();
   let trial: TrialRecord | null = null;
@@ -100,32 +79,11 @@ export async function applyTrial(file: string, o: ApplyOptions): Promise<number>
         }
         // Recorded and armed before anything changes: from here on, whatever becomes of this
         // process, the kernel comes back to `observed` unless the trial is confirmed.
-        const now = Date.now();
-        trial = {
-          format_version: TRIAL_FORMAT_VERSION,
-          id: newTrialId(),
-          state: 'pending',
-          file: path.resolve(file),
-          configHash: contentHash(text),
-          startedAt: new Date(now).toISOString(),
-          timeoutMs,
-          deadline: new Date(now + timeoutMs).toISOString(),
-          applied: false,
-          daemonPid: null,
-          reverter: null,
-          before: observed,
-        };
-        writeTrial(dir, trial);
-        trial.reverter = armReverter(dir, trial.id, timeoutMs, vlannetCommand());
-        writeTrial(dir, trial);
+        trial = beginTrial(dir, { file: path.resolve(file), configHash, timeoutMs, daemonPid: null, before: observed }, selfCommand());
       },
     });
     const begun = trial as TrialRecord | null;
-    if (begun) {
-      begun.applied = true;
-      begun.deadline = new Date(Date.now() + timeoutMs).toISOString();
-      writeTrial(dir, begun);
-    }
+    if (begun) trialApplied(dir, begun);
     if (json) {
       printJson(
         document(
@@ -229,7 +187,9 @@ function fromDaemon(answer: TrialAnswer): Ended {
 
 async function endAlone(command: 'confirm' | 'revert'): Promise<Ended> {
   const dir = runDir();
-  const lock = await lockWaiting(command, 60_000);
+  const { acquireLockWaiting } = await import('../kernel/flock.js');
+  const until = Date.now() + 60_000; // a reverter reverting, an apply finishing
+  const lock = await acquireLockWaiting(command, () => Date.now() < until);
   try {
     const t = readTrial(dir);
     if (!isPending(t)) throw new TrialError(noTrialMessage(t, command));
@@ -268,6 +228,7 @@ async function revertNow(dir: string, t: TrialRecord, by: string): Promise<void>
  */
 async function revertWhenDue(id: string): Promise<number> {
   const dir = runDir();
+  const { acquireLock } = await import('../kernel/flock.js');
   for (;;) {
     const t = readTrial(dir);
     if (!isPending(t) || t.id !== id) return 0;
@@ -276,9 +237,9 @@ async function revertWhenDue(id: string): Promise<number> {
       await sleep(Math.min(wait, 500));
       continue;
     }
-    let lock: Awaited<ReturnType<typeof lockWaiting>>;
+    let lock: Lock;
     try {
-      lock = await lockWaiting(`revert of trial ${id}`, 0);
+      lock = acquireLock(`revert of trial ${id}`);
     } catch (e) {
       if (!(e instanceof LockBusyError)) throw e;
       await sleep(250);

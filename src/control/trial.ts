@@ -97,6 +97,51 @@ export function isPending(t: TrialRecord | null): t is TrialRecord {
   return t !== null && t.state === 'pending';
 }
 
+/** How this vlannet is run again (node and its script): the reverter's command. */
+export function selfCommand(): string[] {
+  return [process.execPath, fs.realpathSync(process.argv[1]!)];
+}
+
+/**
+ * Begin a trial of `file` (revision `configHash`) from the state `before`: recorded, then its
+ * reverter armed (when `command` says how to run vlannet), then recorded again with it, all
+ * before anything changes. Its deadline counts from now until trialApplied moves it.
+ */
+export function beginTrial(
+  dir: string,
+  trial: { file: string; configHash: string; timeoutMs: number; daemonPid: number | null; before: ObservedState },
+  command: string[] | null,
+): TrialRecord {
+  const now = Date.now();
+  const t: TrialRecord = {
+    format_version: TRIAL_FORMAT_VERSION,
+    id: newTrialId(),
+    state: 'pending',
+    file: trial.file,
+    configHash: trial.configHash,
+    startedAt: new Date(now).toISOString(),
+    timeoutMs: trial.timeoutMs,
+    deadline: new Date(now + trial.timeoutMs).toISOString(),
+    applied: false,
+    daemonPid: trial.daemonPid,
+    reverter: null,
+    before: trial.before,
+  };
+  writeTrial(dir, t);
+  if (command) {
+    t.reverter = armReverter(dir, t.id, trial.timeoutMs, command);
+    writeTrial(dir, t);
+  }
+  return t;
+}
+
+/** The trial's apply is done: its deadline counts from now. */
+export function trialApplied(dir: string, t: TrialRecord): void {
+  t.applied = true;
+  t.deadline = new Date(Date.now() + t.timeoutMs).toISOString();
+  writeTrial(dir, t);
+}
+
 /** A pending trial stands in the way of any other change: confirm or revert it first. */
 export function refuseWhilePending(dir: string): void {
   const t = readTrial(dir);

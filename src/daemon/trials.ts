@@ -10,14 +10,14 @@ import { restore as realRestore, type reconcile as realReconcile } from '../appl
 import type { TrialAnswer } from '../control/protocol.js';
 import {
   armReverter,
+  beginTrial,
   endTrial,
   isPending,
-  newTrialId,
   noTrialMessage,
   pendingMessage,
   readTrial,
   summary,
-  TRIAL_FORMAT_VERSION,
+  trialApplied,
   trialNotice,
   writeTrial,
   clock,
@@ -126,33 +126,18 @@ export class Trials {
           force,
           onPlan: (plan, observed) => {
             if (plan.actions.length === 0) return;
-            const now = Date.now();
-            trial = {
-              format_version: TRIAL_FORMAT_VERSION,
-              id: newTrialId(),
-              state: 'pending',
-              file,
-              configHash: src.hash,
-              startedAt: new Date(now).toISOString(),
-              timeoutMs,
-              deadline: new Date(now + timeoutMs).toISOString(),
-              applied: false,
-              daemonPid: pid,
-              reverter: null,
-              before: observed,
-            };
+            trial = beginTrial(
+              this.host.dir,
+              { file, configHash: src.hash, timeoutMs, daemonPid: pid, before: observed },
+              this.host.command,
+            );
             this.current = trial;
-            writeTrial(this.host.dir, trial);
-            if (this.host.command) trial.reverter = armReverter(this.host.dir, trial.id, timeoutMs, this.host.command);
-            writeTrial(this.host.dir, trial);
           },
           onAction: (a) => this.host.log.info(`trial: ${a.change} ${a.object}`),
         });
         const begun = trial as TrialRecord | null;
         if (begun) {
-          begun.applied = true;
-          begun.deadline = new Date(Date.now() + timeoutMs).toISOString();
-          writeTrial(this.host.dir, begun);
+          trialApplied(this.host.dir, begun);
           this.host.wakeIn(timeoutMs);
           this.host.log.info(`${file} applied as trial ${begun.id} (${result.executed.length} actions); ${trialNotice(summary(begun))}`);
         }

@@ -53,3 +53,18 @@ export function acquireLock(role: string, dir = runDir()): Lock {
     },
   };
 }
+
+/**
+ * acquireLock, waiting while another holds it for as long as `keepWaiting(busy)` says so (asked at
+ * each try, every `intervalMs`); its LockBusyError when it says no.
+ */
+export async function acquireLockWaiting(role: string, keepWaiting: (busy: LockBusyError) => boolean, intervalMs = 100): Promise<Lock> {
+  for (;;) {
+    try {
+      return acquireLock(role);
+    } catch (e) {
+      if (!(e instanceof LockBusyError) || !keepWaiting(e)) throw e;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
